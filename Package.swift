@@ -1,0 +1,136 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Euphrosyne",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "euphrosyne", targets: ["euphrosyne"]),
+        .executable(name: "euphrosyne-recipes", targets: ["euphrosyne-recipes"]),
+        .library(name: "RecipeKit", targets: ["RecipeKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Values and pure logic: payloads, incidents, the recipe catalog, aggregation, the state machine.
+        .target(
+            name: "EuphrosyneCore",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // The coordinator that drives incidents, its ports and their adapters.
+        .target(
+            name: "EuphrosyneEngine",
+            dependencies: [
+                "EuphrosyneCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP listeners (webhook + result callback, API).
+        .target(
+            name: "EuphrosyneServer",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosyneEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Swift SDK for writing recipes.
+        .target(
+            name: "RecipeKit",
+            dependencies: [
+                "EuphrosyneCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "euphrosyne",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosyneEngine",
+                "EuphrosyneServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "euphrosyne-recipes",
+            dependencies: ["RecipeKit", "EuphrosyneCore"],
+            swiftSettings: swiftSettings
+        ),
+        // Fakes of the peers we talk to (the chat bot), shared by the test targets.
+        .target(
+            name: "EuphrosyneTestSupport",
+            dependencies: [
+                "EuphrosyneCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/EuphrosyneTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EuphrosyneCoreTests",
+            dependencies: ["EuphrosyneCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EuphrosyneEngineTests",
+            dependencies: ["EuphrosyneEngine", "EuphrosyneTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EuphrosyneServerTests",
+            dependencies: [
+                "EuphrosyneServer", "EuphrosyneTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RecipeKitTests",
+            dependencies: ["RecipeKit", "EuphrosyneTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // The whole loop with real processes: the CLI's serve path, real recipes, a fake bot.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "EuphrosyneServer", "EuphrosyneEngine", "EuphrosyneTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

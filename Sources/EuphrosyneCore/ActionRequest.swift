@@ -1,0 +1,28 @@
+import Foundation
+
+/// One action a human approved, with the data they gave for it (e.g. the Jira summary).
+///
+/// Arrives in the body of `POST /api/actions`; the state machine turns each into an action run.
+public struct ActionRequest: Sendable, Hashable, Codable {
+    public var name: String
+    public var data: [String: JSONValue]
+
+    public init(name: String, data: [String: JSONValue] = [:]) {
+        self.name = name
+        self.data = data
+    }
+}
+
+/// A recorded approval: what was approved, when, and by whom (when the caller is known).
+public struct Approval: Sendable, Hashable, Codable, Identifiable {
+    /// Numbered from 1 within the incident.
+    public var id: Int
+    public var actions: [ActionRequest]
+    public var approvedAt: Date
+    public var approvedBy: String?
+    /// The runs this approval started.
+    public var runIDs: [Int]
+    /// Set once every run of this approval has finished.
+    public var outcome: Analysis?
+}
+

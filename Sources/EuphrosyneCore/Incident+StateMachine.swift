@@ -1,0 +1,223 @@
+import Foundation
+
+// The incident state machine: events in, actions out, no I/O.
+//
+//   received ──open──▶ diagnosing ──every debugging run finished──▶ analysed ──approve──▶ acting
+//                          │                                            │  ▲                 │
+//                          └── no run reported / nothing to run ──▶ failed   └─ approve ── done ◀┘ every action run finished
+//   analysed / done ──approval window passed──▶ expired
+//
+// Results are matched to unfinished runs by recipe name; anything else (unknown recipe, duplicate, late) is ignored
+// with a reason so the coordinator can log and count it.
+
+extension Incident {
+    /// Applies an event and says what must happen next.
+    public mutating func handle(_ event: IncidentEvent) -> EventOutcome {
+        switch event {
+        case .open(let recipes, let defaultTimeout, let now):
+            return open(recipes: recipes, defaultTimeoutSeconds: defaultTimeout, at: now)
+        case .runStarted(let runID, let now):
+            return runStarted(runID, at: now)
+        case .runEnded(let runID, let exit, let now):
+            return runEnded(runID, exit: exit, at: now)
+        case .resultReceived(let result, let now):
+            return resultReceived(result, at: now)
+        case .approvalWindowPassed(let now):
+            guard state == .analysed || state == .done, let deadline = approvalDeadline, now >= deadline else {
+                return .ignored("approval window timer fired in state \(state.rawValue) before the deadline")
+            }
+            state = .expired
+            closedReason = "no approval within the approval window"
+            updatedAt = now
+            return .applied([.release])
+        }
+    }
+
+    /// Approves actions: validates them against the registry and starts one action run per requested action.
+    ///
+    /// All or nothing: one unknown or disabled action refuses the whole approval, so a typo never half-runs it.
+    public mutating func approve(
+        _ requests: [ActionRequest], catalog: RecipeCatalog, defaultTimeoutSeconds: Int,
+        approvedBy: String? = nil, at now: Date
+    ) throws(ApprovalRejection) -> [IncidentAction] {
+        switch state {
+        case .received, .diagnosing: throw .stillDiagnosing
+        case .failed, .expired: throw .closed(state, reason: closedReason)
+        case .analysed, .acting, .done: break
+        }
+        guard !requests.isEmpty else { throw .noActions }
+        var recipes: [Recipe] = []
+        for request in requests {
+            guard let recipe = catalog.action(named: request.name) else { throw .unknownAction(request.name) }
+            guard recipe.enabled else { throw .disabledAction(request.name) }
+            recipes.append(recipe)
+        }
+
+        let approvalID = (approvals.map(\.id).max() ?? 0) + 1
+        var actions: [IncidentAction] = []
+        var runIDs: [Int] = []
+        for (request, recipe) in zip(requests, recipes) {
+            let run = addRun(recipe, defaultTimeoutSeconds: defaultTimeoutSeconds, at: now,
+                             approvalID: approvalID, actionData: request.data)
+            runIDs.append(run.id)
+            actions.append(.launch(runID: run.id, recipe: recipe))
+        }
+        approvals.append(Approval(id: approvalID, actions: requests, approvedAt: now, approvedBy: approvedBy,
+                                  runIDs: runIDs, outcome: nil))
+        state = .acting
+        approvalDeadline = nil
+        updatedAt = now
+        return actions
+    }
+
+    // MARK: - Transitions
+
+    private mutating func open(recipes: [Recipe], defaultTimeoutSeconds: Int, at now: Date) -> EventOutcome {
+        guard state == .received else { return .ignored("incident already opened (state \(state.rawValue))") }
+        updatedAt = now
+        let runnable = recipes.filter { $0.enabled && $0.kind == .debugging }
+        guard !runnable.isEmpty else {
+            state = .failed
+            closedReason = "no enabled debugging recipe to run"
+            let analysis = Analysis(text: "No enabled debugging recipe is registered, so nothing was diagnosed.",
+                                    actions: [], links: [], successful: [], shortfalls: [])
+            self.analysis = analysis
+            return .applied([.notifyAnalysis(analysis), .release])
+        }
+        state = .diagnosing
+        let actions = runnable.map { recipe in
+            IncidentAction.launch(runID: addRun(recipe, defaultTimeoutSeconds: defaultTimeoutSeconds, at: now).id,
+                                  recipe: recipe)
+        }
+        return .applied(actions)
+    }
+
+    private mutating func runStarted(_ runID: Int, at now: Date) -> EventOutcome {
+        guard let index = runs.firstIndex(where: { $0.id == runID }) else { return .ignored("no run \(runID)") }
+        guard runs[index].state == .pending else {
+            // A fast recipe may report before its start is confirmed; keep the start time, nothing else changes.
+            if runs[index].startedAt == nil { runs[index].startedAt = now }
+            return .ignored("run \(runID) already \(runs[index].state.rawValue)")
+        }
+        runs[index].state = .running
+        runs[index].startedAt = now
+        updatedAt = now
+        return .applied([])
+    }
+
+    private mutating func runEnded(_ runID: Int, exit: RunExit, at now: Date) -> EventOutcome {
+        guard let index = runs.firstIndex(where: { $0.id == runID }) else { return .ignored("no run \(runID)") }
+        guard !runs[index].state.isFinished else {
+            return .ignored("run \(runID) of \(runs[index].recipe) already \(runs[index].state.rawValue)")
+        }
+        switch exit {
+        case .exited(let status, let stderrTail):
+            runs[index].state = .failed
+            var reason: String
+            switch status {
+            case 0: reason = "exited without reporting a result"
+            case ..<0: reason = "was killed by signal \(-status) without reporting a result"
+            default: reason = "exited with status \(status) without reporting a result"
+            }
+            let tail = stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !tail.isEmpty { reason += "; stderr: \(tail)" }
+            runs[index].failureReason = reason
+        case .launchFailed(let reason):
+            runs[index].state = .failed
+            runs[index].failureReason = "could not start: \(reason)"
+        case .timedOut:
+            runs[index].state = .timedOut
+            runs[index].failureReason = "timed out after \(runs[index].timeoutSeconds) s"
+        case .cancelled(let reason):
+            runs[index].state = .cancelled
+            runs[index].failureReason = "cancelled: \(reason)"
+        }
+        runs[index].startedAt = runs[index].startedAt ?? now
+        runs[index].finishedAt = now
+        updatedAt = now
+        return .applied(afterRunFinished(runs[index], at: now))
+    }
+
+    private mutating func resultReceived(_ result: RecipeResult, at now: Date) -> EventOutcome {
+        guard result.incident.lowercased() == id.uuidString.lowercased() else {
+            return .ignored("result names incident \(result.incident)")
+        }
+        // Debugging results count while diagnosing, action results while their runs are unfinished.
+        let candidates = runs.indices.filter { runs[$0].recipe == result.name }
+        guard !candidates.isEmpty else {
+            return .ignored("result from \(result.name), which this incident did not run")
+        }
+        guard let index = candidates.first(where: { !runs[$0].state.isFinished }) else {
+            let last = runs[candidates.last!]
+            switch last.state {
+            case .timedOut: return .ignored("result from \(result.name) arrived after its run timed out")
+            case .reported: return .ignored("duplicate result from \(result.name)")
+            default: return .ignored("result from \(result.name) arrived after its run \(last.state.rawValue)")
+            }
+        }
+        runs[index].state = .reported
+        runs[index].result = result
+        runs[index].startedAt = runs[index].startedAt ?? now
+        runs[index].finishedAt = now
+        updatedAt = now
+        return .applied(afterRunFinished(runs[index], at: now))
+    }
+
+    // MARK: - Phase completion
+
+    private mutating func afterRunFinished(_ run: RecipeRun, at now: Date) -> [IncidentAction] {
+        switch run.kind {
+        case .debugging:
+            guard state == .diagnosing, runs.allSatisfy({ $0.kind != .debugging || $0.state.isFinished }) else {
+                return []
+            }
+            let analysis = Analysis.aggregate(runs.filter { $0.kind == .debugging })
+            self.analysis = analysis
+            if runs.contains(where: { $0.kind == .debugging && $0.state == .reported }) {
+                state = .analysed
+                return [.notifyAnalysis(analysis), startApprovalWindow(at: now)]
+            }
+            state = .failed
+            closedReason = "no debugging recipe reported a result"
+            return [.notifyAnalysis(analysis), .release]
+
+        case .action:
+            var actions: [IncidentAction] = []
+            if let approvalIndex = approvals.firstIndex(where: { $0.id == run.approvalID }) {
+                let approvalRuns = runs.filter { approvals[approvalIndex].runIDs.contains($0.id) }
+                if approvalRuns.allSatisfy({ $0.state.isFinished }) {
+                    let outcome = Analysis.aggregate(approvalRuns)
+                    approvals[approvalIndex].outcome = outcome
+                    actions.append(.notifyActionOutcome(approvalID: approvals[approvalIndex].id, outcome))
+                }
+            }
+            if state == .acting, runs.allSatisfy({ $0.kind != .action || $0.state.isFinished }) {
+                state = .done
+                actions.append(startApprovalWindow(at: now))
+            }
+            return actions
+        }
+    }
+
+    private mutating func startApprovalWindow(at now: Date) -> IncidentAction {
+        let deadline = now.addingTimeInterval(TimeInterval(approvalWindowSeconds))
+        approvalDeadline = deadline
+        return .scheduleApprovalDeadline(deadline)
+    }
+
+    @discardableResult
+    private mutating func addRun(
+        _ recipe: Recipe, defaultTimeoutSeconds: Int, at now: Date,
+        approvalID: Int? = nil, actionData: [String: JSONValue]? = nil
+    ) -> RecipeRun {
+        let runID = (runs.map(\.id).max() ?? 0) + 1
+        let run = RecipeRun(
+            id: runID, recipe: recipe.name, kind: recipe.kind, description: recipe.description,
+            name: RecipeRun.jobStyleName(recipe: recipe.name, incident: id, index: runID),
+            timeoutSeconds: recipe.timeoutSeconds ?? defaultTimeoutSeconds, createdAt: now,
+            approvalID: approvalID, actionData: actionData
+        )
+        runs.append(run)
+        return run
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+
+/// One incident: an alert notification, the recipe runs it caused, what they found, and what humans approved.
+///
+/// A plain value. The coordinator keeps the live ones, feeds them events through `handle(_:)` (the state machine in
+/// `Incident+StateMachine.swift`) and saves every new version in the incident store; the API renders it.
+public struct Incident: Sendable, Hashable, Codable, Identifiable {
+    /// The incident's life. See `Incident+StateMachine.swift` for the transitions.
+    public enum State: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Opened; no recipe started yet.
+        case received
+        /// Debugging recipes are running.
+        case diagnosing
+        /// Every debugging run finished and the analysis was sent; waiting for a human to approve actions.
+        case analysed
+        /// Approved action recipes are running.
+        case acting
+        /// Every approved action finished. Further approvals are still accepted.
+        case done
+        /// Closed: no debugging recipe could run or none reported a result.
+        case failed
+        /// Closed: the approval window passed.
+        case expired
+
+        /// Closed incidents accept no more events that start work.
+        public var isClosed: Bool { self == .failed || self == .expired }
+    }
+
+    public var id: UUID
+    public var state: State
+    /// Bumped by the coordinator on every saved change, so stores can refuse to overwrite a newer version.
+    public var revision: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+    /// The alert notification exactly as it arrived.
+    public var payload: [String: JSONValue]
+    public var runs: [RecipeRun]
+    public var approvals: [Approval]
+    /// The aggregated result of the diagnosis, once every debugging run has finished.
+    public var analysis: Analysis?
+    /// Why the incident closed as failed or expired.
+    public var closedReason: String?
+    /// Authenticates results posted back for this incident over the HTTP callback. Never shown by the API.
+    public var callbackSecret: String
+    /// How long an analysed or done incident waits for an approval before it expires.
+    public var approvalWindowSeconds: Int
+    /// When the incident expires unless it is approved (or acting) by then.
+    public var approvalDeadline: Date?
+
+    public init(
+        id: UUID, payload: [String: JSONValue], callbackSecret: String, approvalWindowSeconds: Int = 86_400,
+        at now: Date
+    ) {
+        self.id = id
+        self.approvalWindowSeconds = approvalWindowSeconds
+        self.state = .received
+        self.revision = 0
+        self.createdAt = now
+        self.updatedAt = now
+        self.payload = payload
+        self.runs = []
+        self.approvals = []
+        self.callbackSecret = callbackSecret
+    }
+
+    /// The decoded alert notification.
+    public var alert: AlertNotification { AlertNotification(raw: payload) }
+
+    public func run(_ id: Int) -> RecipeRun? { runs.first { $0.id == id } }
+
+    /// Runs that have not finished, of either kind.
+    public var unfinishedRuns: [RecipeRun] { runs.filter { !$0.state.isFinished } }
+}

@@ -1,0 +1,75 @@
+import Foundation
+
+/// Something that happened to an incident. The coordinator turns webhooks, launcher reports, results, approvals
+/// and timers into events and feeds them to `Incident.handle(_:)`.
+public enum IncidentEvent: Sendable, Hashable {
+    /// Start the diagnosis with these debugging recipes; a recipe without its own timeout gets `defaultTimeout`.
+    case open(recipes: [Recipe], defaultTimeoutSeconds: Int, at: Date)
+    /// The launcher started run `runID` (the process is up, the Job is created).
+    case runStarted(runID: Int, at: Date)
+    /// Run `runID` ended as the launcher saw it.
+    case runEnded(runID: Int, exit: RunExit, at: Date)
+    /// A recipe reported its result.
+    case resultReceived(RecipeResult, at: Date)
+    /// The approval window of an analysed or done incident has passed.
+    case approvalWindowPassed(at: Date)
+}
+
+/// How the launcher saw a run end. A process that reported a result may still end in any of these ways.
+public enum RunExit: Sendable, Hashable, Codable {
+    /// The process or Job ended by itself; `status` is the exit status (or a signal number, negated).
+    case exited(status: Int32, stderrTail: String)
+    /// It never started (no such executable, the API refused the Job…).
+    case launchFailed(reason: String)
+    /// The launcher stopped it at its timeout.
+    case timedOut
+    /// The launcher stopped it on request (shutdown, incident closed).
+    case cancelled(reason: String)
+}
+
+/// What the coordinator must do after an event: the state machine's output.
+public enum IncidentAction: Sendable, Hashable {
+    /// Start this run of this recipe.
+    case launch(runID: Int, recipe: Recipe)
+    /// Send the diagnosis to the notifier.
+    case notifyAnalysis(Analysis)
+    /// Send the outcome of one approval's runs to the notifier.
+    case notifyActionOutcome(approvalID: Int, Analysis)
+    /// Fire `.approvalWindowPassed` at this time unless the incident moved on.
+    case scheduleApprovalDeadline(Date)
+    /// The incident is closed: release whatever was held for it (subscriptions, callback routes).
+    case release
+}
+
+/// The state machine's answer to an event.
+public enum EventOutcome: Sendable, Hashable {
+    /// The event changed the incident; carry out these actions in order.
+    case applied([IncidentAction])
+    /// The event was not applicable (a duplicate or late result, a stale timer…); nothing changed. The text says why.
+    case ignored(String)
+}
+
+/// Why an approval was refused. The API maps each to an HTTP status.
+public enum ApprovalRejection: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The approval named no action.
+    case noActions
+    /// The action is not in the registry.
+    case unknownAction(String)
+    /// The action is registered but disabled.
+    case disabledAction(String)
+    /// Debugging recipes are still running: there is nothing to approve yet.
+    case stillDiagnosing
+    /// The incident is closed.
+    case closed(Incident.State, reason: String?)
+
+    public var description: String {
+        switch self {
+        case .noActions: return "the approval names no action"
+        case .unknownAction(let name): return "action \"\(name)\" is not a registered action recipe"
+        case .disabledAction(let name): return "action recipe \"\(name)\" is disabled"
+        case .stillDiagnosing: return "the incident is still being diagnosed; approve once its analysis is out"
+        case .closed(let state, let reason):
+            return "the incident is \(state.rawValue)" + (reason.map { ": \($0)" } ?? "")
+        }
+    }
+}

@@ -1,0 +1,76 @@
+/// One validated entry of the recipe catalog: what to run, and how.
+///
+/// Produced by `RecipeCatalog.load`; the runner starts `arguments` (as a process or as a
+/// Kubernetes Job's command, in `image`) with `env` added and kills it after `timeoutSeconds`.
+public struct Recipe: Sendable, Hashable, Codable {
+    /// A DNS-1123 label, so it can be used in Job and Pod names.
+    public var name: String
+    public var kind: RecipeKind
+    /// Disabled recipes stay in the catalog (so they can be listed) but are not run.
+    public var enabled: Bool
+    /// The container image for Kubernetes Jobs; nil when unset or empty.
+    public var image: String?
+    /// The entrypoint exactly as configured.
+    public var entrypoint: String
+    /// `entrypoint` split into argv by `Entrypoint.split(_:)`.
+    public var arguments: [String]
+    public var description: String
+    /// Extension field `timeout`; nil means the runner's default.
+    public var timeoutSeconds: Int?
+    /// Extension field `env`: extra environment variables for the recipe.
+    public var env: [String: String]
+
+    public init(
+        name: String,
+        kind: RecipeKind,
+        enabled: Bool,
+        image: String? = nil,
+        entrypoint: String,
+        arguments: [String],
+        description: String = "",
+        timeoutSeconds: Int? = nil,
+        env: [String: String] = [:]
+    ) {
+        self.name = name
+        self.kind = kind
+        self.enabled = enabled
+        self.image = image
+        self.entrypoint = entrypoint
+        self.arguments = arguments
+        self.description = description
+        self.timeoutSeconds = timeoutSeconds
+        self.env = env
+    }
+
+    /// Builds a recipe whose `arguments` are split from `entrypoint`.
+    public init(
+        name: String,
+        kind: RecipeKind,
+        enabled: Bool,
+        image: String? = nil,
+        entrypoint: String,
+        description: String = "",
+        timeoutSeconds: Int? = nil,
+        env: [String: String] = [:]
+    ) throws(EntrypointError) {
+        self.init(
+            name: name, kind: kind, enabled: enabled, image: image, entrypoint: entrypoint,
+            arguments: try Entrypoint.split(entrypoint), description: description,
+            timeoutSeconds: timeoutSeconds, env: env)
+    }
+
+    /// Whether `name` is a DNS-1123 label: at most 63 lowercase letters, digits and '-',
+    /// starting and ending with a letter or digit.
+    public static func isValidName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...63).contains(bytes.count) else { return false }
+        func isAlphanumeric(_ byte: UInt8) -> Bool {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        }
+        guard let first = bytes.first, let last = bytes.last,
+              isAlphanumeric(first), isAlphanumeric(last)
+        else { return false }
+        return bytes.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") }
+    }
+}

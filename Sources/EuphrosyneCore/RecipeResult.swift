@@ -1,0 +1,92 @@
+import Foundation
+
+/// The one result a recipe reports for an incident, in the wire schema of the original system.
+///
+/// Recipes publish it (over Redis or the HTTP callback); the engine decodes it and hands it to the incident
+/// state machine. Decoding is lenient where the original SDK was: a missing `results` object or field means empty,
+/// an unrecognised status means `unknown`.
+public struct RecipeResult: Sendable, Hashable, Codable {
+    /// How a recipe judged its own run.
+    public enum Status: String, Sendable, Hashable, Codable {
+        case successful
+        case failed
+        case unknown
+
+        public init(from decoder: any Decoder) throws {
+            let text = try decoder.singleValueContainer().decode(String.self)
+            self = Status(rawValue: text.lowercased()) ?? .unknown
+        }
+    }
+
+    /// The `results` object: what the recipe found and what it suggests.
+    public struct Details: Sendable, Hashable, Codable {
+        public var actions: [String]
+        public var analysis: String
+        /// Free-form JSON, carried as a string as in the original schema.
+        public var json: String
+        public var links: [String]
+
+        public init(actions: [String] = [], analysis: String = "", json: String = "", links: [String] = []) {
+            self.actions = actions
+            self.analysis = analysis
+            self.json = json
+            self.links = links
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            actions = try container.decodeIfPresent([String].self, forKey: .actions) ?? []
+            analysis = try container.decodeIfPresent(String.self, forKey: .analysis) ?? ""
+            links = try container.decodeIfPresent([String].self, forKey: .links) ?? []
+            // The original SDK sent a string; a recipe that sends a JSON object or array directly is kept too.
+            if let text = try? container.decodeIfPresent(String.self, forKey: .json) {
+                json = text
+            } else if let value = try? container.decodeIfPresent(JSONValue.self, forKey: .json) {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                json = String(decoding: try encoder.encode(value), as: UTF8.self)
+            } else {
+                json = ""
+            }
+        }
+    }
+
+    /// The incident UUID, as text: the wire carries it as a string.
+    public var incident: String
+    /// The recipe's name as registered.
+    public var name: String
+    public var status: Status
+    public var results: Details
+
+    public init(incident: String, name: String, status: Status, results: Details = Details()) {
+        self.incident = incident
+        self.name = name
+        self.status = status
+        self.results = results
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        incident = try container.decode(String.self, forKey: .incident)
+        name = try container.decode(String.self, forKey: .name)
+        status = try container.decodeIfPresent(Status.self, forKey: .status) ?? .unknown
+        results = try container.decodeIfPresent(Details.self, forKey: .results) ?? Details()
+    }
+
+    /// Decodes a result from its wire bytes, naming the field at fault when the JSON does not fit the schema.
+    public static func decode(_ data: Data) throws(JSONInputError) -> RecipeResult {
+        do {
+            return try JSONDecoder().decode(RecipeResult.self, from: data)
+        } catch {
+            throw JSONInputError(decoding: error)
+        }
+    }
+
+    /// The wire bytes, keys sorted so equal results encode equally.
+    public func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain strings and arrays cannot fail.
+        return try! encoder.encode(self)
+    }
+}

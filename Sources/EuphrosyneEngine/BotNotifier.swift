@@ -1,0 +1,115 @@
+import AsyncHTTPClient
+import EuphrosyneCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Sends notifications to the Webex bot of the original system, in its protocol:
+/// `POST {bot}/api/analysis` with `{"uuid","actions","analysis"}` and `POST {bot}/api/status` with an array of
+/// Job states.
+///
+/// Retries 5xx, 429 and transport errors with back-off (honouring `Retry-After`); a 4xx other than 429 is the
+/// bot refusing the message and is not retried.
+public struct BotNotifier: Notifier {
+    public struct DeliveryError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The body of `POST /api/analysis`.
+    struct AnalysisBody: Codable, Equatable {
+        var uuid: String
+        var actions: [String]
+        var analysis: String
+    }
+
+    public let baseURL: String
+    public let httpClient: HTTPClient
+    public let retry: RetryPolicy
+    public let requestTimeout: Duration
+    public let logger: Logger
+
+    public init(
+        baseURL: String, httpClient: HTTPClient, retry: RetryPolicy = RetryPolicy(),
+        requestTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "euphrosyne.notifier.bot")
+    ) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.httpClient = httpClient
+        self.retry = retry
+        self.requestTimeout = requestTimeout
+        self.logger = logger
+    }
+
+    public func send(_ notification: Notification) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let path: String
+        let body: Data
+        switch notification {
+        case .analysis(let incident, let analysis), .actionOutcome(let incident, _, let analysis):
+            path = "/api/analysis"
+            body = try encoder.encode(AnalysisBody(
+                uuid: incident.uuidString.lowercased(), actions: analysis.actions, analysis: analysis.text
+            ))
+        case .jobStatus(_, let jobs):
+            path = "/api/status"
+            body = try encoder.encode(jobs)
+        }
+        try await post(path: path, body: body, notification: notification)
+    }
+
+    private func post(path: String, body: Data, notification: Notification) async throws {
+        var logger = self.logger
+        if let incident = notification.incidentID {
+            logger[metadataKey: "incident"] = "\(incident.uuidString.lowercased())"
+        }
+        var attempt = 1
+        while true {
+            var request = HTTPClientRequest(url: baseURL + path)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "User-Agent", value: "euphrosyne")
+            request.body = .bytes(ByteBuffer(bytes: body))
+
+            var retryAfter: Duration?
+            let failure: String
+            do {
+                let response = try await httpClient.execute(request, timeout: .nanoseconds(requestTimeout.nanoseconds))
+                // Drain the body so the connection can be reused.
+                _ = try? await response.body.collect(upTo: 64 * 1024)
+                switch response.status.code {
+                case 200..<300:
+                    logger.debug("bot accepted notification", metadata: ["kind": "\(notification.kind)"])
+                    return
+                case 429, 500..<600:
+                    failure = "bot answered \(response.status.code)"
+                    retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { .seconds($0) }
+                default:
+                    throw DeliveryError(description: "bot refused \(path) with \(response.status.code)")
+                }
+            } catch let error as DeliveryError {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                failure = "\(error)"
+            }
+            guard attempt < retry.maxAttempts else {
+                throw DeliveryError(description: "bot unreachable after \(attempt) attempts: \(failure)")
+            }
+            let delay = max(retry.delay(afterAttempt: attempt), retryAfter ?? .zero)
+            logger.warning("bot notification failed; retrying", metadata: [
+                "kind": "\(notification.kind)", "attempt": "\(attempt)", "error": "\(failure)",
+                "retryIn": "\(delay)",
+            ])
+            try await Task.sleep(for: delay)
+            attempt += 1
+        }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,37 @@
+import EuphrosyneCore
+import Foundation
+
+/// Keeps incidents in memory, for local mode and tests. Holds at most `capacity` incidents; beyond that the
+/// oldest are forgotten, so a long-running local reconciler does not grow without bound.
+public actor InMemoryIncidentStore: IncidentStore {
+    private var incidents: [UUID: Incident] = [:]
+    /// Incident ids, oldest first (by creation).
+    private var order: [UUID] = []
+    public let capacity: Int
+
+    public init(capacity: Int = 10_000) {
+        precondition(capacity > 0, "capacity must be positive")
+        self.capacity = capacity
+    }
+
+    public func save(_ incident: Incident) {
+        if let existing = incidents[incident.id] {
+            guard existing.revision <= incident.revision else { return }
+        } else {
+            // Incidents are created in time order in practice; keep the order right even if they are not.
+            let position = order.lastIndex { incidents[$0].map { $0.createdAt <= incident.createdAt } ?? true }
+            order.insert(incident.id, at: position.map { $0 + 1 } ?? 0)
+        }
+        incidents[incident.id] = incident
+        while order.count > capacity {
+            incidents[order.removeFirst()] = nil
+        }
+    }
+
+    public func incident(_ id: UUID) -> Incident? { incidents[id] }
+
+    public func list(offset: Int, limit: Int) -> IncidentPage {
+        let newestFirst = order.reversed().dropFirst(max(0, offset)).prefix(max(0, limit))
+        return IncidentPage(incidents: newestFirst.compactMap { incidents[$0] }, total: order.count)
+    }
+}

@@ -1,0 +1,245 @@
+import EuphrosyneCore
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs each recipe as a local process, for local mode: the same argv and data file a Job would get.
+///
+/// The entrypoint's first word is looked up on `PATH` (plus `extraSearchPaths`, e.g. the directory of the
+/// `euphrosyne` binary so the bundled recipes are found) or taken as a path; nothing goes through a shell. Each run
+/// gets a private temporary directory holding `data.json` and its stdout/stderr, removed when the run ends; it
+/// runs in the reconciler's working directory, so relative paths in a recipe's `env` mean the same to both. The
+/// process runs in its own process group, so stopping it at the timeout also stops whatever it started.
+public struct LocalProcessLauncher: RecipeLauncher {
+    /// Where the per-run directories are created.
+    public var workDirectory: URL
+    /// Searched after `PATH` for an entrypoint without a slash.
+    public var extraSearchPaths: [String]
+    /// Variables of the reconciler's own environment a recipe may see (everything else is withheld).
+    public var passedThroughEnvironment: [String: String]
+    /// How long a stopped process gets between SIGTERM and SIGKILL.
+    public var terminationGrace: Duration
+    public var logger: Logger
+
+    /// Variables passed through from the reconciler's environment: the basics a process needs, and the Jira
+    /// credentials that a cluster would mount from the `euphrosyne-keys` Secret.
+    public static let passedThroughVariableNames = [
+        "PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "JIRA_URL", "JIRA_USER", "JIRA_TOKEN",
+    ]
+
+    public init(
+        workDirectory: URL = FileManager.default.temporaryDirectory,
+        extraSearchPaths: [String] = [],
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        terminationGrace: Duration = .seconds(2),
+        logger: Logger = Logger(label: "euphrosyne.launcher.local")
+    ) {
+        self.workDirectory = workDirectory
+        self.extraSearchPaths = extraSearchPaths
+        self.passedThroughEnvironment = environment.filter { Self.passedThroughVariableNames.contains($0.key) }
+        self.terminationGrace = terminationGrace
+        self.logger = logger
+    }
+
+    public func run(_ request: LaunchRequest, started: @escaping @Sendable () async -> Void) async -> RunExit {
+        var logger = self.logger
+        logger[metadataKey: "incident"] = "\(request.incidentID.uuidString.lowercased())"
+        logger[metadataKey: "recipe"] = "\(request.recipe.name)"
+
+        guard let command = request.recipe.arguments.first else {
+            return .launchFailed(reason: "the entrypoint is empty")
+        }
+        guard let executable = resolveExecutable(command) else {
+            return .launchFailed(reason: "no executable \"\(command)\" found on PATH")
+        }
+
+        let directory: URL
+        do {
+            directory = try makeRunDirectory(for: request)
+        } catch {
+            return .launchFailed(reason: "cannot prepare the data file: \(error)")
+        }
+        defer { try? FileManager.default.removeItem(at: directory) }
+
+        let dataFile = directory.appendingPathComponent("data.json")
+        let stdoutFile = directory.appendingPathComponent("stdout.log")
+        let stderrFile = directory.appendingPathComponent("stderr.log")
+
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = Array(request.arguments(dataFilePath: dataFile.path).dropFirst())
+        process.environment = passedThroughEnvironment.merging(request.environment) { _, recipe in recipe }
+        process.standardInput = FileHandle.nullDevice
+
+        let exit = ProcessExit()
+        process.terminationHandler = { finished in
+            exit.resolve(
+                finished.terminationReason == .uncaughtSignal ? -finished.terminationStatus : finished.terminationStatus
+            )
+        }
+
+        do {
+            let stdoutHandle = try FileHandle(forWritingTo: stdoutFile)
+            let stderrHandle = try FileHandle(forWritingTo: stderrFile)
+            defer {
+                try? stdoutHandle.close()
+                try? stderrHandle.close()
+            }
+            process.standardOutput = stdoutHandle
+            process.standardError = stderrHandle
+            try process.run()
+        } catch {
+            return .launchFailed(reason: "cannot start \(executable.path): \(error.localizedDescription)")
+        }
+        let pid = process.processIdentifier
+        logger.debug("recipe process started", metadata: ["pid": "\(pid)", "executable": "\(executable.path)"])
+        await started()
+
+        // The watchdog stops the process at the deadline or when this task is cancelled; waiting for the exit is not
+        // cancellable, so a stopped process is always reaped before the run ends.
+        let stopReason = StopReason()
+        let status = await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    try await Task.sleep(for: request.timeout)
+                    stopReason.set(.deadline)
+                } catch {
+                    guard !exit.hasExited else { return }
+                    stopReason.set(.cancelled)
+                }
+                await stop(processGroup: pid, exit: exit)
+            }
+            let status = await exit.wait()
+            group.cancelAll()
+            return status
+        }
+
+        switch stopReason.value {
+        case nil:
+            return .exited(status: status, stderrTail: Self.tail(of: stderrFile))
+        case .deadline:
+            logger.warning("recipe timed out and was stopped", metadata: ["timeout": "\(request.run.timeoutSeconds)s"])
+            return .timedOut
+        case .cancelled:
+            logger.info("recipe run cancelled and stopped")
+            return .cancelled(reason: "the reconciler stopped the run")
+        }
+    }
+
+    /// SIGTERM to the process group, then SIGKILL if it is still there after the grace period.
+    private func stop(processGroup pid: Int32, exit: ProcessExit) async {
+        guard !exit.hasExited else { return }
+        kill(-pid, SIGTERM)
+        let deadline = ContinuousClock.now.advanced(by: terminationGrace)
+        while !exit.hasExited, ContinuousClock.now < deadline {
+            // Deliberately ignores cancellation: a stopped run must still be reaped.
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if !exit.hasExited {
+            kill(-pid, SIGKILL)
+        }
+    }
+
+    private func makeRunDirectory(for request: LaunchRequest) throws -> URL {
+        let directory = workDirectory.appendingPathComponent(
+            "euphrosyne-\(request.incidentID.uuidString.lowercased())-\(request.run.name)-\(UUID().uuidString.prefix(8))"
+        )
+        try FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
+        )
+        let dataFile = directory.appendingPathComponent("data.json")
+        guard FileManager.default.createFile(
+            atPath: dataFile.path, contents: request.dataFile, attributes: [.posixPermissions: 0o600]
+        ) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        for name in ["stdout.log", "stderr.log"] {
+            _ = FileManager.default.createFile(
+                atPath: directory.appendingPathComponent(name).path, contents: nil,
+                attributes: [.posixPermissions: 0o600]
+            )
+        }
+        return directory
+    }
+
+    /// The executable for the entrypoint's first word: a path as given, or the first match on the search path.
+    func resolveExecutable(_ command: String) -> URL? {
+        let fileManager = FileManager.default
+        if command.contains("/") {
+            let url = URL(fileURLWithPath: command)
+            return fileManager.isExecutableFile(atPath: url.path) ? url : nil
+        }
+        let path = (passedThroughEnvironment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+            .split(separator: ":").map(String.init) + extraSearchPaths
+        for directory in path where !directory.isEmpty {
+            let candidate = URL(fileURLWithPath: directory).appendingPathComponent(command)
+            var isDirectory: ObjCBool = false
+            if fileManager.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue,
+               fileManager.isExecutableFile(atPath: candidate.path) {
+                return candidate
+            }
+        }
+        return nil
+    }
+
+    /// The last lines of a file (at most 20 lines and 2 KiB), for a failure message.
+    static func tail(of file: URL, maxLines: Int = 20, maxBytes: Int = 2048) -> String {
+        guard let handle = try? FileHandle(forReadingFrom: file) else { return "" }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        let start = size > UInt64(maxBytes) ? size - UInt64(maxBytes) : 0
+        try? handle.seek(toOffset: start)
+        let data = (try? handle.readToEnd()) ?? Data()
+        var text = String(decoding: data, as: UTF8.self)
+        if start > 0, let newline = text.firstIndex(of: "\n") {
+            text = String(text[text.index(after: newline)...])
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return lines.suffix(maxLines).joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// The exit status of a launched process, set once by its termination handler and awaited by the run.
+final class ProcessExit: Sendable {
+    private let state = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
+
+    var hasExited: Bool { state.withLock { $0.status != nil } }
+
+    func resolve(_ status: Int32) {
+        let waiters = state.withLock { state in
+            state.status = status
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: status) }
+    }
+
+    func wait() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let status = state.withLock { state -> Int32? in
+                if let status = state.status { return status }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let status { continuation.resume(returning: status) }
+        }
+    }
+}
+
+/// Why the launcher stopped a process, if it did.
+final class StopReason: Sendable {
+    enum Reason: Sendable { case deadline, cancelled }
+    private let reason = Mutex<Reason?>(nil)
+
+    var value: Reason? { reason.withLock { $0 } }
+
+    func set(_ value: Reason) { reason.withLock { $0 = $0 ?? value } }
+}

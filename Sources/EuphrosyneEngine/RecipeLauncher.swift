@@ -1,0 +1,54 @@
+import EuphrosyneCore
+import Foundation
+
+/// Everything a launcher needs to run one recipe once: what to run, with which data, for how long.
+///
+/// Built by the coordinator; the launcher adds only where the data file lives.
+public struct LaunchRequest: Sendable {
+    public var incidentID: UUID
+    public var run: RecipeRun
+    public var recipe: Recipe
+    /// The bytes of `data.json`: the incoming JSON plus `"uuid"`.
+    public var dataFile: Data
+    /// The values of the original argv flags (`--aggregator-address`, `--redis-address`).
+    public var aggregatorAddress: String
+    public var redisAddress: String
+    /// `EUPHROSYNE_*` variables and the recipe's own `env`, added to the recipe's environment.
+    public var environment: [String: String]
+
+    public init(
+        incidentID: UUID, run: RecipeRun, recipe: Recipe, dataFile: Data, aggregatorAddress: String,
+        redisAddress: String, environment: [String: String]
+    ) {
+        self.incidentID = incidentID
+        self.run = run
+        self.recipe = recipe
+        self.dataFile = dataFile
+        self.aggregatorAddress = aggregatorAddress
+        self.redisAddress = redisAddress
+        self.environment = environment
+    }
+
+    public var timeout: Duration { .seconds(run.timeoutSeconds) }
+
+    /// The recipe's argv: its split entrypoint followed by exactly the three flags of the original contract.
+    public func arguments(dataFilePath: String) -> [String] {
+        recipe.arguments + [
+            "--data-file-path", dataFilePath,
+            "--aggregator-address", aggregatorAddress,
+            "--redis-address", redisAddress,
+        ]
+    }
+}
+
+/// Runs recipes: as local processes (`LocalProcessLauncher`) or Kubernetes Jobs.
+///
+/// The coordinator calls `run` in a child task per recipe run.
+public protocol RecipeLauncher: Sendable {
+    /// Runs the recipe until it ends and says how it ended.
+    ///
+    /// Calls `started` once the run is up. Stops the run at `request.timeout` and returns `.timedOut`; stops it when
+    /// the calling task is cancelled and returns `.cancelled`. Never throws: a run that cannot start is
+    /// `.launchFailed`.
+    func run(_ request: LaunchRequest, started: @escaping @Sendable () async -> Void) async -> RunExit
+}

@@ -1,0 +1,92 @@
+import EuphrosyneCore
+import EuphrosyneEngine
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// An error answered to an HTTP client as JSON: `{"error": {"status", "code", "message", "field"?}}`.
+///
+/// Every route throws these for bad requests; `JSONErrorMiddleware` turns every other error into one too, so a
+/// client never sees an empty or HTML error body.
+public struct APIError: HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    /// A stable machine-readable code, e.g. `malformed_json`, `unknown_action`.
+    public var code: String
+    public var message: String
+    /// The JSON field at fault, e.g. `actions[0].name`.
+    public var field: String?
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+    }
+
+    struct Body: Codable {
+        struct Detail: Codable {
+            var status: Int
+            var code: String
+            var message: String
+            var field: String?
+        }
+        var error: Detail
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = try encoder.encode(Body(error: .init(status: status.code, code: code, message: message, field: field)))
+        var headers = self.headers
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+extension APIError {
+    static func badJSON(_ error: JSONInputError) -> APIError {
+        APIError(.badRequest, code: error.message.hasPrefix("malformed JSON") ? "malformed_json" : "invalid_body",
+                 message: error.description, field: error.path)
+    }
+
+    static let bodyTooLarge = APIError(
+        .contentTooLarge, code: "body_too_large", message: "the request body is larger than 1 MiB"
+    )
+
+    static func invalidIncidentID(_ text: String) -> APIError {
+        APIError(.badRequest, code: "invalid_uuid", message: "\"\(text)\" is not an incident UUID", field: "uuid")
+    }
+
+    static func incidentNotFound(_ id: UUID) -> APIError {
+        APIError(.notFound, code: "incident_not_found", message: "no incident \(id.uuidString.lowercased())")
+    }
+
+    static func from(_ error: CoordinatorError) -> APIError {
+        switch error {
+        case .incidentNotFound(let id):
+            return .incidentNotFound(id)
+        case .approvalRejected(let rejection):
+            switch rejection {
+            case .noActions:
+                return APIError(.unprocessableContent, code: "no_actions", message: rejection.description, field: "actions")
+            case .unknownAction:
+                return APIError(.unprocessableContent, code: "unknown_action", message: rejection.description, field: "actions")
+            case .disabledAction:
+                return APIError(.unprocessableContent, code: "disabled_action", message: rejection.description, field: "actions")
+            case .stillDiagnosing:
+                return APIError(.conflict, code: "still_diagnosing", message: rejection.description)
+            case .closed:
+                return APIError(.conflict, code: "incident_closed", message: rejection.description)
+            }
+        case .shuttingDown:
+            var error = APIError(.serviceUnavailable, code: "shutting_down", message: error.description)
+            error.headers[HTTPField.Name("Retry-After")!] = "5"
+            return error
+        case .storeUnavailable:
+            var error = APIError(.serviceUnavailable, code: "store_unavailable", message: error.description)
+            error.headers[HTTPField.Name("Retry-After")!] = "5"
+            return error
+        }
+    }
+}

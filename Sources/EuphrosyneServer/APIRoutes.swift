@@ -1,0 +1,128 @@
+import EuphrosyneCore
+import EuphrosyneEngine
+import Foundation
+import Hummingbird
+
+/// The API listener (8081, behind the Ingress under `/api/`): approvals, job status, incidents.
+enum APIRoutes {
+    /// `POST /api/actions` body, as the original bot sends it.
+    struct ActionsBody: Codable {
+        var uuid: String
+        var actions: [ActionRequestBody]
+    }
+
+    struct ActionRequestBody: Codable {
+        var name: String
+        var data: [String: JSONValue]?
+    }
+
+    struct Approved: Codable {
+        var uuid: String
+        var state: String
+        var approval: Int
+        var runs: [String]
+    }
+
+    /// `POST /api/status` body; `uuid` optional.
+    struct StatusBody: Codable {
+        var uuid: String?
+    }
+
+    static let defaultPageSize = 50
+    static let maxPageSize = 500
+
+    static func add<Context: RequestContext>(to router: Router<Context>, coordinator: IncidentCoordinator) {
+        router.post("/api/actions") { request, _ in
+            let body = try await RequestBody.decode(ActionsBody.self, from: request)
+            guard let id = UUID(uuidString: body.uuid) else { throw APIError.invalidIncidentID(body.uuid) }
+            for (index, action) in body.actions.enumerated() where action.name.isEmpty {
+                throw APIError(.badRequest, code: "invalid_body", message: "an action name must not be empty",
+                               field: "actions[\(index)].name")
+            }
+            let requests = body.actions.map { ActionRequest(name: $0.name, data: $0.data ?? [:]) }
+            let incident: Incident
+            let approval: Approval
+            do throws(CoordinatorError) {
+                (incident, approval) = try await coordinator.approve(incident: id, actions: requests)
+            } catch {
+                throw APIError.from(error)
+            }
+            let runs = incident.runs.filter { approval.runIDs.contains($0.id) }.map(\.name)
+            return try JSONResponse.make(
+                Approved(uuid: body.uuid.lowercased(), state: incident.state.rawValue, approval: approval.id,
+                         runs: runs),
+                status: .accepted
+            )
+        }
+
+        router.post("/api/status") { request, _ in
+            let data = try await RequestBody.collect(request)
+            var id: UUID?
+            if !data.isEmpty {
+                do throws(JSONInputError) {
+                    _ = try JSONValue.parseObject(data)
+                } catch {
+                    throw APIError.badJSON(error)
+                }
+                let body: StatusBody
+                do {
+                    body = try JSONDecoder().decode(StatusBody.self, from: data)
+                } catch {
+                    throw APIError.badJSON(JSONInputError(decoding: error))
+                }
+                if let text = body.uuid, !text.isEmpty {
+                    guard let parsed = UUID(uuidString: text) else { throw APIError.invalidIncidentID(text) }
+                    id = parsed
+                }
+            }
+            let statuses: [JobStatus]
+            do throws(CoordinatorError) {
+                statuses = try await coordinator.jobStatuses(incident: id)
+            } catch {
+                throw APIError.from(error)
+            }
+            return try JSONResponse.make(statuses)
+        }
+
+        router.get("/api/incidents") { request, _ in
+            let limit = try queryInteger(request, "limit", default: defaultPageSize, range: 1...maxPageSize)
+            let offset = try queryInteger(request, "offset", default: 0, range: 0...Int.max)
+            let page: IncidentPage
+            do throws(CoordinatorError) {
+                page = try await coordinator.incidents(offset: offset, limit: limit)
+            } catch {
+                throw APIError.from(error)
+            }
+            let next = offset + page.incidents.count
+            return try JSONResponse.make(IncidentViews.Page(
+                incidents: page.incidents.map(IncidentViews.summary), total: page.total, offset: offset,
+                limit: limit, nextOffset: next < page.total ? next : nil
+            ))
+        }
+
+        router.get("/api/incidents/{uuid}") { _, context in
+            let text = context.parameters.get("uuid") ?? ""
+            guard let id = UUID(uuidString: text) else { throw APIError.invalidIncidentID(text) }
+            let incident: Incident?
+            do throws(CoordinatorError) {
+                incident = try await coordinator.incident(id)
+            } catch {
+                throw APIError.from(error)
+            }
+            guard let incident else { throw APIError.incidentNotFound(id) }
+            return try JSONResponse.make(IncidentViews.detail(incident))
+        }
+    }
+
+    private static func queryInteger(
+        _ request: Request, _ name: String, default value: Int, range: ClosedRange<Int>
+    ) throws -> Int {
+        guard let text = request.uri.queryParameters.get(name) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            let bound = range.upperBound == Int.max ? "at least \(range.lowerBound)" : "from \(range.lowerBound) to \(range.upperBound)"
+            throw APIError(.badRequest, code: "invalid_query", message: "\(name) must be a whole number \(bound)",
+                           field: name)
+        }
+        return number
+    }
+}

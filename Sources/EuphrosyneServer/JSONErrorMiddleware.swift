@@ -1,0 +1,61 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Turns every error a route throws into a JSON `APIError` response, and logs each request without its query or
+/// path secrets (the result callback path carries one): only the route pattern, the status and the duration.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let start = ContinuousClock.now
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as APIError {
+            log(request, context, status: error.status, start: start, detail: error.message)
+            throw error
+        } catch is NIOTooManyBytesError {
+            log(request, context, status: .contentTooLarge, start: start, detail: nil)
+            throw APIError.bodyTooLarge
+        } catch let error as HTTPError {
+            let apiError = Self.translate(error)
+            log(request, context, status: apiError.status, start: start, detail: apiError.message)
+            throw apiError
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)", "route": "\(route(request, context))"])
+            throw APIError(.internalServerError, code: "internal_error", message: "internal error; see the reconciler log")
+        }
+        log(request, context, status: response.status, start: start, detail: nil)
+        return response
+    }
+
+    static func translate(_ error: HTTPError) -> APIError {
+        let code: String
+        switch error.status {
+        case .notFound: code = "not_found"
+        case .methodNotAllowed: code = "method_not_allowed"
+        case .contentTooLarge: return .bodyTooLarge
+        default: code = "http_\(error.status.code)"
+        }
+        return APIError(error.status, code: code, message: error.body ?? error.status.reasonPhrase)
+    }
+
+    private func route(_ request: Request, _ context: Context) -> String {
+        context.endpointPath ?? "unmatched"
+    }
+
+    private func log(
+        _ request: Request, _ context: Context, status: HTTPResponse.Status, start: ContinuousClock.Instant,
+        detail: String?
+    ) {
+        var metadata: Logger.Metadata = [
+            "method": "\(request.method.rawValue)", "route": "\(route(request, context))", "status": "\(status.code)",
+            "duration": "\(ContinuousClock.now - start)",
+        ]
+        if let detail { metadata["detail"] = "\(detail)" }
+        context.logger.log(level: status.code >= 500 ? .error : (status.code >= 400 ? .notice : .debug),
+                           "request", metadata: metadata)
+    }
+}

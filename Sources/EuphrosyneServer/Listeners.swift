@@ -1,0 +1,52 @@
+import EuphrosyneEngine
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Builds the reconciler's two HTTP listeners as Hummingbird applications (each a `Service`).
+///
+/// The CLI puts both in its `ServiceGroup`; tests build them on port 0 and learn the bound port from
+/// `onServerRunning`.
+public enum Listeners {
+    /// The webhook listener: `POST /webhook`, the local-mode result callback, health.
+    public static func webhookRouter(coordinator: IncidentCoordinator, readiness: Readiness) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: JSONErrorMiddleware())
+        WebhookRoutes.add(to: router, coordinator: coordinator)
+        HealthRoutes.add(to: router, readiness: readiness)
+        return router
+    }
+
+    /// The API listener: approvals, status, incidents, health.
+    public static func apiRouter(coordinator: IncidentCoordinator, readiness: Readiness) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: JSONErrorMiddleware())
+        APIRoutes.add(to: router, coordinator: coordinator)
+        HealthRoutes.add(to: router, readiness: readiness)
+        return router
+    }
+
+    public static func webhook(
+        coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: webhookRouter(coordinator: coordinator, readiness: readiness),
+            configuration: .init(address: .hostname(host, port: port), serverName: "euphrosyne-webhook"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
+    }
+
+    public static func api(
+        coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: apiRouter(coordinator: coordinator, readiness: readiness),
+            configuration: .init(address: .hostname(host, port: port), serverName: "euphrosyne-api"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
+    }
+}

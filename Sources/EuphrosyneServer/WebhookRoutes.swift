@@ -1,0 +1,89 @@
+import EuphrosyneCore
+import EuphrosyneEngine
+import Foundation
+import Hummingbird
+
+/// The webhook listener (8080, cluster-internal): alerts in, and results from recipes in local mode.
+enum WebhookRoutes {
+    struct Opened: Codable {
+        var uuid: String
+        var state: String
+        var recipes: [String]
+    }
+
+    struct Delivered: Codable {
+        var accepted: Bool
+        var reason: String?
+    }
+
+    static func add<Context: RequestContext>(to router: Router<Context>, coordinator: IncidentCoordinator) {
+        router.post("/webhook") { request, _ in
+            let body = try await RequestBody.collect(request)
+            let payload: [String: JSONValue]
+            do throws(JSONInputError) {
+                payload = try JSONValue.parseObject(body)
+            } catch {
+                throw APIError.badJSON(error)
+            }
+            let incident: Incident
+            do throws(CoordinatorError) {
+                incident = try await coordinator.openIncident(payload: payload)
+            } catch {
+                throw APIError.from(error)
+            }
+            return try JSONResponse.make(
+                Opened(uuid: incident.id.uuidString.lowercased(), state: incident.state.rawValue,
+                       recipes: incident.runs.map(\.recipe)),
+                status: .accepted
+            )
+        }
+
+        // The result callback of local mode. The path carries the incident's secret; a wrong one is refused
+        // the same way as an unknown incident, so the endpoint does not reveal which incidents exist.
+        router.post("/results/{uuid}/{secret}") { request, context in
+            let idText = context.parameters.get("uuid") ?? ""
+            guard let id = UUID(uuidString: idText) else { throw APIError.invalidIncidentID(idText) }
+            let secret = context.parameters.get("secret") ?? ""
+            guard let expected = await coordinator.callbackSecret(for: id),
+                  ConstantTime.equals(Array(secret.utf8), Array(expected.utf8))
+            else {
+                throw APIError(.notFound, code: "unknown_callback",
+                               message: "no open incident with that callback URL")
+            }
+            let body = try await RequestBody.collect(request)
+            let result: RecipeResult
+            do throws(JSONInputError) {
+                _ = try JSONValue.parseObject(body)
+                result = try RecipeResult.decode(body)
+            } catch {
+                throw APIError.badJSON(error)
+            }
+            guard UUID(uuidString: result.incident) == id else {
+                throw APIError(.unprocessableContent, code: "incident_mismatch",
+                               message: "the result names incident \"\(result.incident)\" but was posted for \(idText)",
+                               field: "incident")
+            }
+            switch await coordinator.deliver(result) {
+            case .accepted:
+                return try JSONResponse.make(Delivered(accepted: true), status: .accepted)
+            case .ignored(let reason):
+                throw APIError(.conflict, code: "result_ignored", message: reason, field: "name")
+            case .unknownIncident:
+                throw APIError(.notFound, code: "unknown_callback", message: "no open incident with that callback URL")
+            }
+        }
+    }
+}
+
+/// Comparison whose time does not depend on where the inputs differ, for secrets.
+enum ConstantTime {
+    static func equals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: lhs.count ^ rhs.count)
+        for index in 0..<max(lhs.count, rhs.count) {
+            let left = index < lhs.count ? lhs[index] : 0
+            let right = index < rhs.count ? rhs[index] : 0
+            difference |= left ^ right
+        }
+        return difference == 0 && lhs.count == rhs.count
+    }
+}

@@ -1,0 +1,26 @@
+import Foundation
+
+/// The `EUPHROSYNE_*` variables the reconciler sets for a recipe (extras travel in the environment, never in argv,
+/// so recipes written for the original system keep parsing their argv strictly).
+public struct RecipeEnvironment: Sendable, Hashable {
+    /// Where to POST the result in local mode (carries the incident's secret).
+    public var resultURL: String?
+    public var incident: String?
+    public var recipe: String?
+    /// The Job-style name of this run.
+    public var run: String?
+    /// When the reconciler will stop the run.
+    public var deadline: Date?
+
+    public init(_ environment: [String: String] = ProcessInfo.processInfo.environment) {
+        func value(_ name: String) -> String? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            return text
+        }
+        resultURL = value("EUPHROSYNE_RESULT_URL")
+        incident = value("EUPHROSYNE_INCIDENT")
+        recipe = value("EUPHROSYNE_RECIPE")
+        run = value("EUPHROSYNE_RUN")
+        deadline = value("EUPHROSYNE_DEADLINE").flatMap(TimeInterval.init).map(Date.init(timeIntervalSince1970:))
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import AsyncHTTPClient
+import EuphrosyneCore
+import EuphrosyneEngine
+import EuphrosyneServer
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `euphrosyne serve`: runs the reconciler — both listeners and the coordinator in one `ServiceGroup` that drains
+/// on SIGTERM/SIGINT.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the reconciler.",
+        discussion: """
+            Every option can also come from the environment variable named in its help; a flag wins over the \
+            variable. Local mode (--local) runs recipes as local processes and keeps incidents in memory.
+            """
+    )
+
+    @Flag(help: "Run recipes as local processes; results come back over an HTTP callback. (EUPHROSYNE_LOCAL=1)")
+    var local = false
+
+    @Option(help: ArgumentHelp("Recipe registry in the ConfigMap format (local mode). (RECIPES_FILE)", valueName: "file"))
+    var recipes: String?
+
+    @Option(help: ArgumentHelp("Passed to recipes as --aggregator-address. (AGGREGATOR_ADDRESS)", valueName: "address"))
+    var aggregatorAddress: String?
+
+    @Option(help: ArgumentHelp("Passed to recipes as --redis-address. (REDIS_ADDRESS)", valueName: "host:port"))
+    var redisAddress: String?
+
+    @Option(help: ArgumentHelp("Base URL of the Webex bot; without it notifications go to the log. (WEBEX_BOT_ADDRESS)", valueName: "url"))
+    var webexBotAddress: String?
+
+    @Option(help: ArgumentHelp("Default recipe timeout in seconds (default 300). (RECIPE_TIMEOUT)", valueName: "seconds"))
+    var recipeTimeout: Int?
+
+    @Option(help: ArgumentHelp("Namespace for recipe Jobs (cluster mode). (RECIPE_NAMESPACE)", valueName: "namespace"))
+    var recipeNamespace: String?
+
+    @Option(help: ArgumentHelp("Address both listeners bind to (default 0.0.0.0). (LISTEN_HOST)", valueName: "host"))
+    var host: String?
+
+    @Option(help: ArgumentHelp("Webhook listener port (default 8080). (WEBHOOK_PORT)", valueName: "port"))
+    var webhookPort: Int?
+
+    @Option(help: ArgumentHelp("API listener port (default 8081). (API_PORT)", valueName: "port"))
+    var apiPort: Int?
+
+    @Option(help: ArgumentHelp("How local recipes reach the webhook listener (default http://127.0.0.1:<webhook port>). (CALLBACK_URL)", valueName: "url"))
+    var callbackURL: String?
+
+    @Option(help: ArgumentHelp("How long an analysed incident accepts approvals, in seconds (default 86400). (APPROVAL_WINDOW)", valueName: "seconds"))
+    var approvalWindow: Int?
+
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (default info). (LOG_LEVEL)", valueName: "level"))
+    var logLevel: String?
+
+    func run() async throws {
+        let settings = try ServeSettings(options: self, environment: ProcessInfo.processInfo.environment)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = settings.logLevel
+            return handler
+        }
+        let logger = Logger(label: "euphrosyne")
+        try await LocalReconciler(settings: settings, logger: logger).run()
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import EuphrosyneCore
+import Foundation
+import Logging
+
+/// The resolved configuration of `serve`: each flag, else its environment variable, else the default.
+struct ServeSettings {
+    var local: Bool
+    var recipesFile: String
+    var aggregatorAddress: String
+    var redisAddress: String
+    var webexBotAddress: String?
+    var recipeTimeoutSeconds: Int
+    var recipeNamespace: String?
+    var host: String
+    var webhookPort: Int
+    var apiPort: Int
+    var callbackURL: String?
+    var approvalWindowSeconds: Int
+    var logLevel: Logger.Level
+
+    init(options: Serve, environment: [String: String]) throws {
+        func value(_ flag: String?, _ variable: String) -> String? {
+            if let flag { return flag }
+            guard let text = environment[variable], !text.isEmpty else { return nil }
+            return text
+        }
+        func integer(_ flag: Int?, _ variable: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+            let number: Int
+            if let flag {
+                number = flag
+            } else if let text = value(nil, variable) {
+                guard let parsed = Int(text) else {
+                    throw ValidationError("\(variable)=\(text) is not a whole number")
+                }
+                number = parsed
+            } else {
+                number = fallback
+            }
+            guard range.contains(number) else {
+                throw ValidationError("\(variable) must be between \(range.lowerBound) and \(range.upperBound), not \(number)")
+            }
+            return number
+        }
+
+        local = options.local || ["1", "true", "yes"].contains(environment["EUPHROSYNE_LOCAL"]?.lowercased() ?? "")
+        if !local {
+            if let reason = Self.clusterCredentials(environment: environment) {
+                throw ValidationError("""
+                    found \(reason), but cluster mode (Jobs on Kubernetes, results over Redis) is not part of this \
+                    build yet; start with --local to run recipes as local processes
+                    """)
+            }
+            local = true
+        }
+        guard let recipes = value(options.recipes, "RECIPES_FILE") else {
+            throw ValidationError(
+                "local mode needs a recipe registry: --recipes FILE (ConfigMap format, e.g. examples/recipes.yaml)"
+            )
+        }
+        recipesFile = recipes
+        aggregatorAddress = value(options.aggregatorAddress, "AGGREGATOR_ADDRESS") ?? ""
+        redisAddress = value(options.redisAddress, "REDIS_ADDRESS") ?? ""
+        webexBotAddress = value(options.webexBotAddress, "WEBEX_BOT_ADDRESS")
+        if let bot = webexBotAddress {
+            guard let url = URL(string: bot), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ValidationError("the Webex bot address must be an http(s) URL, not \"\(bot)\"")
+            }
+        }
+        recipeTimeoutSeconds = try integer(options.recipeTimeout, "RECIPE_TIMEOUT", default: 300, range: 1...86_400)
+        recipeNamespace = value(options.recipeNamespace, "RECIPE_NAMESPACE")
+        host = value(options.host, "LISTEN_HOST") ?? "0.0.0.0"
+        webhookPort = try integer(options.webhookPort, "WEBHOOK_PORT", default: 8080, range: 0...65_535)
+        apiPort = try integer(options.apiPort, "API_PORT", default: 8081, range: 0...65_535)
+        callbackURL = value(options.callbackURL, "CALLBACK_URL")
+        approvalWindowSeconds = try integer(
+            options.approvalWindow, "APPROVAL_WINDOW", default: 86_400, range: 1...(30 * 86_400)
+        )
+        let levelText = value(options.logLevel, "LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw ValidationError("unknown log level \"\(levelText)\"")
+        }
+        logLevel = level
+    }
+
+    /// Where cluster credentials were found, if anywhere.
+    static func clusterCredentials(environment: [String: String]) -> String? {
+        let serviceAccount = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+        if FileManager.default.fileExists(atPath: serviceAccount) { return "a service account token" }
+        if let kubeconfig = environment["KUBECONFIG"], !kubeconfig.isEmpty { return "KUBECONFIG" }
+        if let home = environment["HOME"], FileManager.default.fileExists(atPath: home + "/.kube/config") {
+            return "~/.kube/config"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,373 @@
+import Foundation
+import Testing
+
+@testable import EuphrosyneCore
+
+/// Every transition of the incident state machine, driven as values: events in, actions and state out.
+@Suite struct IncidentStateMachineTests {
+    static let id = UUID(uuidString: "6f1c1e2a-1111-4c5d-9e8f-0123456789ab")!
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func recipe(_ name: String, kind: RecipeKind = .debugging, enabled: Bool = true, timeout: Int? = nil) -> Recipe {
+        Recipe(name: name, kind: kind, enabled: enabled, entrypoint: name, arguments: [name], description: "\(name) recipe",
+               timeoutSeconds: timeout)
+    }
+
+    static let catalog = RecipeCatalog(
+        debugging: [recipe("dummy"), recipe("http-errors")],
+        actions: [recipe("jira", kind: .action), recipe("webhook", kind: .action),
+                  recipe("restart", kind: .action, enabled: false)]
+    )
+
+    static func result(_ name: String, _ status: RecipeResult.Status = .successful, analysis: String = "looked",
+                       actions: [String] = []) -> RecipeResult {
+        RecipeResult(incident: id.uuidString.lowercased(), name: name, status: status,
+                     results: .init(actions: actions, analysis: analysis))
+    }
+
+    static func at(_ seconds: Double) -> Date { start.addingTimeInterval(seconds) }
+
+    /// An incident diagnosing `dummy` (run 1) and `http-errors` (run 2).
+    static func diagnosing() -> Incident {
+        var incident = Incident(id: id, payload: ["version": .string("4")], callbackSecret: "s", approvalWindowSeconds: 600,
+                                at: start)
+        _ = incident.handle(.open(recipes: catalog.enabledDebugging, defaultTimeoutSeconds: 300, at: start))
+        return incident
+    }
+
+    /// An analysed incident whose analysis suggested `jira`.
+    static func analysed() -> Incident {
+        var incident = diagnosing()
+        _ = incident.handle(.resultReceived(result("dummy", actions: ["jira"]), at: at(1)))
+        _ = incident.handle(.resultReceived(result("http-errors"), at: at(2)))
+        return incident
+    }
+
+    @Test func openingLaunchesEveryEnabledDebuggingRecipe() {
+        var incident = Incident(id: Self.id, payload: [:], callbackSecret: "s", at: Self.start)
+        let recipes = Self.catalog.debugging + [Self.recipe("off", enabled: false)]
+        let outcome = incident.handle(.open(recipes: recipes, defaultTimeoutSeconds: 300, at: Self.start))
+
+        #expect(outcome == .applied([
+            .launch(runID: 1, recipe: Self.recipe("dummy")),
+            .launch(runID: 2, recipe: Self.recipe("http-errors")),
+        ]))
+        #expect(incident.state == .diagnosing)
+        #expect(incident.runs.map(\.recipe) == ["dummy", "http-errors"])
+        #expect(incident.runs.allSatisfy { $0.state == .pending && $0.timeoutSeconds == 300 && $0.kind == .debugging })
+        #expect(incident.runs[0].name.hasPrefix("dummy-") && incident.runs[0].name.count == "dummy-".count + 5)
+    }
+
+    @Test func recipeTimeoutOverridesTheDefault() {
+        var incident = Incident(id: Self.id, payload: [:], callbackSecret: "s", at: Self.start)
+        _ = incident.handle(.open(recipes: [Self.recipe("slow", timeout: 42)], defaultTimeoutSeconds: 300, at: Self.start))
+        #expect(incident.runs[0].timeoutSeconds == 42)
+    }
+
+    @Test func openingWithNothingToRunFailsAndSaysSo() {
+        var incident = Incident(id: Self.id, payload: [:], callbackSecret: "s", at: Self.start)
+        let outcome = incident.handle(.open(recipes: [Self.recipe("off", enabled: false)], defaultTimeoutSeconds: 300,
+                                            at: Self.start))
+        #expect(incident.state == .failed)
+        #expect(incident.closedReason == "no enabled debugging recipe to run")
+        guard case .applied(let actions) = outcome, case .notifyAnalysis(let analysis) = actions.first else {
+            Issue.record("expected an analysis notification, got \(outcome)")
+            return
+        }
+        #expect(analysis.text.contains("No enabled debugging recipe"))
+        #expect(actions.last == .release)
+    }
+
+    @Test func openingTwiceIsIgnored() {
+        var incident = Self.diagnosing()
+        let outcome = incident.handle(.open(recipes: Self.catalog.debugging, defaultTimeoutSeconds: 300, at: Self.at(1)))
+        #expect(outcome == .ignored("incident already opened (state diagnosing)"))
+        #expect(incident.runs.count == 2)
+    }
+
+    @Test func runStartedMarksTheRunRunning() {
+        var incident = Self.diagnosing()
+        #expect(incident.handle(.runStarted(runID: 1, at: Self.at(0.5))) == .applied([]))
+        #expect(incident.runs[0].state == .running)
+        #expect(incident.runs[0].startedAt == Self.at(0.5))
+        #expect(incident.handle(.runStarted(runID: 9, at: Self.at(0.5))) == .ignored("no run 9"))
+    }
+
+    @Test func allResultsInAnalysesAndStartsTheApprovalWindow() {
+        var incident = Self.diagnosing()
+        #expect(incident.handle(.resultReceived(Self.result("dummy", analysis: "pods fine", actions: ["jira"]), at: Self.at(1)))
+            == .applied([]))
+        #expect(incident.state == .diagnosing)
+
+        let outcome = incident.handle(.resultReceived(
+            Self.result("http-errors", analysis: "5xx spike", actions: ["jira", "webhook"]), at: Self.at(2)))
+        #expect(incident.state == .analysed)
+        let analysis = Analysis.aggregate(incident.runs)
+        #expect(outcome == .applied([.notifyAnalysis(analysis), .scheduleApprovalDeadline(Self.at(602))]))
+        #expect(analysis.actions == ["jira", "webhook"])
+        #expect(analysis.text == "dummy: pods fine\n\nhttp-errors: 5xx spike")
+        #expect(incident.analysis == analysis)
+        #expect(incident.approvalDeadline == Self.at(602))
+    }
+
+    @Test func aRecipeThatNeverAnswersTimesOutAndTheIncidentStillCompletes() {
+        var incident = Self.diagnosing()
+        _ = incident.handle(.resultReceived(Self.result("dummy", actions: ["jira"]), at: Self.at(1)))
+        let outcome = incident.handle(.runEnded(runID: 2, exit: .timedOut, at: Self.at(300)))
+
+        #expect(incident.state == .analysed)
+        #expect(incident.runs[1].state == .timedOut)
+        #expect(incident.runs[1].failureReason == "timed out after 300 s")
+        guard case .applied(let actions) = outcome, case .notifyAnalysis(let analysis) = actions.first else {
+            Issue.record("expected the analysis, got \(outcome)")
+            return
+        }
+        #expect(analysis.actions == ["jira"])
+        #expect(analysis.text.contains("http-errors: timed out after 300 s"))
+    }
+
+    @Test func aResultAfterTheTimeoutIsIgnored() {
+        var incident = Self.diagnosing()
+        _ = incident.handle(.runEnded(runID: 2, exit: .timedOut, at: Self.at(300)))
+        let before = incident
+        #expect(incident.handle(.resultReceived(Self.result("http-errors"), at: Self.at(301)))
+            == .ignored("result from http-errors arrived after its run timed out"))
+        #expect(incident == before)
+    }
+
+    @Test func aResultFromARecipeThatIsNotRunningIsIgnored() {
+        var incident = Self.diagnosing()
+        let before = incident
+        #expect(incident.handle(.resultReceived(Self.result("intruder"), at: Self.at(1)))
+            == .ignored("result from intruder, which this incident did not run"))
+        #expect(incident == before)
+    }
+
+    @Test func aResultForAnotherIncidentIsIgnored() {
+        var incident = Self.diagnosing()
+        var foreign = Self.result("dummy")
+        foreign.incident = UUID().uuidString
+        guard case .ignored = incident.handle(.resultReceived(foreign, at: Self.at(1))) else {
+            Issue.record("a result naming another incident must be ignored")
+            return
+        }
+        #expect(incident.runs[0].state == .pending)
+    }
+
+    @Test func aDuplicateResultIsIgnoredAndTheFirstIsKept() {
+        var incident = Self.diagnosing()
+        _ = incident.handle(.resultReceived(Self.result("dummy", analysis: "first"), at: Self.at(1)))
+        #expect(incident.handle(.resultReceived(Self.result("dummy", analysis: "second"), at: Self.at(2)))
+            == .ignored("duplicate result from dummy"))
+        #expect(incident.runs[0].result?.results.analysis == "first")
+    }
+
+    @Test func aResultBeforeTheStartIsConfirmedCounts() {
+        var incident = Self.diagnosing()
+        _ = incident.handle(.resultReceived(Self.result("dummy"), at: Self.at(1)))
+        #expect(incident.runs[0].state == .reported)
+        #expect(incident.handle(.runStarted(runID: 1, at: Self.at(1.5))) == .ignored("run 1 already reported"))
+        #expect(incident.runs[0].state == .reported)
+    }
+
+    @Test func aProcessEndingAfterItReportedChangesNothing() {
+        var incident = Self.diagnosing()
+        _ = incident.handle(.resultReceived(Self.result("dummy"), at: Self.at(1)))
+        #expect(incident.handle(.runEnded(runID: 1, exit: .exited(status: 0, stderrTail: ""), at: Self.at(1.1)))
+            == .ignored("run 1 of dummy already reported"))
+    }
+
+    @Test(arguments: [
+        (RunExit.exited(status: 3, stderrTail: "boom\n"), RecipeRun.State.failed,
+         "exited with status 3 without reporting a result; stderr: boom"),
+        (RunExit.exited(status: 0, stderrTail: ""), RecipeRun.State.failed, "exited without reporting a result"),
+        (RunExit.exited(status: -9, stderrTail: ""), RecipeRun.State.failed, "was killed by signal 9 without reporting a result"),
+        (RunExit.launchFailed(reason: "no executable \"x\" found on PATH"), RecipeRun.State.failed,
+         "could not start: no executable \"x\" found on PATH"),
+        (RunExit.cancelled(reason: "shutdown"), RecipeRun.State.cancelled, "cancelled: shutdown"),
+    ])
+    func aRunThatEndsWithoutAResultFailsWithItsReason(exit: RunExit, state: RecipeRun.State, reason: String) {
+        var incident = Self.diagnosing()
+        _ = incident.handle(.runEnded(runID: 1, exit: exit, at: Self.at(1)))
+        #expect(incident.runs[0].state == state)
+        #expect(incident.runs[0].failureReason == reason)
+        #expect(incident.runs[0].finishedAt == Self.at(1))
+    }
+
+    @Test func noResultAtAllFailsTheIncident() {
+        var incident = Self.diagnosing()
+        _ = incident.handle(.runEnded(runID: 1, exit: .exited(status: 1, stderrTail: "x"), at: Self.at(1)))
+        let outcome = incident.handle(.runEnded(runID: 2, exit: .timedOut, at: Self.at(300)))
+        #expect(incident.state == .failed)
+        #expect(incident.closedReason == "no debugging recipe reported a result")
+        guard case .applied(let actions) = outcome else {
+            Issue.record("expected actions")
+            return
+        }
+        #expect(actions.count == 2)
+        #expect(actions.last == .release)
+    }
+
+    @Test func aFailedResultStillCountsAsReported() {
+        var incident = Self.diagnosing()
+        _ = incident.handle(.resultReceived(Self.result("dummy", .failed, analysis: "aggregator down"), at: Self.at(1)))
+        _ = incident.handle(.resultReceived(Self.result("http-errors", .unknown, analysis: "unsure"), at: Self.at(2)))
+        #expect(incident.state == .analysed)
+        #expect(incident.analysis?.successful == [])
+        #expect(incident.analysis?.shortfalls.map(\.reason) == [
+            "reported failure: aggregator down", "reported an unknown status: unsure",
+        ])
+    }
+
+    // MARK: Approvals
+
+    @Test func anApprovalWhileDiagnosingIsRefused() {
+        var incident = Self.diagnosing()
+        #expect(throws: ApprovalRejection.stillDiagnosing) {
+            try incident.approve([ActionRequest(name: "jira")], catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                 at: Self.at(1))
+        }
+        #expect(incident.approvals.isEmpty)
+    }
+
+    @Test func anApprovalOfAnUnknownOrDisabledActionIsRefusedWhole() {
+        var incident = Self.analysed()
+        #expect(throws: ApprovalRejection.unknownAction("nope")) {
+            try incident.approve([ActionRequest(name: "jira"), ActionRequest(name: "nope")], catalog: Self.catalog,
+                                 defaultTimeoutSeconds: 300, at: Self.at(3))
+        }
+        #expect(throws: ApprovalRejection.disabledAction("restart")) {
+            try incident.approve([ActionRequest(name: "restart")], catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                 at: Self.at(3))
+        }
+        #expect(throws: ApprovalRejection.noActions) {
+            try incident.approve([], catalog: Self.catalog, defaultTimeoutSeconds: 300, at: Self.at(3))
+        }
+        // A debugging recipe is not an action.
+        #expect(throws: ApprovalRejection.unknownAction("dummy")) {
+            try incident.approve([ActionRequest(name: "dummy")], catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                 at: Self.at(3))
+        }
+        #expect(incident.state == .analysed)
+        #expect(incident.runs.count == 2)
+    }
+
+    @Test func anApprovalStartsOneRunPerActionWithItsData() throws {
+        var incident = Self.analysed()
+        let actions = try incident.approve(
+            [ActionRequest(name: "jira", data: ["summary": .string("api down")]), ActionRequest(name: "webhook")],
+            catalog: Self.catalog, defaultTimeoutSeconds: 120, approvedBy: "alice", at: Self.at(10)
+        )
+        #expect(actions == [
+            .launch(runID: 3, recipe: Self.catalog.action(named: "jira")!),
+            .launch(runID: 4, recipe: Self.catalog.action(named: "webhook")!),
+        ])
+        #expect(incident.state == .acting)
+        #expect(incident.approvalDeadline == nil)
+        #expect(incident.runs[2].actionData == ["summary": .string("api down")])
+        #expect(incident.runs[2].approvalID == 1 && incident.runs[2].kind == .action && incident.runs[2].timeoutSeconds == 120)
+        #expect(incident.approvals == [Approval(id: 1, actions: [ActionRequest(name: "jira", data: ["summary": .string("api down")]),
+                                                                  ActionRequest(name: "webhook")],
+                                                approvedAt: Self.at(10), approvedBy: "alice", runIDs: [3, 4], outcome: nil)])
+    }
+
+    @Test func anApprovalWaitsOnlyForTheActionsItStarted() throws {
+        var incident = Self.analysed()
+        _ = try incident.approve([ActionRequest(name: "jira")], catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                 at: Self.at(10))
+        _ = try incident.approve([ActionRequest(name: "webhook")], catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                 at: Self.at(11))
+        // The second approval's only run finishes first: its outcome goes out while jira still runs.
+        let outcome = incident.handle(.resultReceived(Self.result("webhook", analysis: "posted"), at: Self.at(12)))
+        guard case .applied(let actions) = outcome, case .notifyActionOutcome(let approvalID, let analysis) = actions.first else {
+            Issue.record("expected the second approval's outcome, got \(outcome)")
+            return
+        }
+        #expect(approvalID == 2)
+        #expect(analysis.text == "webhook: posted")
+        #expect(actions.count == 1)
+        #expect(incident.state == .acting)
+
+        let last = incident.handle(.resultReceived(Self.result("jira", analysis: "OPS-1", actions: []), at: Self.at(13)))
+        guard case .applied(let lastActions) = last else {
+            Issue.record("expected actions")
+            return
+        }
+        #expect(lastActions.count == 2)
+        #expect(lastActions.first == .notifyActionOutcome(approvalID: 1, Analysis.aggregate([incident.runs[2]])))
+        #expect(lastActions.last == .scheduleApprovalDeadline(Self.at(613)))
+        #expect(incident.state == .done)
+        #expect(incident.approvals.map { $0.outcome?.text } == ["jira: OPS-1", "webhook: posted"])
+    }
+
+    @Test func anApprovalTwiceRunsTheActionTwice() throws {
+        // Idempotency (same approval = one run) is a later policy; today each approval is its own request.
+        var incident = Self.analysed()
+        _ = try incident.approve([ActionRequest(name: "jira")], catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                 at: Self.at(10))
+        let second = try incident.approve([ActionRequest(name: "jira")], catalog: Self.catalog,
+                                          defaultTimeoutSeconds: 300, at: Self.at(11))
+        #expect(second == [.launch(runID: 4, recipe: Self.catalog.action(named: "jira")!)])
+        // Two jira results: each goes to the oldest unfinished jira run.
+        _ = incident.handle(.resultReceived(Self.result("jira", analysis: "one"), at: Self.at(12)))
+        _ = incident.handle(.resultReceived(Self.result("jira", analysis: "two"), at: Self.at(13)))
+        #expect(incident.runs[2].result?.results.analysis == "one")
+        #expect(incident.runs[3].result?.results.analysis == "two")
+        #expect(incident.state == .done)
+        #expect(incident.handle(.resultReceived(Self.result("jira"), at: Self.at(14))) == .ignored("duplicate result from jira"))
+    }
+
+    @Test func aDoneIncidentAcceptsAnotherApproval() throws {
+        var incident = Self.analysed()
+        _ = try incident.approve([ActionRequest(name: "jira")], catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                 at: Self.at(10))
+        _ = incident.handle(.runEnded(runID: 3, exit: .exited(status: 2, stderrTail: "401"), at: Self.at(11)))
+        #expect(incident.state == .done)
+        #expect(incident.approvals[0].outcome?.shortfalls.first?.reason.contains("status 2") == true)
+        _ = try incident.approve([ActionRequest(name: "jira")], catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                 at: Self.at(12))
+        #expect(incident.state == .acting)
+    }
+
+    // MARK: Expiry
+
+    @Test func theApprovalWindowExpiresAnUnapprovedIncident() {
+        var incident = Self.analysed()
+        #expect(incident.handle(.approvalWindowPassed(at: Self.at(100))) ==
+            .ignored("approval window timer fired in state analysed before the deadline"))
+        #expect(incident.handle(.approvalWindowPassed(at: Self.at(602))) == .applied([.release]))
+        #expect(incident.state == .expired)
+        #expect(throws: ApprovalRejection.closed(.expired, reason: "no approval within the approval window")) {
+            try incident.approve([ActionRequest(name: "jira")], catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                 at: Self.at(603))
+        }
+    }
+
+    @Test func aStaleTimerDoesNotExpireAnIncidentThatIsActing() throws {
+        var incident = Self.analysed()
+        _ = try incident.approve([ActionRequest(name: "jira")], catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                 at: Self.at(10))
+        guard case .ignored = incident.handle(.approvalWindowPassed(at: Self.at(700))) else {
+            Issue.record("an acting incident must not expire")
+            return
+        }
+        #expect(incident.state == .acting)
+    }
+
+    @Test func aFailedIncidentRefusesApprovals() {
+        var incident = Self.diagnosing()
+        _ = incident.handle(.runEnded(runID: 1, exit: .timedOut, at: Self.at(1)))
+        _ = incident.handle(.runEnded(runID: 2, exit: .timedOut, at: Self.at(1)))
+        #expect(throws: ApprovalRejection.closed(.failed, reason: "no debugging recipe reported a result")) {
+            try incident.approve([ActionRequest(name: "jira")], catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                 at: Self.at(2))
+        }
+    }
+
+    @Test func jobStyleNamesAreStableAndDistinct() {
+        let names = (1...50).map { RecipeRun.jobStyleName(recipe: "dummy", incident: Self.id, index: $0) }
+        #expect(Set(names).count == 50)
+        #expect(names[0] == RecipeRun.jobStyleName(recipe: "dummy", incident: Self.id, index: 1))
+        #expect(names.allSatisfy { $0.range(of: "^dummy-[bcdfghjklmnpqrstvwxz2456789]{5}$", options: .regularExpression) != nil })
+    }
+}
