@@ -9,6 +9,11 @@ public struct Analysis: Sendable, Hashable, Codable {
     public struct Shortfall: Sendable, Hashable, Codable {
         public var recipe: String
         public var reason: String
+
+        public init(recipe: String, reason: String) {
+            self.recipe = recipe
+            self.reason = reason
+        }
     }
 
     /// The human-readable summary: the analysis of every successful run, then what did not report.

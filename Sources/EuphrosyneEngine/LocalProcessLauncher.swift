@@ -202,8 +202,9 @@ public struct LocalProcessLauncher: RecipeLauncher {
         if start > 0, let newline = text.firstIndex(of: "\n") {
             text = String(text[text.index(after: newline)...])
         }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        return lines.suffix(maxLines).joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        let lines = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            .split(separator: "\n", omittingEmptySubsequences: false)
+        return lines.suffix(maxLines).joined(separator: "\n")
     }
 }
 

@@ -1,0 +1,95 @@
+import EuphrosyneCore
+import Foundation
+import Synchronization
+
+@testable import EuphrosyneEngine
+
+/// A launcher that plays a script per recipe instead of starting processes, and remembers what it was asked.
+final class ScriptedLauncher: RecipeLauncher {
+    enum Behaviour: Sendable {
+        /// Report this analysis (and actions) after `delay`, then exit 0.
+        case report(analysis: String, actions: [String], delay: Duration)
+        /// Exit with this status without reporting.
+        case exit(Int32, stderr: String)
+        /// Run until the timeout (or cancellation).
+        case hang
+    }
+
+    private let behaviours: [String: Behaviour]
+    private let state = Mutex<(deliver: (@Sendable (RecipeResult) async -> Void)?, requests: [LaunchRequest],
+                              running: Int, maxRunning: Int)>((nil, [], 0, 0))
+
+    init(_ behaviours: [String: Behaviour]) {
+        self.behaviours = behaviours
+    }
+
+    /// Where reported results go (the coordinator, once built).
+    func deliverResults(to deliver: @escaping @Sendable (RecipeResult) async -> Void) {
+        state.withLock { $0.deliver = deliver }
+    }
+
+    var requests: [LaunchRequest] { state.withLock { $0.requests } }
+    var maxRunning: Int { state.withLock { $0.maxRunning } }
+
+    func run(_ request: LaunchRequest, started: @escaping @Sendable () async -> Void) async -> RunExit {
+        let deliver = state.withLock { state in
+            state.requests.append(request)
+            state.running += 1
+            state.maxRunning = max(state.maxRunning, state.running)
+            return state.deliver
+        }
+        defer { state.withLock { $0.running -= 1 } }
+        await started()
+        switch behaviours[request.recipe.name] ?? .exit(127, stderr: "no script") {
+        case .report(let analysis, let actions, let delay):
+            do { try await Task.sleep(for: delay) } catch { return .cancelled(reason: "cancelled") }
+            await deliver?(RecipeResult(
+                incident: request.incidentID.uuidString.lowercased(), name: request.recipe.name, status: .successful,
+                results: .init(actions: actions, analysis: analysis)))
+            return .exited(status: 0, stderrTail: "")
+        case .exit(let status, let stderr):
+            return .exited(status: status, stderrTail: stderr)
+        case .hang:
+            do {
+                try await Task.sleep(for: request.timeout)
+                return .timedOut
+            } catch {
+                return .cancelled(reason: "the reconciler stopped the run")
+            }
+        }
+    }
+}
+
+/// A notifier that keeps what it was sent.
+final class RecordingNotifier: Notifier {
+    private let sent = Mutex<[EuphrosyneEngine.Notification]>([])
+
+    var notifications: [EuphrosyneEngine.Notification] { sent.withLock { $0 } }
+
+    func send(_ notification: EuphrosyneEngine.Notification) async throws {
+        sent.withLock { $0.append(notification) }
+    }
+
+    func analyses(for incident: UUID) -> [Analysis] {
+        notifications.compactMap {
+            if case .analysis(let id, let analysis) = $0, id == incident { return analysis }
+            return nil
+        }
+    }
+
+    func outcomes(for incident: UUID) -> [Int: Analysis] {
+        var outcomes: [Int: Analysis] = [:]
+        for notification in notifications {
+            if case .actionOutcome(let id, let approval, let analysis) = notification, id == incident {
+                outcomes[approval] = analysis
+            }
+        }
+        return outcomes
+    }
+}
+
+extension Recipe {
+    static func fake(_ name: String, _ kind: RecipeKind = .debugging, timeout: Int? = nil) -> Recipe {
+        Recipe(name: name, kind: kind, enabled: true, entrypoint: name, arguments: [name], timeoutSeconds: timeout)
+    }
+}

@@ -1,0 +1,44 @@
+import EuphrosyneCore
+import Foundation
+import Testing
+
+@testable import EuphrosyneEngine
+
+@Suite struct InMemoryIncidentStoreTests {
+    static func incident(_ second: Double) -> Incident {
+        Incident(id: UUID(), payload: [:], callbackSecret: "s", at: Date(timeIntervalSince1970: second))
+    }
+
+    @Test func listsNewestFirstInPages() async {
+        let store = InMemoryIncidentStore()
+        let incidents = (0..<5).map { Self.incident(Double($0)) }
+        for incident in incidents.shuffled() { await store.save(incident) }
+        let first = await store.list(offset: 0, limit: 2)
+        #expect(first.incidents.map(\.id) == [incidents[4].id, incidents[3].id])
+        #expect(first.total == 5)
+        let last = await store.list(offset: 4, limit: 2)
+        #expect(last.incidents.map(\.id) == [incidents[0].id])
+        #expect(await store.list(offset: 9, limit: 2).incidents.isEmpty)
+    }
+
+    @Test func neverReplacesANewerRevision() async {
+        let store = InMemoryIncidentStore()
+        var incident = Self.incident(0)
+        incident.revision = 2
+        incident.state = .analysed
+        await store.save(incident)
+        var stale = incident
+        stale.revision = 1
+        stale.state = .diagnosing
+        await store.save(stale)
+        #expect(await store.incident(incident.id)?.state == .analysed)
+    }
+
+    @Test func forgetsTheOldestBeyondItsCapacity() async {
+        let store = InMemoryIncidentStore(capacity: 3)
+        let incidents = (0..<4).map { Self.incident(Double($0)) }
+        for incident in incidents { await store.save(incident) }
+        #expect(await store.incident(incidents[0].id) == nil)
+        #expect(await store.list(offset: 0, limit: 10).incidents.map(\.id) == incidents.dropFirst().reversed().map(\.id))
+    }
+}

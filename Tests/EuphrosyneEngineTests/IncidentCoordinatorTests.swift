@@ -1,0 +1,185 @@
+import EuphrosyneCore
+import EuphrosyneTestSupport
+import Foundation
+import Testing
+
+@testable import EuphrosyneEngine
+
+@Suite struct IncidentCoordinatorTests {
+    struct Harness {
+        let coordinator: IncidentCoordinator
+        let launcher: ScriptedLauncher
+        let notifier: RecordingNotifier
+        let store: InMemoryIncidentStore
+
+        init(_ behaviours: [String: ScriptedLauncher.Behaviour], catalog: RecipeCatalog,
+             drainTimeout: Duration = .seconds(10)) {
+            launcher = ScriptedLauncher(behaviours)
+            notifier = RecordingNotifier()
+            store = InMemoryIncidentStore()
+            coordinator = IncidentCoordinator(
+                registry: StaticRecipeRegistry(catalog), launcher: launcher,
+                resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9/"), notifier: notifier,
+                store: store,
+                configuration: .init(defaultRecipeTimeoutSeconds: 5, aggregatorAddress: "agg:1", redisAddress: "",
+                                     drainTimeout: drainTimeout)
+            )
+            let coordinator = self.coordinator
+            launcher.deliverResults { _ = await coordinator.deliver($0) }
+        }
+
+        func running<T: Sendable>(_ body: @Sendable (IncidentCoordinator) async throws -> T) async throws -> T {
+            try await RunningServer.with(services: [coordinator], ports: PortCollector(count: 0)) { _ in
+                try await body(coordinator)
+            }
+        }
+
+        func state(of id: UUID) async throws -> Incident.State? { try await coordinator.incident(id)?.state }
+    }
+
+    static let catalog = RecipeCatalog(
+        debugging: [.fake("dummy"), .fake("slow")],
+        actions: [.fake("jira", .action), .fake("webhook", .action)]
+    )
+
+    @Test func drivesAnIncidentFromAlertToDone() async throws {
+        let harness = Harness([
+            "dummy": .report(analysis: "all good", actions: ["jira"], delay: .zero),
+            "slow": .report(analysis: "checked", actions: ["webhook"], delay: .milliseconds(50)),
+            "jira": .report(analysis: "OPS-7 opened", actions: [], delay: .zero),
+        ], catalog: Self.catalog)
+        let payload: [String: JSONValue] = ["version": .string("4"), "alerts": .array([])]
+
+        try await harness.running { coordinator in
+            let opened = try await coordinator.openIncident(payload: payload)
+            #expect(opened.runs.map(\.recipe) == ["dummy", "slow"])
+            try await waitUntil("the analysis") { try await harness.state(of: opened.id) == .analysed }
+            let analysis = try #require(harness.notifier.analyses(for: opened.id).first)
+            #expect(analysis.actions == ["jira", "webhook"])
+            #expect(analysis.text == "dummy: all good\n\nslow: checked")
+
+            let (acting, approval) = try await coordinator.approve(
+                incident: opened.id, actions: [ActionRequest(name: "jira", data: ["summary": .string("api down")])],
+                approvedBy: "alice")
+            #expect(acting.state == .acting)
+            #expect(approval.id == 1)
+            try await waitUntil("the action outcome") { try await harness.state(of: opened.id) == .done }
+            #expect(harness.notifier.outcomes(for: opened.id)[1]?.text == "jira: OPS-7 opened")
+        }
+
+        // What the recipes were given: the original argv values, the data file, the EUPHROSYNE_ environment.
+        let requests = harness.launcher.requests
+        let debugging = try #require(requests.first { $0.recipe.name == "dummy" })
+        let debuggingData = try JSONValue.parseObject(debugging.dataFile)
+        #expect(debuggingData["uuid"] == .string(debugging.incidentID.uuidString.lowercased()))
+        #expect(debuggingData["version"] == .string("4"))
+        #expect(debugging.aggregatorAddress == "agg:1")
+        #expect(debugging.environment["EUPHROSYNE_INCIDENT"] == debugging.incidentID.uuidString.lowercased())
+        #expect(debugging.environment["EUPHROSYNE_RECIPE"] == "dummy")
+        let callback = try #require(debugging.environment["EUPHROSYNE_RESULT_URL"])
+        #expect(callback.hasPrefix("http://127.0.0.1:9/results/\(debugging.incidentID.uuidString.lowercased())/"))
+        #expect(callback.split(separator: "/").last?.count == 64)
+
+        let action = try #require(requests.first { $0.recipe.name == "jira" })
+        let actionData = try JSONValue.parseObject(action.dataFile)
+        #expect(actionData["summary"] == .string("api down"))
+        #expect(actionData["uuid"] == .string(action.incidentID.uuidString.lowercased()))
+        #expect(actionData["alert"] == .object(payload))
+        #expect(actionData["analysis"] == .string("dummy: all good\n\nslow: checked"))
+    }
+
+    @Test func runsTheRecipesOfAnIncidentConcurrently() async throws {
+        let harness = Harness([
+            "dummy": .report(analysis: "a", actions: [], delay: .milliseconds(300)),
+            "slow": .report(analysis: "b", actions: [], delay: .milliseconds(300)),
+        ], catalog: Self.catalog)
+        try await harness.running { coordinator in
+            let incident = try await coordinator.openIncident(payload: [:])
+            try await waitUntil("the analysis") { try await harness.state(of: incident.id) == .analysed }
+        }
+        #expect(harness.launcher.maxRunning == 2)
+    }
+
+    @Test func aRecipeThatHangsIsReportedAsTimedOut() async throws {
+        let catalog = RecipeCatalog(debugging: [.fake("dummy"), .fake("stuck", timeout: 1)], actions: [])
+        let harness = Harness([
+            "dummy": .report(analysis: "fine", actions: [], delay: .zero), "stuck": .hang,
+        ], catalog: catalog)
+        try await harness.running { coordinator in
+            let incident = try await coordinator.openIncident(payload: [:])
+            try await waitUntil("the analysis") { try await harness.state(of: incident.id) == .analysed }
+            let analysis = try #require(harness.notifier.analyses(for: incident.id).first)
+            #expect(analysis.shortfalls == [Analysis.Shortfall(recipe: "stuck", reason: "timed out after 1 s")])
+        }
+    }
+
+    @Test func refusesApprovalsItCannotHonour() async throws {
+        let harness = Harness(["dummy": .exit(2, stderr: "bad"), "slow": .exit(2, stderr: "bad")], catalog: Self.catalog)
+        try await harness.running { coordinator in
+            let missing = UUID()
+            await #expect(throws: CoordinatorError.self) {
+                try await coordinator.approve(incident: missing, actions: [ActionRequest(name: "jira")])
+            }
+            let incident = try await coordinator.openIncident(payload: [:])
+            try await waitUntil("the incident to fail") { try await harness.state(of: incident.id) == .failed }
+            do {
+                _ = try await coordinator.approve(incident: incident.id, actions: [ActionRequest(name: "jira")])
+                Issue.record("a failed incident must refuse approvals")
+            } catch let error as CoordinatorError {
+                guard case .approvalRejected(.closed(.failed, _)) = error else {
+                    Issue.record("unexpected error \(error)")
+                    return
+                }
+            }
+            #expect(await coordinator.deliver(RecipeResult(incident: missing.uuidString, name: "dummy", status: .successful))
+                == .unknownIncident)
+            #expect(await coordinator.deliver(RecipeResult(incident: incident.id.uuidString, name: "dummy",
+                                                           status: .successful))
+                == .ignored("incident \(incident.id.uuidString) is closed"))
+        }
+    }
+
+    @Test func jobStatusesAreReturnedAndPushedToTheNotifier() async throws {
+        let harness = Harness(["dummy": .hang, "slow": .hang], catalog: Self.catalog, drainTimeout: .milliseconds(100))
+        try await harness.running { coordinator in
+            let incident = try await coordinator.openIncident(payload: [:])
+            try await waitUntil("both runs to start") {
+                try await coordinator.incident(incident.id)?.runs.allSatisfy { $0.state == .running } == true
+            }
+            let statuses = try await coordinator.jobStatuses(incident: incident.id)
+            #expect(statuses.map(\.status) == [.active, .active])
+            #expect(statuses.map { $0.labels["recipe"] } == ["dummy", "slow"])
+            try await waitUntil("the status push") {
+                harness.notifier.notifications.contains { if case .jobStatus = $0 { return true } else { return false } }
+            }
+            await #expect(throws: CoordinatorError.self) { try await coordinator.jobStatuses(incident: UUID()) }
+        }
+    }
+
+    @Test func gracefulShutdownLetsRunningRecipesFinish() async throws {
+        let harness = Harness([
+            "dummy": .report(analysis: "a", actions: [], delay: .milliseconds(400)),
+            "slow": .report(analysis: "b", actions: [], delay: .milliseconds(400)),
+        ], catalog: Self.catalog)
+        let id = try await harness.running { coordinator in
+            try await coordinator.openIncident(payload: [:]).id
+        }
+        // `running` triggered a graceful shutdown right after opening; the coordinator drained before it returned.
+        #expect(try await harness.coordinator.incident(id)?.state == .analysed)
+        await #expect(throws: CoordinatorError.self) { try await harness.coordinator.openIncident(payload: [:]) }
+    }
+
+    @Test func theDrainTimeoutStopsWhatIsStillRunning() async throws {
+        let harness = Harness(["dummy": .hang, "slow": .hang], catalog: Self.catalog, drainTimeout: .milliseconds(200))
+        let id = try await harness.running { coordinator in
+            let incident = try await coordinator.openIncident(payload: [:])
+            try await waitUntil("the runs to start") {
+                try await coordinator.incident(incident.id)?.runs.allSatisfy { $0.state == .running } == true
+            }
+            return incident.id
+        }
+        let incident = try #require(await harness.store.incident(id))
+        #expect(incident.runs.map(\.state) == [.cancelled, .cancelled])
+        #expect(incident.state == .failed)
+    }
+}
