@@ -85,11 +85,12 @@ let package = Package(
             dependencies: ["RecipeKit", "EuphrosyneCore"],
             swiftSettings: swiftSettings
         ),
-        // Fakes of the peers we talk to (the chat bot), shared by the test targets.
+        // Fakes of the peers we talk to (the chat bot) and of engine ports, and server helpers, shared by the tests.
         .target(
             name: "EuphrosyneTestSupport",
             dependencies: [
                 "EuphrosyneCore",
+                "EuphrosyneEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -114,6 +115,7 @@ let package = Package(
             dependencies: [
                 "EuphrosyneServer", "EuphrosyneTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),

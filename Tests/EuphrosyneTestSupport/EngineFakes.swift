@@ -2,11 +2,11 @@ import EuphrosyneCore
 import Foundation
 import Synchronization
 
-@testable import EuphrosyneEngine
+import EuphrosyneEngine
 
 /// A launcher that plays a script per recipe instead of starting processes, and remembers what it was asked.
-final class ScriptedLauncher: RecipeLauncher {
-    enum Behaviour: Sendable {
+public final class ScriptedLauncher: RecipeLauncher {
+    public enum Behaviour: Sendable {
         /// Report this analysis (and actions) after `delay`, then exit 0.
         case report(analysis: String, actions: [String], delay: Duration)
         /// Exit with this status without reporting.
@@ -19,19 +19,19 @@ final class ScriptedLauncher: RecipeLauncher {
     private let state = Mutex<(deliver: (@Sendable (RecipeResult) async -> Void)?, requests: [LaunchRequest],
                               running: Int, maxRunning: Int)>((nil, [], 0, 0))
 
-    init(_ behaviours: [String: Behaviour]) {
+    public init(_ behaviours: [String: Behaviour]) {
         self.behaviours = behaviours
     }
 
     /// Where reported results go (the coordinator, once built).
-    func deliverResults(to deliver: @escaping @Sendable (RecipeResult) async -> Void) {
+    public func deliverResults(to deliver: @escaping @Sendable (RecipeResult) async -> Void) {
         state.withLock { $0.deliver = deliver }
     }
 
-    var requests: [LaunchRequest] { state.withLock { $0.requests } }
-    var maxRunning: Int { state.withLock { $0.maxRunning } }
+    public var requests: [LaunchRequest] { state.withLock { $0.requests } }
+    public var maxRunning: Int { state.withLock { $0.maxRunning } }
 
-    func run(_ request: LaunchRequest, started: @escaping @Sendable () async -> Void) async -> RunExit {
+    public func run(_ request: LaunchRequest, started: @escaping @Sendable () async -> Void) async -> RunExit {
         let deliver = state.withLock { state in
             state.requests.append(request)
             state.running += 1
@@ -61,23 +61,25 @@ final class ScriptedLauncher: RecipeLauncher {
 }
 
 /// A notifier that keeps what it was sent.
-final class RecordingNotifier: Notifier {
+public final class RecordingNotifier: Notifier {
     private let sent = Mutex<[EuphrosyneEngine.Notification]>([])
 
-    var notifications: [EuphrosyneEngine.Notification] { sent.withLock { $0 } }
+    public init() {}
 
-    func send(_ notification: EuphrosyneEngine.Notification) async throws {
+    public var notifications: [EuphrosyneEngine.Notification] { sent.withLock { $0 } }
+
+    public func send(_ notification: EuphrosyneEngine.Notification) async throws {
         sent.withLock { $0.append(notification) }
     }
 
-    func analyses(for incident: UUID) -> [Analysis] {
+    public func analyses(for incident: UUID) -> [Analysis] {
         notifications.compactMap {
             if case .analysis(let id, let analysis) = $0, id == incident { return analysis }
             return nil
         }
     }
 
-    func outcomes(for incident: UUID) -> [Int: Analysis] {
+    public func outcomes(for incident: UUID) -> [Int: Analysis] {
         var outcomes: [Int: Analysis] = [:]
         for notification in notifications {
             if case .actionOutcome(let id, let approval, let analysis) = notification, id == incident {
@@ -89,7 +91,7 @@ final class RecordingNotifier: Notifier {
 }
 
 extension Recipe {
-    static func fake(_ name: String, _ kind: RecipeKind = .debugging, timeout: Int? = nil) -> Recipe {
+    public static func fake(_ name: String, _ kind: RecipeKind = .debugging, timeout: Int? = nil) -> Recipe {
         Recipe(name: name, kind: kind, enabled: true, entrypoint: name, arguments: [name], timeoutSeconds: timeout)
     }
 }

@@ -1,0 +1,185 @@
+import EuphrosyneCore
+import EuphrosyneEngine
+import EuphrosyneServer
+import EuphrosyneTestSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@Suite struct WebhookListenerTests {
+    static let alertmanagerPayload = #"""
+        {"receiver":"reconciler","status":"firing","version":"4","groupKey":"{}:{alertname=\"X\"}","truncatedAlerts":0,
+         "groupLabels":{"alertname":"X"},"commonLabels":{"alertname":"X"},"commonAnnotations":{},"externalURL":"http://am",
+         "alerts":[{"status":"firing","labels":{"alertname":"X"},"annotations":{"summary":"x is down"},
+                    "startsAt":"2026-11-28T21:13:44.511671691Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"",
+                    "fingerprint":"09f827451c0fe9f3"}]}
+        """#
+
+    @Test func anAlertOpensAnIncidentAndIsAcceptedAtOnce() async throws {
+        let harness = ServerHarness()
+        try await harness.running {
+            try await harness.webhook.test(.router) { client in
+                try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: Self.alertmanagerPayload)) {
+                    response in
+                    #expect(response.status == .accepted)
+                    #expect(response.headers[.contentType] == "application/json; charset=utf-8")
+                    let body = try #require(response.json)
+                    #expect(body["recipes"] == .array([.string("dummy")]))
+                    let id = try #require(body["uuid"]?.stringValue.flatMap(UUID.init(uuidString:)))
+                    let incident = try #require(try await harness.coordinator.incident(id))
+                    #expect(incident.alert.source == .alertmanager)
+                    #expect(incident.payload["groupKey"] == .string(#"{}:{alertname="X"}"#))
+                }
+            }
+        }
+    }
+
+    @Test func anyJSONObjectIsAnAlert() async throws {
+        let harness = ServerHarness()
+        try await harness.running {
+            try await harness.webhook.test(.router) { client in
+                try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: #"{"hello":"world"}"#)) {
+                    #expect($0.status == .accepted)
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [
+        ("{\"a\":", "malformed_json"),
+        ("", "malformed_json"),
+        ("[1, 2]", "invalid_body"),
+        ("\"text\"", "invalid_body"),
+    ])
+    func aBodyThatIsNotAJSONObjectIsRefused(body: String, code: String) async throws {
+        let harness = ServerHarness()
+        try await harness.webhook.test(.router) { client in
+            try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: body)) { response in
+                #expect(response.status == .badRequest)
+                #expect(response.apiError?.code == code)
+            }
+        }
+    }
+
+    @Test func aBodyOverOneMebibyteIsRefused() async throws {
+        let harness = ServerHarness()
+        let large = "{\"pad\":\"" + String(repeating: "a", count: 1 << 20) + "\"}"
+        try await harness.webhook.test(.router) { client in
+            try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: large)) { response in
+                #expect(response.status == .contentTooLarge)
+                #expect(response.apiError?.code == "body_too_large")
+            }
+        }
+    }
+
+    @Test func alertsAreRefusedWithRetryAfterWhileShuttingDown() async throws {
+        let harness = ServerHarness()
+        try await harness.running {}
+        try await harness.webhook.test(.router) { client in
+            try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: "{}")) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[HTTPField.Name("Retry-After")!] == "5")
+                #expect(response.apiError?.code == "shutting_down")
+            }
+        }
+    }
+
+    @Test func anUnknownPathIsAJSON404() async throws {
+        let harness = ServerHarness()
+        try await harness.webhook.test(.router) { client in
+            try await client.execute(uri: "/nope", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(response.apiError?.code == "not_found")
+            }
+        }
+    }
+
+    // MARK: Result callback
+
+    @Test func aResultPostedToTheCallbackURLReachesTheIncident() async throws {
+        let harness = ServerHarness(["dummy": .hang])
+        try await harness.running {
+            let incident = try await harness.coordinator.openIncident(payload: [:])
+            let id = incident.id.uuidString.lowercased()
+            let path = "/results/\(id)/\(incident.callbackSecret)"
+            let result = #"{"incident":"\#(id)","name":"dummy","status":"successful","results":{"analysis":"ok","actions":["jira"]}}"#
+            try await harness.webhook.test(.router) { client in
+                try await client.execute(uri: path, method: .post, body: ByteBuffer(json: result)) { response in
+                    #expect(response.status == .accepted)
+                    #expect(response.json == ["accepted": .bool(true)])
+                }
+                // The same result again is refused as a duplicate.
+                try await client.execute(uri: path, method: .post, body: ByteBuffer(json: result)) { response in
+                    #expect(response.status == .conflict)
+                    #expect(response.apiError?.code == "result_ignored")
+                    #expect(response.apiError?.message == "duplicate result from dummy")
+                }
+            }
+            #expect(try await harness.coordinator.incident(incident.id)?.state == .analysed)
+        }
+    }
+
+    @Test func theCallbackRefusesWrongSecretsUnknownIncidentsAndBadBodies() async throws {
+        let harness = ServerHarness(["dummy": .hang])
+        try await harness.running {
+            let incident = try await harness.coordinator.openIncident(payload: [:])
+            let id = incident.id.uuidString.lowercased()
+            let good = "/results/\(id)/\(incident.callbackSecret)"
+            let valid = #"{"incident":"\#(id)","name":"dummy","status":"successful"}"#
+            try await harness.webhook.test(.router) { client in
+                for (uri, body, status, code) in [
+                    ("/results/\(id)/\(String(repeating: "0", count: 64))", valid, HTTPResponse.Status.notFound, "unknown_callback"),
+                    ("/results/\(UUID().uuidString)/\(incident.callbackSecret)", valid, .notFound, "unknown_callback"),
+                    ("/results/not-a-uuid/\(incident.callbackSecret)", valid, .badRequest, "invalid_uuid"),
+                    (good, "{", .badRequest, "malformed_json"),
+                    (good, #"{"incident":"\#(id)","status":"successful"}"#, .badRequest, "invalid_body"),
+                    (good, #"{"incident":"\#(UUID().uuidString)","name":"dummy"}"#, .unprocessableContent, "incident_mismatch"),
+                    (good, #"{"incident":"\#(id)","name":"intruder","status":"successful"}"#, .conflict, "result_ignored"),
+                ] {
+                    try await client.execute(uri: uri, method: .post, body: ByteBuffer(json: body)) { response in
+                        #expect(response.status == status, "\(uri) \(body)")
+                        #expect(response.apiError?.code == code, "\(uri) \(body)")
+                    }
+                }
+                try await client.execute(uri: good, method: .post,
+                                         body: ByteBuffer(json: #"{"incident":"\#(id)","status":"successful"}"#)) {
+                    #expect($0.apiError?.field == "name")
+                }
+            }
+            #expect(try await harness.coordinator.incident(incident.id)?.runs.first?.state == .running)
+        }
+    }
+
+    // MARK: Health
+
+    @Test func healthAndReadiness() async throws {
+        let ready = ServerHarness()
+        try await ready.webhook.test(.router) { client in
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
+        }
+        let notReady = ServerHarness(readiness: Readiness([(name: "registry", check: { "not loaded" })]))
+        try await notReady.api.test(.router) { client in
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.json?["problems"] == .object(["registry": .string("not loaded")]))
+            }
+        }
+    }
+
+    @Test func theListenerServesOverARealSocket() async throws {
+        let harness = ServerHarness()
+        try await harness.running {
+            try await harness.webhook.test(.live) { client in
+                try await client.execute(uri: "/webhook", method: .post, headers: [.contentType: "application/json"],
+                                         body: ByteBuffer(json: Self.alertmanagerPayload)) {
+                    #expect($0.status == .accepted)
+                }
+            }
+        }
+    }
+}
