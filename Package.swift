@@ -121,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RecipeKitTests",
-            dependencies: ["RecipeKit", "EuphrosyneTestSupport"],
+            dependencies: ["RecipeKit", "EuphrosyneTestSupport", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
         // The whole loop with real processes: the CLI's serve path, real recipes, a fake bot.
@@ -130,6 +130,8 @@ let package = Package(
             dependencies: [
                 "EuphrosyneServer", "EuphrosyneEngine", "EuphrosyneTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings

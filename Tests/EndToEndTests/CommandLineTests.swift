@@ -1,0 +1,164 @@
+import EuphrosyneCore
+import EuphrosyneTestSupport
+import Foundation
+import Testing
+
+/// The `euphrosyne` binary as a user runs it: `serve --local`, `alert`, `approve`, `incidents`,
+/// `recipes validate`, and a clean stop on SIGTERM.
+@Suite struct CommandLineTests {
+    struct Finished {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static var euphrosyne: String { LocalLoop.productsDirectory + "/euphrosyne" }
+
+    /// Runs the CLI to completion.
+    static func run(_ arguments: [String]) async throws -> Finished {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let out = directory.appendingPathComponent("out"), err = directory.appendingPathComponent("err")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: euphrosyne)
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        try await waitUntil("euphrosyne \(arguments.first ?? "") to exit", timeout: .seconds(60)) { !process.isRunning }
+        return Finished(status: process.terminationStatus,
+                        stdout: try String(contentsOf: out, encoding: .utf8),
+                        stderr: try String(contentsOf: err, encoding: .utf8))
+    }
+
+    static func port(named listener: String, in log: String) -> Int? {
+        for line in log.split(separator: "\n") where line.contains("\(listener) listener ready") {
+            if let range = line.range(of: #"port=(\d+)"#, options: .regularExpression) {
+                return Int(line[range].dropFirst("port=".count))
+            }
+        }
+        return nil
+    }
+
+    @Test func serveRunsTheLoopAndStopsCleanlyOnSIGTERM() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let registryPath = loop.directory.appendingPathComponent("recipes.yaml").path
+        try LocalModeEndToEndTests.registry(
+            debugging: """
+                dummy:
+                  enabled: true
+                  entrypoint: "euphrosyne-recipes dummy"
+                  env:
+                    DUMMY_SUGGEST: record
+                """,
+            actions: """
+                record:
+                  enabled: true
+                  entrypoint: "euphrosyne-recipes record"
+                  env:
+                    RECORD_FILE: \(loop.recordFile)
+                """
+        ).write(toFile: registryPath, atomically: true, encoding: .utf8)
+        let alertPath = try #require(Bundle.module.url(forResource: "alertmanager-firing", withExtension: "json",
+                                                       subdirectory: "Fixtures")).path
+        let log = loop.directory.appendingPathComponent("serve.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+
+        try await RunningServer.with([loop.bot.router]) { botPorts in
+            let serve = Process()
+            serve.executableURL = URL(fileURLWithPath: Self.euphrosyne)
+            serve.arguments = [
+                "serve", "--local", "--recipes", registryPath, "--host", "127.0.0.1", "--webhook-port", "0",
+                "--api-port", "0", "--webex-bot-address", "http://127.0.0.1:\(botPorts[0])",
+            ]
+            serve.standardError = try FileHandle(forWritingTo: log)
+            serve.standardOutput = FileHandle.nullDevice
+            try serve.run()
+            defer { if serve.isRunning { serve.terminate() } }
+
+            try await waitUntil("both listeners to be ready") {
+                let text = try String(contentsOf: log, encoding: .utf8)
+                return (Self.port(named: "webhook", in: text) != nil && Self.port(named: "API", in: text) != nil)
+                    || !serve.isRunning
+            }
+            let text = try String(contentsOf: log, encoding: .utf8)
+            let webhook = try #require(Self.port(named: "webhook", in: text), "serve stopped: \(text)")
+            let api = try #require(Self.port(named: "API", in: text), "serve stopped: \(text)")
+
+            let alert = try await Self.run(["alert", alertPath, "--webhook-url", "http://127.0.0.1:\(webhook)"])
+            #expect(alert.status == 0, "\(alert.stderr)")
+            let id = try #require(try JSONValue.parseObject(Data(alert.stdout.utf8))["uuid"]?.stringValue)
+
+            try await waitUntil("the analysis at the bot") { !loop.bot.received(path: "/api/analysis").isEmpty }
+            let shown = try await Self.run(["incidents", id, "--api-url", "http://127.0.0.1:\(api)"])
+            #expect(shown.stdout.contains("incident \(id): analysed"))
+            #expect(shown.stdout.contains("suggested actions: record"))
+
+            let refused = try await Self.run(["approve", id, "jira", "--api-url", "http://127.0.0.1:\(api)"])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("action \"jira\" is not a registered action recipe"))
+
+            let approved = try await Self.run(["approve", id, "record", "--data", "ticket=OPS-9",
+                                               "--api-url", "http://127.0.0.1:\(api)"])
+            #expect(approved.status == 0, "\(approved.stderr)")
+            try await waitUntil("the action outcome at the bot") { loop.bot.received(path: "/api/analysis").count == 2 }
+            #expect(try String(contentsOfFile: loop.recordFile, encoding: .utf8).contains(#""ticket":"OPS-9""#))
+
+            let listed = try await Self.run(["incidents", "--api-url", "http://127.0.0.1:\(api)"])
+            #expect(listed.stdout.contains(id) && listed.stdout.contains("done"))
+
+            kill(serve.processIdentifier, SIGTERM)
+            try await waitUntil("serve to stop after SIGTERM", timeout: .seconds(30)) { !serve.isRunning }
+            #expect(serve.terminationStatus == 0)
+            #expect(try String(contentsOf: log, encoding: .utf8).contains("draining"))
+        }
+    }
+
+    @Test func serveExplainsBadConfiguration() async throws {
+        let missing = try await Self.run(["serve", "--local", "--recipes", "/nonexistent/recipes.yaml",
+                                          "--webhook-port", "0", "--api-port", "0"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("cannot read the recipe registry /nonexistent/recipes.yaml"))
+        let badPort = try await Self.run(["serve", "--local", "--recipes", "x", "--webhook-port", "70000"])
+        #expect(badPort.status != 0)
+        #expect(badPort.stderr.contains("WEBHOOK_PORT must be between 0 and 65535"))
+    }
+
+    @Test func recipesValidateListsEveryProblem() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let bad = loop.directory.appendingPathComponent("bad.yaml").path
+        try """
+            debugging:
+              Bad_Name:
+                enabled: true
+                entrypoint: "x"
+              fine:
+                enabled: true
+                entrypoint: "euphrosyne-recipes dummy"
+              broken:
+                enabled: "yes"
+                entrypoint: "x"
+            actions:
+              jira:
+                enabled: true
+            """.write(toFile: bad, atomically: true, encoding: .utf8)
+        let result = try await Self.run(["recipes", "validate", bad])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("debugging fine: enabled"))
+        #expect(result.stdout.contains("\"Bad_Name\""))
+        #expect(result.stdout.contains("\"broken\""))
+        #expect(result.stdout.contains("\"jira\""))
+        #expect(result.stdout.contains("3 problems found"))
+
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/recipes.yaml").path
+        let good = try await Self.run(["recipes", "validate", examples])
+        #expect(good.status == 0, "\(good.stdout)")
+        #expect(good.stdout.contains("ok (1 debugging, 2 action recipes)"))
+    }
+}

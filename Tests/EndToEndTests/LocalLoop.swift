@@ -1,0 +1,144 @@
+import AsyncHTTPClient
+import EuphrosyneCore
+import EuphrosyneEngine
+import EuphrosyneServer
+import EuphrosyneTestSupport
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The reconciler in local mode, wired as `euphrosyne serve --local` wires it, with real recipe processes, both
+/// listeners on OS-picked loopback ports and a fake bot — for end-to-end tests in process.
+struct LocalLoop {
+    let directory: URL
+    let bot = FakeBot()
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("euphrosyne-e2e-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+
+    /// Where `swift build` put the executables: beside this test binary.
+    static var productsDirectory: String {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: executable).deletingLastPathComponent().path
+    }
+
+    static var recipesBinary: String { productsDirectory + "/euphrosyne-recipes" }
+
+    /// Writes an executable script recipe and returns its path.
+    func script(_ name: String, _ body: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try ("#!/bin/sh\n" + body + "\n").write(to: url, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
+        return url.path
+    }
+
+    var recordFile: String { directory.appendingPathComponent("actions.jsonl").path }
+
+    struct Endpoints: Sendable {
+        var webhook: Int
+        var api: Int
+        var bot: Int
+        let client = HTTPClient.shared
+
+        func post(_ port: Int, _ path: String, _ body: String) async throws -> (status: Int, json: [String: JSONValue]) {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+            let response = try await client.execute(request, timeout: .seconds(30))
+            let data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
+            return (Int(response.status.code), (try? JSONValue.parseObject(data)) ?? [:])
+        }
+
+        func get(_ port: Int, _ path: String) async throws -> [String: JSONValue] {
+            let response = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"),
+                                                    timeout: .seconds(30))
+            return try JSONValue.parseObject(Data(try await response.body.collect(upTo: 16 << 20).readableBytesView))
+        }
+
+        func alert(_ payload: String) async throws -> UUID {
+            let (status, json) = try await post(webhook, "/webhook", payload)
+            guard status == 202, let id = json["uuid"]?.stringValue.flatMap(UUID.init(uuidString:)) else {
+                throw TestTimeout(what: "an accepted alert (got \(status) \(json))")
+            }
+            return id
+        }
+
+        func incident(_ id: UUID) async throws -> [String: JSONValue] {
+            try await get(api, "/api/incidents/\(id.uuidString.lowercased())")
+        }
+
+        func waitForState(_ id: UUID, _ state: String, timeout: Duration = .seconds(60)) async throws {
+            try await waitUntil("incident \(id) to reach \(state)", timeout: timeout, pollEvery: .milliseconds(50)) {
+                try await incident(id)["state"] == .string(state)
+            }
+        }
+    }
+
+    /// Runs the reconciler with this registry (YAML in the ConfigMap format) while `body` runs.
+    func run<T: Sendable>(
+        registry: String, defaultTimeout: Int = 60, _ body: @Sendable (Endpoints) async throws -> T
+    ) async throws -> T {
+        let (catalog, problems) = RecipeCatalog.load(yaml: registry)
+        guard problems.isEmpty else { throw TestTimeout(what: "a clean registry, got \(problems)") }
+        var logger = Logger(label: "e2e")
+        logger.logLevel = .warning
+        let ports = PortCollector(count: 3)
+        let resultSource = HTTPCallbackResultSource(baseURL: "http://127.0.0.1:0")
+        let botURL = BotURL()
+        let coordinator = IncidentCoordinator(
+            registry: StaticRecipeRegistry(catalog),
+            launcher: LocalProcessLauncher(extraSearchPaths: [Self.productsDirectory], logger: logger),
+            resultSource: resultSource,
+            notifier: DeferredBotNotifier(url: botURL),
+            store: InMemoryIncidentStore(),
+            configuration: .init(defaultRecipeTimeoutSeconds: defaultTimeout, drainTimeout: .seconds(5)),
+            logger: logger
+        )
+        let readiness = Readiness()
+        let services: [any Service] = [
+            Application(router: bot.router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                        onServerRunning: { channel in
+                            let port = channel.localAddress?.port ?? 0
+                            botURL.set("http://127.0.0.1:\(port)")
+                            await ports.set(2, port)
+                        }, logger: logger),
+            Listeners.webhook(coordinator: coordinator, readiness: readiness, host: "127.0.0.1", port: 0, logger: logger,
+                              onServerRunning: { port in
+                                  resultSource.setBaseURL("http://127.0.0.1:\(port)")
+                                  await ports.set(0, port)
+                              }),
+            coordinator,
+            Listeners.api(coordinator: coordinator, readiness: readiness, host: "127.0.0.1", port: 0, logger: logger,
+                          onServerRunning: { port in await ports.set(1, port) }),
+        ]
+        return try await RunningServer.with(services: services, ports: ports, logger: logger) { ports in
+            try await body(Endpoints(webhook: ports[0], api: ports[1], bot: ports[2]))
+        }
+    }
+}
+
+import Synchronization
+
+/// The fake bot's URL, known only once it listens.
+final class BotURL: Sendable {
+    private let url = Mutex("http://127.0.0.1:1")
+    func set(_ value: String) { url.withLock { $0 = value } }
+    var value: String { url.withLock { $0 } }
+}
+
+/// A `BotNotifier` aimed at the fake bot's port once it is known.
+struct DeferredBotNotifier: Notifier {
+    let url: BotURL
+    func send(_ notification: EuphrosyneEngine.Notification) async throws {
+        try await BotNotifier(baseURL: url.value, httpClient: .shared).send(notification)
+    }
+}
