@@ -40,7 +40,7 @@ public struct BotNotifier: Notifier {
         self.logger = logger
     }
 
-    public func send(_ notification: Notification) async throws {
+    public func send(_ notification: ChatNotification) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let path: String
@@ -58,7 +58,7 @@ public struct BotNotifier: Notifier {
         try await post(path: path, body: body, notification: notification)
     }
 
-    private func post(path: String, body: Data, notification: Notification) async throws {
+    private func post(path: String, body: Data, notification: ChatNotification) async throws {
         var logger = self.logger
         if let incident = notification.incidentID {
             logger[metadataKey: "incident"] = "\(incident.uuidString.lowercased())"

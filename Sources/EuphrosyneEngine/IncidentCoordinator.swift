@@ -315,7 +315,7 @@ public actor IncidentCoordinator: Service {
         }
     }
 
-    private func notify(_ notification: Notification) {
+    private func notify(_ notification: ChatNotification) {
         inFlight += 1
         submit { [notifier, logger] in
             do {

@@ -9,7 +9,7 @@ public struct LogNotifier: Notifier {
         self.logger = logger
     }
 
-    public func send(_ notification: Notification) async throws {
+    public func send(_ notification: ChatNotification) async throws {
         var logger = self.logger
         if let incident = notification.incidentID {
             logger[metadataKey: "incident"] = "\(incident.uuidString.lowercased())"

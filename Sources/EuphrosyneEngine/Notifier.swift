@@ -1,35 +1,9 @@
 import EuphrosyneCore
-import Foundation
-
-/// A message for the humans in chat.
-public enum Notification: Sendable, Hashable {
-    /// The diagnosis of an incident.
-    case analysis(incident: UUID, Analysis)
-    /// The outcome of the runs one approval started.
-    case actionOutcome(incident: UUID, approvalID: Int, Analysis)
-    /// The Job states of an incident's runs (answer to `/api/status`).
-    case jobStatus(incident: UUID?, [JobStatus])
-
-    public var incidentID: UUID? {
-        switch self {
-        case .analysis(let id, _), .actionOutcome(let id, _, _): return id
-        case .jobStatus(let id, _): return id
-        }
-    }
-
-    public var kind: String {
-        switch self {
-        case .analysis: return "analysis"
-        case .actionOutcome: return "action-outcome"
-        case .jobStatus: return "job-status"
-        }
-    }
-}
 
 /// Where analyses and outcomes go: the original Webex bot (`BotNotifier`) or the log (`LogNotifier`).
 ///
 /// The coordinator sends each notification in its own task, so a slow or failing notifier never holds up an
 /// incident. `send` retries as the adapter sees fit and throws only when it gave up.
 public protocol Notifier: Sendable {
-    func send(_ notification: Notification) async throws
+    func send(_ notification: ChatNotification) async throws
 }

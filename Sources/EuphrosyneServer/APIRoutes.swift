@@ -59,17 +59,7 @@ enum APIRoutes {
             let data = try await RequestBody.collect(request)
             var id: UUID?
             if !data.isEmpty {
-                do throws(JSONInputError) {
-                    _ = try JSONValue.parseObject(data)
-                } catch {
-                    throw APIError.badJSON(error)
-                }
-                let body: StatusBody
-                do {
-                    body = try JSONDecoder().decode(StatusBody.self, from: data)
-                } catch {
-                    throw APIError.badJSON(JSONInputError(decoding: error))
-                }
+                let body = try RequestBody.decode(StatusBody.self, from: data)
                 if let text = body.uuid, !text.isEmpty {
                     guard let parsed = UUID(uuidString: text) else { throw APIError.invalidIncidentID(text) }
                     id = parsed

@@ -30,21 +30,25 @@ public enum Listeners {
         coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        Application(
-            router: webhookRouter(coordinator: coordinator, readiness: readiness),
-            configuration: .init(address: .hostname(host, port: port), serverName: "euphrosyne-webhook"),
-            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
-            logger: logger
-        )
+        application(webhookRouter(coordinator: coordinator, readiness: readiness), name: "euphrosyne-webhook",
+                    host: host, port: port, logger: logger, onServerRunning: onServerRunning)
     }
 
     public static func api(
         coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        application(apiRouter(coordinator: coordinator, readiness: readiness), name: "euphrosyne-api",
+                    host: host, port: port, logger: logger, onServerRunning: onServerRunning)
+    }
+
+    private static func application(
+        _ router: Router<BasicRequestContext>, name: String, host: String, port: Int, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
         Application(
-            router: apiRouter(coordinator: coordinator, readiness: readiness),
-            configuration: .init(address: .hostname(host, port: port), serverName: "euphrosyne-api"),
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: name),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger
         )

@@ -18,13 +18,7 @@ enum WebhookRoutes {
 
     static func add<Context: RequestContext>(to router: Router<Context>, coordinator: IncidentCoordinator) {
         router.post("/webhook") { request, _ in
-            let body = try await RequestBody.collect(request)
-            let payload: [String: JSONValue]
-            do throws(JSONInputError) {
-                payload = try JSONValue.parseObject(body)
-            } catch {
-                throw APIError.badJSON(error)
-            }
+            let payload = try await RequestBody.jsonObject(request)
             let incident: Incident
             do throws(CoordinatorError) {
                 incident = try await coordinator.openIncident(payload: payload)
@@ -50,14 +44,7 @@ enum WebhookRoutes {
                 throw APIError(.notFound, code: "unknown_callback",
                                message: "no open incident with that callback URL")
             }
-            let body = try await RequestBody.collect(request)
-            let result: RecipeResult
-            do throws(JSONInputError) {
-                _ = try JSONValue.parseObject(body)
-                result = try RecipeResult.decode(body)
-            } catch {
-                throw APIError.badJSON(error)
-            }
+            let result = try await RequestBody.decode(RecipeResult.self, from: request)
             guard UUID(uuidString: result.incident) == id else {
                 throw APIError(.unprocessableContent, code: "incident_mismatch",
                                message: "the result names incident \"\(result.incident)\" but was posted for \(idText)",

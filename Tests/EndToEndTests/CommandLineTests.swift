@@ -47,22 +47,8 @@ import Testing
         let loop = try LocalLoop()
         defer { loop.remove() }
         let registryPath = loop.directory.appendingPathComponent("recipes.yaml").path
-        try LocalModeEndToEndTests.registry(
-            debugging: """
-                dummy:
-                  enabled: true
-                  entrypoint: "euphrosyne-recipes dummy"
-                  env:
-                    DUMMY_SUGGEST: record
-                """,
-            actions: """
-                record:
-                  enabled: true
-                  entrypoint: "euphrosyne-recipes record"
-                  env:
-                    RECORD_FILE: \(loop.recordFile)
-                """
-        ).write(toFile: registryPath, atomically: true, encoding: .utf8)
+        try LocalModeEndToEndTests.demoRegistry(recordFile: loop.recordFile)
+            .write(toFile: registryPath, atomically: true, encoding: .utf8)
         let alertPath = try #require(Bundle.module.url(forResource: "alertmanager-firing", withExtension: "json",
                                                        subdirectory: "Fixtures")).path
         let log = loop.directory.appendingPathComponent("serve.log")

@@ -138,7 +138,7 @@ final class BotURL: Sendable {
 /// A `BotNotifier` aimed at the fake bot's port once it is known.
 struct DeferredBotNotifier: Notifier {
     let url: BotURL
-    func send(_ notification: EuphrosyneEngine.Notification) async throws {
+    func send(_ notification: ChatNotification) async throws {
         try await BotNotifier(baseURL: url.value, httpClient: .shared).send(notification)
     }
 }

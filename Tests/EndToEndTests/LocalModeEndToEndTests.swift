@@ -28,10 +28,9 @@ import Testing
             """
     }
 
-    @Test func anAlertIsAnalysedApprovedAndActedOnWithTheBotProtocol() async throws {
-        let loop = try LocalLoop()
-        defer { loop.remove() }
-        let registry = Self.registry(
+    /// The built-in `dummy` suggesting the built-in `record`, which appends to `recordFile`.
+    static func demoRegistry(recordFile: String) -> String {
+        registry(
             debugging: """
                 dummy:
                   enabled: true
@@ -47,9 +46,15 @@ import Testing
                   entrypoint: "euphrosyne-recipes record"
                   description: "Appends the approval to a file"
                   env:
-                    RECORD_FILE: \(loop.recordFile)
+                    RECORD_FILE: \(recordFile)
                 """
         )
+    }
+
+    @Test func anAlertIsAnalysedApprovedAndActedOnWithTheBotProtocol() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let registry = Self.demoRegistry(recordFile: loop.recordFile)
         let payload = try Self.fixture("alertmanager-firing.json")
 
         try await loop.run(registry: registry) { endpoints in

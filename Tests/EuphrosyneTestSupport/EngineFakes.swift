@@ -62,13 +62,13 @@ public final class ScriptedLauncher: RecipeLauncher {
 
 /// A notifier that keeps what it was sent.
 public final class RecordingNotifier: Notifier {
-    private let sent = Mutex<[EuphrosyneEngine.Notification]>([])
+    private let sent = Mutex<[ChatNotification]>([])
 
     public init() {}
 
-    public var notifications: [EuphrosyneEngine.Notification] { sent.withLock { $0 } }
+    public var notifications: [ChatNotification] { sent.withLock { $0 } }
 
-    public func send(_ notification: EuphrosyneEngine.Notification) async throws {
+    public func send(_ notification: ChatNotification) async throws {
         sent.withLock { $0.append(notification) }
     }
 
