@@ -30,6 +30,12 @@ public actor InMemoryIncidentStore: IncidentStore {
 
     public func incident(_ id: UUID) -> Incident? { incidents[id] }
 
+    public func openIncidents() -> [Incident] {
+        order.compactMap { incidents[$0] }.filter { !$0.state.isClosed }
+    }
+
+    public nonisolated var isDurable: Bool { false }
+
     public func list(offset: Int, limit: Int) -> IncidentPage {
         let newestFirst = order.reversed().dropFirst(max(0, offset)).prefix(max(0, limit))
         return IncidentPage(incidents: newestFirst.compactMap { incidents[$0] }, total: order.count)

@@ -70,6 +70,8 @@ public actor IncidentCoordinator: Service {
     /// Incidents that can still change: not failed or expired.
     private var live: [UUID: Incident] = [:]
     private var draining = false
+    /// Set once the work stream has ended: runs cancelled from now on were stopped by the shutdown itself.
+    private var stopping = false
     /// Recipe runs and notifications under way; shutdown waits for them.
     private var inFlight = 0
     private let workStream: AsyncStream<Work>
@@ -94,12 +96,14 @@ public actor IncidentCoordinator: Service {
     // MARK: - Service
 
     public func run() async throws {
+        await resumeOpenIncidents()
         await withDiscardingTaskGroup { group in
             group.addTask { await self.drainOnGracefulShutdown() }
             for await work in workStream {
                 group.addTask { await work() }
             }
             // The work stream ends after draining (or when this task is cancelled): stop timers and what is left.
+            stopping = true
             group.cancelAll()
         }
     }
@@ -117,9 +121,53 @@ public actor IncidentCoordinator: Service {
             try? await Task.sleep(for: .milliseconds(50))
         }
         if inFlight > 0 {
-            logger.warning("drain timeout reached; stopping what is still running", metadata: ["inFlight": "\(inFlight)"])
+            logger.warning(
+                store.isDurable
+                    ? "drain timeout reached; leaving the remaining runs to the next start"
+                    : "drain timeout reached; stopping what is still running",
+                metadata: ["inFlight": "\(inFlight)"]
+            )
         }
         workContinuation.finish()
+    }
+
+    /// Picks up the incidents a previous process left open (a durable store only): their results are awaited
+    /// again, runs that were under way keep the rest of their timeout, and nothing that already ran is launched
+    /// again.
+    private func resumeOpenIncidents() async {
+        guard store.isDurable else { return }
+        let incidents: [Incident]
+        do {
+            incidents = try await store.openIncidents()
+        } catch {
+            logger.error("cannot load open incidents to resume them", metadata: ["error": "\(error)"])
+            return
+        }
+        for incident in incidents where live[incident.id] == nil {
+            live[incident.id] = incident
+            await resultSource.watch(incident: incident.id)
+            for run in incident.unfinishedRuns {
+                let deadline = (run.startedAt ?? run.createdAt).addingTimeInterval(TimeInterval(run.timeoutSeconds))
+                watchResumedRun(run.id, of: incident.id, until: deadline)
+            }
+            if let deadline = incident.approvalDeadline {
+                execute([.scheduleApprovalDeadline(deadline)], for: incident)
+            }
+            logger(for: incident.id).notice("incident resumed", metadata: [
+                "state": "\(incident.state.rawValue)", "unfinishedRuns": "\(incident.unfinishedRuns.count)",
+            ])
+        }
+    }
+
+    /// A run started by a previous process: no launcher watches it, so the coordinator enforces its timeout.
+    private func watchResumedRun(_ runID: Int, of id: UUID, until deadline: Date) {
+        submit { [now] in
+            let wait = deadline.timeIntervalSince(now())
+            if wait > 0 {
+                do { try await Task.sleep(for: .seconds(wait)) } catch { return }
+            }
+            await self.handle(.runEnded(runID: runID, exit: .timedOut, at: now()), for: id)
+        }
     }
 
     private func submit(_ work: @escaping Work) {
@@ -307,6 +355,10 @@ public actor IncidentCoordinator: Service {
 
     private func runFinished(_ runID: Int, of id: UUID, exit: RunExit) async {
         inFlight -= 1
+        if stopping, store.isDurable, case .cancelled = exit {
+            // The run goes on without us (a Job, a detached process); the next start resumes the incident.
+            return
+        }
         let (outcome, incident) = await handle(.runEnded(runID: runID, exit: exit, at: now()), for: id)
         if case .applied = outcome, let run = incident?.run(runID) {
             logger(for: id).warning("recipe run did not report", metadata: [

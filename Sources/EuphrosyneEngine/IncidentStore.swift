@@ -22,4 +22,8 @@ public protocol IncidentStore: Sendable {
     func incident(_ id: UUID) async throws -> Incident?
     /// Newest first.
     func list(offset: Int, limit: Int) async throws -> IncidentPage
+    /// Incidents that are not closed (not failed or expired), for resuming them after a restart.
+    func openIncidents() async throws -> [Incident]
+    /// Whether incidents outlive the process, so a restarted reconciler can resume them.
+    var isDurable: Bool { get }
 }

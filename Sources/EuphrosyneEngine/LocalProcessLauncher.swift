@@ -27,6 +27,9 @@ public struct LocalProcessLauncher: RecipeLauncher {
     public var passedThroughEnvironment: [String: String]
     /// How long a stopped process gets between SIGTERM and SIGKILL.
     public var terminationGrace: Duration
+    /// When the run's task is cancelled (the reconciler is stopping), leave the process running instead of stopping
+    /// it: with a durable incident store and Redis results, a restarted reconciler still collects its result.
+    public var leavesRunsRunningWhenCancelled: Bool
     public var logger: Logger
 
     /// Variables passed through from the reconciler's environment: the basics a process needs, and the Jira
@@ -40,8 +43,10 @@ public struct LocalProcessLauncher: RecipeLauncher {
         extraSearchPaths: [String] = [],
         environment: [String: String] = ProcessInfo.processInfo.environment,
         terminationGrace: Duration = .seconds(2),
+        leavesRunsRunningWhenCancelled: Bool = false,
         logger: Logger = Logger(label: "euphrosyne.launcher.local")
     ) {
+        self.leavesRunsRunningWhenCancelled = leavesRunsRunningWhenCancelled
         self.workDirectory = workDirectory
         self.extraSearchPaths = extraSearchPaths
         self.passedThroughEnvironment = environment.filter { Self.passedThroughVariableNames.contains($0.key) }
@@ -67,7 +72,8 @@ public struct LocalProcessLauncher: RecipeLauncher {
         } catch {
             return .launchFailed(reason: "cannot prepare the data file: \(error)")
         }
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let keepDirectory = Flag()
+        defer { if !keepDirectory.value { try? FileManager.default.removeItem(at: directory) } }
 
         let dataFile = directory.appendingPathComponent("data.json")
         let stdoutFile = directory.appendingPathComponent("stdout.log")
@@ -103,48 +109,58 @@ public struct LocalProcessLauncher: RecipeLauncher {
         logger.debug("recipe process started", metadata: ["pid": "\(pid)", "executable": "\(executable.path)"])
         await started()
 
-        // The watchdog stops the process at the deadline or when this task is cancelled; waiting for the exit is not
-        // cancellable, so a stopped process is always reaped before the run ends.
-        let stopReason = StopReason()
-        let status = await withTaskGroup(of: Void.self) { group in
+        // Whichever comes first: the exit, the deadline, or cancellation of this task.
+        enum Ending: Sendable { case exited(Int32), deadline, cancelled }
+        let ending: Ending = await withTaskGroup(of: Ending.self) { group in
+            group.addTask { await exit.wait().map(Ending.exited) ?? .cancelled }
             group.addTask {
                 do {
                     try await Task.sleep(for: request.timeout)
-                    stopReason.set(.deadline)
+                    return .deadline
                 } catch {
-                    guard !exit.hasExited else { return }
-                    stopReason.set(.cancelled)
+                    return .cancelled
                 }
-                await stop(processGroup: pid, exit: exit)
             }
-            let status = await exit.wait()
+            let first = await group.next() ?? .cancelled
             group.cancelAll()
-            return status
+            return first
         }
 
-        switch stopReason.value {
-        case nil:
+        switch ending {
+        case .exited(let status):
             return .exited(status: status, stderrTail: Self.tail(of: stderrFile))
         case .deadline:
+            await stop(processGroup: pid, exit: exit)
             logger.warning("recipe timed out and was stopped", metadata: ["timeout": "\(request.run.timeoutSeconds)s"])
             return .timedOut
+        case .cancelled where exit.hasExited:
+            return .exited(status: await exit.wait() ?? 0, stderrTail: Self.tail(of: stderrFile))
+        case .cancelled where leavesRunsRunningWhenCancelled:
+            // The process reports over Redis and a restarted reconciler resumes the incident; it keeps its files.
+            keepDirectory.set(true)
+            logger.info("reconciler stopping; recipe left running", metadata: ["pid": "\(pid)"])
+            return .cancelled(reason: "left running while the reconciler restarts")
         case .cancelled:
+            await stop(processGroup: pid, exit: exit)
             logger.info("recipe run cancelled and stopped")
             return .cancelled(reason: "the reconciler stopped the run")
         }
     }
 
-    /// SIGTERM to the process group, then SIGKILL if it is still there after the grace period.
+    /// SIGTERM to the process group, then SIGKILL if it is still there after the grace period; returns once the
+    /// process has exited. Deliberately ignores cancellation: a stopped run must still be reaped.
     private func stop(processGroup pid: Int32, exit: ProcessExit) async {
         guard !exit.hasExited else { return }
         kill(-pid, SIGTERM)
         let deadline = ContinuousClock.now.advanced(by: terminationGrace)
         while !exit.hasExited, ContinuousClock.now < deadline {
-            // Deliberately ignores cancellation: a stopped run must still be reaped.
             try? await Task.sleep(for: .milliseconds(20))
         }
         if !exit.hasExited {
             kill(-pid, SIGKILL)
+        }
+        while !exit.hasExited {
+            try? await Task.sleep(for: .milliseconds(20))
         }
     }
 
@@ -210,37 +226,46 @@ public struct LocalProcessLauncher: RecipeLauncher {
 
 /// The exit status of a launched process, set once by its termination handler and awaited by the run.
 final class ProcessExit: Sendable {
-    private let state = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
+    private struct State {
+        var status: Int32?
+        var waiters: [UUID: CheckedContinuation<Int32?, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
 
     var hasExited: Bool { state.withLock { $0.status != nil } }
 
     func resolve(_ status: Int32) {
         let waiters = state.withLock { state in
             state.status = status
-            defer { state.waiters = [] }
-            return state.waiters
+            defer { state.waiters = [:] }
+            return state.waiters.values
         }
         for waiter in waiters { waiter.resume(returning: status) }
     }
 
-    func wait() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let status = state.withLock { state -> Int32? in
-                if let status = state.status { return status }
-                state.waiters.append(continuation)
-                return nil
+    /// The exit status, or nil if the waiting task is cancelled first.
+    func wait() async -> Int32? {
+        let id = UUID()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> Int32?? in
+                    if let status = state.status { return .some(status) }
+                    if Task.isCancelled { return .some(nil) }
+                    state.waiters[id] = continuation
+                    return .none
+                }
+                if let ready { continuation.resume(returning: ready) }
             }
-            if let status { continuation.resume(returning: status) }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: nil)
         }
     }
 }
 
-/// Why the launcher stopped a process, if it did.
-final class StopReason: Sendable {
-    enum Reason: Sendable { case deadline, cancelled }
-    private let reason = Mutex<Reason?>(nil)
-
-    var value: Reason? { reason.withLock { $0 } }
-
-    func set(_ value: Reason) { reason.withLock { $0 = $0 ?? value } }
+/// A flag set from one task and read from another.
+final class Flag: Sendable {
+    private let state = Mutex(false)
+    var value: Bool { state.withLock { $0 } }
+    func set(_ value: Bool) { state.withLock { $0 = value } }
 }

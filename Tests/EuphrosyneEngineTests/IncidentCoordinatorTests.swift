@@ -184,4 +184,59 @@ import Testing
         #expect(incident.runs.map(\.state) == [.cancelled, .cancelled])
         #expect(incident.state == .failed)
     }
+
+    @Test func aRestartedCoordinatorResumesAnIncidentWithoutLaunchingAgain() async throws {
+        let store = DurableTestStore()
+        func coordinator(_ launcher: ScriptedLauncher, notifier: RecordingNotifier) -> IncidentCoordinator {
+            IncidentCoordinator(
+                registry: StaticRecipeRegistry(Self.catalog), launcher: launcher,
+                resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9"), notifier: notifier, store: store,
+                configuration: .init(defaultRecipeTimeoutSeconds: 60, drainTimeout: .milliseconds(100))
+            )
+        }
+        let firstLauncher = ScriptedLauncher(["dummy": .report(analysis: "a", actions: ["jira"], delay: .zero), "slow": .hang])
+        let first = coordinator(firstLauncher, notifier: RecordingNotifier())
+        firstLauncher.deliverResults { _ = await first.deliver($0) }
+        let id = try await RunningServer.with(services: [first], ports: PortCollector(count: 0)) { _ in
+            let incident = try await first.openIncident(payload: [:])
+            try await waitUntil("dummy to report and slow to run") {
+                let runs = try await first.incident(incident.id)?.runs ?? []
+                return runs.map(\.state) == [.reported, .running]
+            }
+            return incident.id
+        }
+        // Stopping left the unfinished run as it was: the next process picks it up.
+        #expect(try await store.incident(id)?.runs.map(\.state) == [.reported, .running])
+
+        let secondLauncher = ScriptedLauncher([:])
+        let notifier = RecordingNotifier()
+        let second = coordinator(secondLauncher, notifier: notifier)
+        try await RunningServer.with(services: [second], ports: PortCollector(count: 0)) { _ in
+            try await waitUntil("the incident to be resumed") { await second.callbackSecret(for: id) != nil }
+            let outcome = await second.deliver(RecipeResult(incident: id.uuidString, name: "slow", status: .successful,
+                                                            results: .init(actions: ["webhook"], analysis: "b")))
+            #expect(outcome == .accepted)
+            try await waitUntil("the analysis") { !notifier.analyses(for: id).isEmpty }
+            #expect(notifier.analyses(for: id).first?.actions == ["jira", "webhook"])
+        }
+        #expect(secondLauncher.requests.isEmpty)
+    }
+
+    @Test func aResumedRunPastItsTimeoutTimesOut() async throws {
+        let store = DurableTestStore()
+        var incident = Incident(id: UUID(), payload: [:], callbackSecret: "s", at: Date().addingTimeInterval(-120))
+        _ = incident.handle(.open(recipes: [.fake("dummy", timeout: 60)], defaultTimeoutSeconds: 60,
+                                  at: Date().addingTimeInterval(-120)))
+        try await store.save(incident)
+        let id = incident.id
+        let notifier = RecordingNotifier()
+        let coordinator = IncidentCoordinator(
+            registry: StaticRecipeRegistry(Self.catalog), launcher: ScriptedLauncher([:]),
+            resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9"), notifier: notifier, store: store
+        )
+        try await RunningServer.with(services: [coordinator], ports: PortCollector(count: 0)) { _ in
+            try await waitUntil("the resumed run to time out") { try await coordinator.incident(id)?.state == .failed }
+        }
+        #expect(try await store.incident(id)?.runs.first?.failureReason == "timed out after 60 s")
+    }
 }

@@ -131,4 +131,24 @@ import Testing
         #expect(await task.value == .cancelled(reason: "the reconciler stopped the run"))
     }
 
+
+    @Test func aRunCanBeLeftRunningWhenTheReconcilerStops() async throws {
+        let fixtures = try ScriptFixtures()
+        defer { fixtures.remove() }
+        let marker = fixtures.path("finished")
+        let script = try fixtures.script("patient", "sleep 1; cat \"$2\" > \(marker)")
+        var launcher = Self.launcher(fixtures)
+        launcher.leavesRunsRunningWhenCancelled = true
+        let request = try Self.request(entrypoint: script, timeout: 300, data: #"{"uuid":"kept"}"#)
+        let started = Mutex(false)
+        let task = Task { await launcher.run(request) { started.withLock { $0 = true } } }
+        try await waitUntil("the recipe to start") { started.withLock { $0 } }
+        task.cancel()
+        #expect(await task.value == .cancelled(reason: "left running while the reconciler restarts"))
+        // The process finishes on its own and still finds its data file.
+        try await waitUntil("the detached recipe to finish") { FileManager.default.fileExists(atPath: marker) }
+        try await waitUntil("the data file to be copied") {
+            (try? String(contentsOfFile: marker, encoding: .utf8)) == #"{"uuid":"kept"}"#
+        }
+    }
 }

@@ -95,3 +95,17 @@ extension Recipe {
         Recipe(name: name, kind: kind, enabled: true, entrypoint: name, arguments: [name], timeoutSeconds: timeout)
     }
 }
+
+/// An in-memory store that claims to be durable: two coordinators sharing it behave like a reconciler stopped and
+/// started again against Redis.
+public struct DurableTestStore: IncidentStore {
+    public let backing = InMemoryIncidentStore()
+
+    public init() {}
+
+    public var isDurable: Bool { true }
+    public func save(_ incident: Incident) async throws { await backing.save(incident) }
+    public func incident(_ id: UUID) async throws -> Incident? { await backing.incident(id) }
+    public func list(offset: Int, limit: Int) async throws -> IncidentPage { await backing.list(offset: offset, limit: limit) }
+    public func openIncidents() async throws -> [Incident] { await backing.openIncidents() }
+}
