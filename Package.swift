@@ -30,11 +30,23 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        // Our own Redis client on SwiftNIO: RESP codec, connection, commands, one subscriber for all channels.
+        .target(
+            name: "EuphrosyneRedis",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The coordinator that drives incidents, its ports and their adapters.
         .target(
             name: "EuphrosyneEngine",
             dependencies: [
                 "EuphrosyneCore",
+                "EuphrosyneRedis",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -48,6 +60,7 @@ let package = Package(
             dependencies: [
                 "EuphrosyneCore",
                 "EuphrosyneEngine",
+                "EuphrosyneRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -61,8 +74,10 @@ let package = Package(
             name: "RecipeKit",
             dependencies: [
                 "EuphrosyneCore",
+                "EuphrosyneRedis",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -71,6 +86,7 @@ let package = Package(
             dependencies: [
                 "EuphrosyneCore",
                 "EuphrosyneEngine",
+                "EuphrosyneRedis",
                 "EuphrosyneServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -91,6 +107,7 @@ let package = Package(
             dependencies: [
                 "EuphrosyneCore",
                 "EuphrosyneEngine",
+                "EuphrosyneRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

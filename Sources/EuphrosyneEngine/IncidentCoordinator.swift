@@ -16,11 +16,16 @@ public struct CoordinatorConfiguration: Sendable {
     /// On graceful shutdown, how long running recipes and pending notifications get to finish before they are
     /// stopped.
     public var drainTimeout: Duration
+    /// With results arriving by themselves (Redis), how long a run that exited may still deliver its result
+    /// before it counts as having exited without one.
+    public var resultGraceAfterExit: Duration
 
     public init(
         defaultRecipeTimeoutSeconds: Int = 300, approvalWindowSeconds: Int = 86_400, aggregatorAddress: String = "",
-        redisAddress: String = "", drainTimeout: Duration = .seconds(25)
+        redisAddress: String = "", drainTimeout: Duration = .seconds(25),
+        resultGraceAfterExit: Duration = .seconds(1)
     ) {
+        self.resultGraceAfterExit = resultGraceAfterExit
         self.defaultRecipeTimeoutSeconds = defaultRecipeTimeoutSeconds
         self.approvalWindowSeconds = approvalWindowSeconds
         self.aggregatorAddress = aggregatorAddress
@@ -99,6 +104,11 @@ public actor IncidentCoordinator: Service {
         await resumeOpenIncidents()
         await withDiscardingTaskGroup { group in
             group.addTask { await self.drainOnGracefulShutdown() }
+            if let results = resultSource.incomingResults {
+                group.addTask {
+                    for await result in results { _ = await self.deliver(result) }
+                }
+            }
             for await work in workStream {
                 group.addTask { await work() }
             }
@@ -354,11 +364,17 @@ public actor IncidentCoordinator: Service {
     }
 
     private func runFinished(_ runID: Int, of id: UUID, exit: RunExit) async {
-        inFlight -= 1
         if stopping, store.isDurable, case .cancelled = exit {
             // The run goes on without us (a Job, a detached process); the next start resumes the incident.
+            inFlight -= 1
             return
         }
+        if case .exited = exit, resultSource.incomingResults != nil, live[id]?.run(runID)?.state.isFinished == false {
+            // A recipe publishes its result and exits at once; over Redis the message may land just after the
+            // exit is seen. Give it a moment before calling the run failed.
+            try? await Task.sleep(for: configuration.resultGraceAfterExit)
+        }
+        inFlight -= 1
         let (outcome, incident) = await handle(.runEnded(runID: runID, exit: exit, at: now()), for: id)
         if case .applied = outcome, let run = incident?.run(runID) {
             logger(for: id).warning("recipe run did not report", metadata: [

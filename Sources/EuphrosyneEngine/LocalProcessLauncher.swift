@@ -32,10 +32,11 @@ public struct LocalProcessLauncher: RecipeLauncher {
     public var leavesRunsRunningWhenCancelled: Bool
     public var logger: Logger
 
-    /// Variables passed through from the reconciler's environment: the basics a process needs, and the Jira
-    /// credentials that a cluster would mount from the `euphrosyne-keys` Secret.
+    /// Variables passed through from the reconciler's environment: the basics a process needs, the Jira
+    /// credentials that a cluster would mount from the `euphrosyne-keys` Secret, and Redis credentials.
     public static let passedThroughVariableNames = [
         "PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "JIRA_URL", "JIRA_USER", "JIRA_TOKEN",
+        "REDIS_USERNAME", "REDIS_PASSWORD",
     ]
 
     public init(
@@ -79,40 +80,24 @@ public struct LocalProcessLauncher: RecipeLauncher {
         let stdoutFile = directory.appendingPathComponent("stdout.log")
         let stderrFile = directory.appendingPathComponent("stderr.log")
 
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = Array(request.arguments(dataFilePath: dataFile.path).dropFirst())
-        process.environment = passedThroughEnvironment.merging(request.environment) { _, recipe in recipe }
-        process.standardInput = FileHandle.nullDevice
-
-        let exit = ProcessExit()
-        process.terminationHandler = { finished in
-            exit.resolve(
-                finished.terminationReason == .uncaughtSignal ? -finished.terminationStatus : finished.terminationStatus
-            )
-        }
-
+        let process: ChildProcess
         do {
-            let stdoutHandle = try FileHandle(forWritingTo: stdoutFile)
-            let stderrHandle = try FileHandle(forWritingTo: stderrFile)
-            defer {
-                try? stdoutHandle.close()
-                try? stderrHandle.close()
-            }
-            process.standardOutput = stdoutHandle
-            process.standardError = stderrHandle
-            try process.run()
+            process = try await ChildProcess.spawn(
+                executable: executable.path,
+                arguments: Array(request.arguments(dataFilePath: dataFile.path).dropFirst()),
+                environment: passedThroughEnvironment.merging(request.environment) { _, recipe in recipe },
+                standardOutput: stdoutFile.path, standardError: stderrFile.path
+            )
         } catch {
-            return .launchFailed(reason: "cannot start \(executable.path): \(error.localizedDescription)")
+            return .launchFailed(reason: error.description)
         }
-        let pid = process.processIdentifier
-        logger.debug("recipe process started", metadata: ["pid": "\(pid)", "executable": "\(executable.path)"])
+        logger.debug("recipe process started", metadata: ["pid": "\(process.pid)", "executable": "\(executable.path)"])
         await started()
 
         // Whichever comes first: the exit, the deadline, or cancellation of this task.
         enum Ending: Sendable { case exited(Int32), deadline, cancelled }
         let ending: Ending = await withTaskGroup(of: Ending.self) { group in
-            group.addTask { await exit.wait().map(Ending.exited) ?? .cancelled }
+            group.addTask { await process.wait().map(Ending.exited) ?? .cancelled }
             group.addTask {
                 do {
                     try await Task.sleep(for: request.timeout)
@@ -130,18 +115,18 @@ public struct LocalProcessLauncher: RecipeLauncher {
         case .exited(let status):
             return .exited(status: status, stderrTail: Self.tail(of: stderrFile))
         case .deadline:
-            await stop(processGroup: pid, exit: exit)
+            await stop(process)
             logger.warning("recipe timed out and was stopped", metadata: ["timeout": "\(request.run.timeoutSeconds)s"])
             return .timedOut
-        case .cancelled where exit.hasExited:
-            return .exited(status: await exit.wait() ?? 0, stderrTail: Self.tail(of: stderrFile))
+        case .cancelled where process.hasExited:
+            return .exited(status: await process.wait() ?? 0, stderrTail: Self.tail(of: stderrFile))
         case .cancelled where leavesRunsRunningWhenCancelled:
             // The process reports over Redis and a restarted reconciler resumes the incident; it keeps its files.
             keepDirectory.set(true)
-            logger.info("reconciler stopping; recipe left running", metadata: ["pid": "\(pid)"])
+            logger.info("reconciler stopping; recipe left running", metadata: ["pid": "\(process.pid)"])
             return .cancelled(reason: "left running while the reconciler restarts")
         case .cancelled:
-            await stop(processGroup: pid, exit: exit)
+            await stop(process)
             logger.info("recipe run cancelled and stopped")
             return .cancelled(reason: "the reconciler stopped the run")
         }
@@ -149,18 +134,18 @@ public struct LocalProcessLauncher: RecipeLauncher {
 
     /// SIGTERM to the process group, then SIGKILL if it is still there after the grace period; returns once the
     /// process has exited. Deliberately ignores cancellation: a stopped run must still be reaped.
-    private func stop(processGroup pid: Int32, exit: ProcessExit) async {
-        guard !exit.hasExited else { return }
-        kill(-pid, SIGTERM)
+    private func stop(_ process: ChildProcess) async {
+        guard !process.hasExited else { return }
+        process.signalGroup(SIGTERM)
         let deadline = ContinuousClock.now.advanced(by: terminationGrace)
-        while !exit.hasExited, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+        while !process.hasExited, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
         }
-        if !exit.hasExited {
-            kill(-pid, SIGKILL)
+        if !process.hasExited {
+            process.signalGroup(SIGKILL)
         }
-        while !exit.hasExited {
-            try? await Task.sleep(for: .milliseconds(20))
+        while !process.hasExited {
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 
@@ -221,45 +206,6 @@ public struct LocalProcessLauncher: RecipeLauncher {
         let lines = text.trimmingCharacters(in: .whitespacesAndNewlines)
             .split(separator: "\n", omittingEmptySubsequences: false)
         return lines.suffix(maxLines).joined(separator: "\n")
-    }
-}
-
-/// The exit status of a launched process, set once by its termination handler and awaited by the run.
-final class ProcessExit: Sendable {
-    private struct State {
-        var status: Int32?
-        var waiters: [UUID: CheckedContinuation<Int32?, Never>] = [:]
-    }
-
-    private let state = Mutex(State())
-
-    var hasExited: Bool { state.withLock { $0.status != nil } }
-
-    func resolve(_ status: Int32) {
-        let waiters = state.withLock { state in
-            state.status = status
-            defer { state.waiters = [:] }
-            return state.waiters.values
-        }
-        for waiter in waiters { waiter.resume(returning: status) }
-    }
-
-    /// The exit status, or nil if the waiting task is cancelled first.
-    func wait() async -> Int32? {
-        let id = UUID()
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let ready = state.withLock { state -> Int32?? in
-                    if let status = state.status { return .some(status) }
-                    if Task.isCancelled { return .some(nil) }
-                    state.waiters[id] = continuation
-                    return .none
-                }
-                if let ready { continuation.resume(returning: ready) }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: nil)
-        }
     }
 }
 

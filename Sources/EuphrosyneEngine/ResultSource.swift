@@ -5,13 +5,50 @@ import Synchronization
 /// Where recipe results come from: the HTTP callback (local mode) or Redis pub/sub (cluster mode).
 ///
 /// The coordinator asks the source which environment a recipe needs to report to it, and tells it when an
-/// incident starts and stops expecting results so it can subscribe and unsubscribe. Results themselves reach the
-/// coordinator through `IncidentCoordinator.deliver(_:)`.
+/// incident starts and stops expecting results so it can subscribe and unsubscribe. Results reach the coordinator
+/// either through `IncidentCoordinator.deliver(_:)` (the HTTP callback route calls it) or through
+/// `incomingResults`, which the coordinator drains while it runs.
 public protocol ResultSource: Sendable {
     /// `EUPHROSYNE_*` variables that tell a recipe of `incident` how to report here.
     func recipeEnvironment(incident: UUID, secret: String) -> [String: String]
     func watch(incident: UUID) async
     func unwatch(incident: UUID) async
+    /// Results this source receives by itself (e.g. over Redis), or nil if results are delivered directly.
+    /// The same result may come more than once (a message and its durable copy); the incident ignores duplicates.
+    var incomingResults: AsyncStream<RecipeResult>? { get }
+}
+
+extension ResultSource {
+    public var incomingResults: AsyncStream<RecipeResult>? { nil }
+}
+
+/// Several result sources at once: local mode with `--redis-address` takes results over the HTTP callback and over
+/// Redis.
+public struct CombinedResultSource: ResultSource {
+    public let sources: [any ResultSource]
+    public let incomingResults: AsyncStream<RecipeResult>?
+
+    public init(_ sources: [any ResultSource]) {
+        self.sources = sources
+        let streams = sources.compactMap(\.incomingResults)
+        // Only Redis delivers results by itself; two such sources would mean the same results twice.
+        precondition(streams.count <= 1, "at most one result source may deliver results by itself")
+        incomingResults = streams.first
+    }
+
+    public func recipeEnvironment(incident: UUID, secret: String) -> [String: String] {
+        sources.reduce(into: [:]) { environment, source in
+            environment.merge(source.recipeEnvironment(incident: incident, secret: secret)) { $1 }
+        }
+    }
+
+    public func watch(incident: UUID) async {
+        for source in sources { await source.watch(incident: incident) }
+    }
+
+    public func unwatch(incident: UUID) async {
+        for source in sources { await source.unwatch(incident: incident) }
+    }
 }
 
 /// Results posted by recipes to the reconciler's own webhook listener, at a URL that carries the incident's

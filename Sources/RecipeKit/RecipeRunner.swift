@@ -28,7 +28,17 @@ public enum RecipeRunner {
             printError("\(recipeName): \(error.message)\n\(RecipeArguments.usage)")
             return 2
         }
-        let reporter = makeReporter?(parsed, settings) ?? defaultReporter(parsed, settings)
+        let reporter: (any ResultReporter)?
+        do throws(RecipeError) {
+            if let makeReporter {
+                reporter = makeReporter(parsed, settings)
+            } else {
+                reporter = try defaultReporter(parsed, settings, variables: environment)
+            }
+        } catch {
+            printError("\(recipeName): \(error.message)")
+            return 2
+        }
 
         func report(_ outcome: RecipeOutcome, incident: String) async -> Int32 {
             let result = RecipeResult(
@@ -37,7 +47,7 @@ public enum RecipeRunner {
                                links: outcome.links)
             )
             guard let reporter else {
-                printError("\(recipeName): nowhere to report the result: no --redis-address and no EUPHROSYNE_RESULT_URL")
+                printError("\(recipeName): nowhere to report the result: --redis-address is empty and EUPHROSYNE_RESULT_URL is not set")
                 return 3
             }
             do {
@@ -78,8 +88,13 @@ public enum RecipeRunner {
         return await report(outcome, incident: input.incident)
     }
 
-    static func defaultReporter(_ arguments: RecipeArguments, _ environment: RecipeEnvironment) -> (any ResultReporter)? {
-        // Redis publishing arrives with the Redis client; until then the HTTP callback is the way.
+    /// Redis when the argv names one (the original contract), else the HTTP callback of local mode.
+    static func defaultReporter(
+        _ arguments: RecipeArguments, _ environment: RecipeEnvironment, variables: [String: String]
+    ) throws(RecipeError) -> (any ResultReporter)? {
+        if !arguments.redisAddress.isEmpty {
+            return try RedisReporter(address: arguments.redisAddress, environment: variables)
+        }
         if let url = environment.resultURL { return HTTPCallbackReporter(url: url) }
         return nil
     }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import EuphrosyneCore
 import EuphrosyneEngine
+import EuphrosyneRedis
 import EuphrosyneServer
 import Foundation
 import Logging
@@ -28,29 +29,44 @@ struct LocalReconciler {
         let notifier: any Notifier = settings.webexBotAddress.map {
             BotNotifier(baseURL: $0, httpClient: httpClient, logger: Logger(label: "euphrosyne.notifier.bot"))
         } ?? LogNotifier()
-        let resultSource = HTTPCallbackResultSource(
+        let callback = HTTPCallbackResultSource(
             baseURL: settings.callbackURL ?? "http://127.0.0.1:\(settings.webhookPort)"
         )
-        let launcher = LocalProcessLauncher(extraSearchPaths: Self.executableDirectory().map { [$0] } ?? [])
+        var launcher = LocalProcessLauncher(extraSearchPaths: Self.executableDirectory().map { [$0] } ?? [])
+
+        // With Redis, results also come over pub/sub (recipes written for the original system publish there) and
+        // incidents live in Redis, so a restart resumes them; recipes then keep running across the restart.
+        let redis = try settings.redisAddress.isEmpty ? nil : RedisParts(settings: settings, logger: logger)
+        let resultSource: any ResultSource = redis.map { CombinedResultSource([callback, $0.results]) } ?? callback
+        let store: any IncidentStore = redis.map {
+            RedisIncidentStore(client: $0.client, retentionSeconds: settings.retentionSeconds)
+        } ?? InMemoryIncidentStore()
+        launcher.leavesRunsRunningWhenCancelled = store.isDurable
+
         let coordinator = IncidentCoordinator(
             registry: StaticRecipeRegistry(catalog), launcher: launcher, resultSource: resultSource,
-            notifier: notifier, store: InMemoryIncidentStore(),
+            notifier: notifier, store: store,
             configuration: CoordinatorConfiguration(
                 defaultRecipeTimeoutSeconds: settings.recipeTimeoutSeconds,
                 approvalWindowSeconds: settings.approvalWindowSeconds,
                 aggregatorAddress: settings.aggregatorAddress, redisAddress: settings.redisAddress
             )
         )
-        let readiness = Readiness([
+        var checks: [(name: String, check: Readiness.Check)] = [
             (name: "coordinator", check: { await coordinator.isAcceptingWork ? nil : "shutting down" }),
-        ])
+        ]
+        if let redis {
+            checks.append((name: "redis", check: { redis.client.isConnected ? nil : "Redis is unreachable" }))
+        }
+        let readiness = Readiness(checks)
+        let callbackSource = callback
         let logger = self.logger
         let explicitCallback = settings.callbackURL != nil
         let webhook = Listeners.webhook(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.webhookPort,
             logger: Logger(label: "euphrosyne.webhook"),
             onServerRunning: { port in
-                if !explicitCallback { resultSource.setBaseURL("http://127.0.0.1:\(port)") }
+                if !explicitCallback { callbackSource.setBaseURL("http://127.0.0.1:\(port)") }
                 logger.notice("webhook listener ready", metadata: ["port": "\(port)"])
             }
         )
@@ -64,11 +80,12 @@ struct LocalReconciler {
             "debugging": "\(catalog.enabledDebugging.map(\.name).joined(separator: ","))",
             "actions": "\(catalog.enabledActions.map(\.name).joined(separator: ","))",
             "notifier": "\(settings.webexBotAddress == nil ? "log" : "bot")",
+            "store": "\(redis == nil ? "memory" : "redis")",
         ])
-        // Shutdown runs in reverse: the API stops first, the coordinator drains while the webhook listener still
-        // takes the results of running recipes, and the webhook listener stops last.
+        // Shutdown runs in reverse: the API stops first, the coordinator drains while the webhook listener (and
+        // Redis) still bring the results of running recipes, then the webhook listener and Redis stop.
         let group = ServiceGroup(configuration: .init(
-            services: [
+            services: (redis?.services ?? []) + [
                 .init(service: webhook),
                 .init(service: coordinator),
                 .init(service: api),
@@ -106,6 +123,38 @@ struct LocalReconciler {
             return Bundle.main.executableURL?.deletingLastPathComponent().path
         }
         return URL(fileURLWithPath: path).deletingLastPathComponent().path
+    }
+}
+
+/// The Redis side of local mode with `--redis-address`: one command client, one subscriber connection for every
+/// result channel, and the result source on top of them.
+struct RedisParts {
+    let client: RedisClient
+    let subscriber: RedisSubscriber
+    let results: RedisResultSource
+
+    init(settings: ServeSettings, logger: Logger) throws {
+        var configuration: RedisConfiguration
+        do {
+            configuration = try RedisConfiguration(address: settings.redisAddress)
+        } catch {
+            throw ReconcilerStartError("--redis-address \"\(settings.redisAddress)\" is not usable: \(error)")
+        }
+        if let password = settings.redisPassword {
+            configuration.password = password
+            configuration.username = settings.redisUsername
+        }
+        configuration.clientName = "euphrosyne"
+        client = RedisClient(configuration: configuration, logger: Logger(label: "euphrosyne.redis"))
+        var subscriberConfiguration = configuration
+        subscriberConfiguration.clientName = "euphrosyne-subscriber"
+        subscriber = RedisSubscriber(configuration: subscriberConfiguration, logger: Logger(label: "euphrosyne.redis.subscriber"))
+        results = RedisResultSource(subscriber: subscriber, client: client)
+    }
+
+    /// In start order: the client and subscriber before the result source that uses them.
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] {
+        [.init(service: client), .init(service: subscriber), .init(service: results)]
     }
 }
 

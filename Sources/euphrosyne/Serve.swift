@@ -27,7 +27,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Passed to recipes as --aggregator-address. (AGGREGATOR_ADDRESS)", valueName: "address"))
     var aggregatorAddress: String?
 
-    @Option(help: ArgumentHelp("Passed to recipes as --redis-address. (REDIS_ADDRESS)", valueName: "host:port"))
+    @Option(help: ArgumentHelp("Redis for results and incidents, also passed to recipes as --redis-address; REDIS_USERNAME and REDIS_PASSWORD from the environment. (REDIS_ADDRESS)", valueName: "host:port"))
     var redisAddress: String?
 
     @Option(help: ArgumentHelp("Base URL of the Webex bot; without it notifications go to the log. (WEBEX_BOT_ADDRESS)", valueName: "url"))
@@ -53,6 +53,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("How long an analysed incident accepts approvals, in seconds (default 86400). (APPROVAL_WINDOW)", valueName: "seconds"))
     var approvalWindow: Int?
+
+    @Option(help: ArgumentHelp("How long Redis keeps incidents, in seconds (default 604800). (INCIDENT_RETENTION)", valueName: "seconds"))
+    var retention: Int?
 
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (default info). (LOG_LEVEL)", valueName: "level"))
     var logLevel: String?

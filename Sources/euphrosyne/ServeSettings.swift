@@ -17,6 +17,9 @@ struct ServeSettings {
     var apiPort: Int
     var callbackURL: String?
     var approvalWindowSeconds: Int
+    var retentionSeconds: Int
+    var redisUsername: String?
+    var redisPassword: String?
     var logLevel: Logger.Level
 
     init(options: Serve, environment: [String: String]) throws {
@@ -76,6 +79,11 @@ struct ServeSettings {
         approvalWindowSeconds = try integer(
             options.approvalWindow, "APPROVAL_WINDOW", default: 86_400, range: 1...(30 * 86_400)
         )
+        retentionSeconds = try integer(
+            options.retention, "INCIDENT_RETENTION", default: 7 * 86_400, range: 60...(365 * 86_400)
+        )
+        redisUsername = value(nil, "REDIS_USERNAME")
+        redisPassword = value(nil, "REDIS_PASSWORD")
         let levelText = value(options.logLevel, "LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
             throw ValidationError("unknown log level \"\(levelText)\"")

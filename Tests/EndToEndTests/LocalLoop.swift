@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import EuphrosyneCore
 import EuphrosyneEngine
+import EuphrosyneRedis
 import EuphrosyneServer
 import EuphrosyneTestSupport
 import Foundation
@@ -83,28 +84,46 @@ struct LocalLoop {
         }
     }
 
-    /// Runs the reconciler with this registry (YAML in the ConfigMap format) while `body` runs.
+    /// Runs the reconciler with this registry (YAML in the ConfigMap format) while `body` runs. With `redis`, it
+    /// runs as `serve --local --redis-address` does: results over Redis too, incidents in Redis, recipes left
+    /// running across a restart.
     func run<T: Sendable>(
-        registry: String, defaultTimeout: Int = 60, _ body: @Sendable (Endpoints) async throws -> T
+        registry: String, defaultTimeout: Int = 60, redis: RedisServerProcess? = nil,
+        drainTimeout: Duration = .seconds(5), _ body: @Sendable (Endpoints) async throws -> T
     ) async throws -> T {
         let (catalog, problems) = RecipeCatalog.load(yaml: registry)
         guard problems.isEmpty else { throw TestTimeout(what: "a clean registry, got \(problems)") }
         var logger = Logger(label: "e2e")
         logger.logLevel = .warning
         let ports = PortCollector(count: 3)
-        let resultSource = HTTPCallbackResultSource(baseURL: "http://127.0.0.1:0")
+        let callback = HTTPCallbackResultSource(baseURL: "http://127.0.0.1:0")
         let botURL = BotURL()
+
+        var redisServices: [any Service] = []
+        var resultSource: any ResultSource = callback
+        var store: any IncidentStore = InMemoryIncidentStore()
+        if let redis {
+            let client = RedisClient(configuration: redis.configuration(name: "euphrosyne"), logger: logger)
+            let subscriber = RedisSubscriber(configuration: redis.configuration(name: "euphrosyne-subscriber"),
+                                             logger: logger)
+            let results = RedisResultSource(subscriber: subscriber, client: client, logger: logger)
+            redisServices = [client, subscriber, results]
+            resultSource = CombinedResultSource([callback, results])
+            store = RedisIncidentStore(client: client)
+        }
         let coordinator = IncidentCoordinator(
             registry: StaticRecipeRegistry(catalog),
-            launcher: LocalProcessLauncher(extraSearchPaths: [Self.productsDirectory], logger: logger),
+            launcher: LocalProcessLauncher(extraSearchPaths: [Self.productsDirectory],
+                                           leavesRunsRunningWhenCancelled: store.isDurable, logger: logger),
             resultSource: resultSource,
             notifier: DeferredBotNotifier(url: botURL),
-            store: InMemoryIncidentStore(),
-            configuration: .init(defaultRecipeTimeoutSeconds: defaultTimeout, drainTimeout: .seconds(5)),
+            store: store,
+            configuration: .init(defaultRecipeTimeoutSeconds: defaultTimeout,
+                                 redisAddress: redis.map { "127.0.0.1:\($0.port)" } ?? "", drainTimeout: drainTimeout),
             logger: logger
         )
         let readiness = Readiness()
-        let services: [any Service] = [
+        let services: [any Service] = redisServices + [
             Application(router: bot.router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                         onServerRunning: { channel in
                             let port = channel.localAddress?.port ?? 0
@@ -113,7 +132,7 @@ struct LocalLoop {
                         }, logger: logger),
             Listeners.webhook(coordinator: coordinator, readiness: readiness, host: "127.0.0.1", port: 0, logger: logger,
                               onServerRunning: { port in
-                                  resultSource.setBaseURL("http://127.0.0.1:\(port)")
+                                  callback.setBaseURL("http://127.0.0.1:\(port)")
                                   await ports.set(0, port)
                               }),
             coordinator,

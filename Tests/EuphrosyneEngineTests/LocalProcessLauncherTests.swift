@@ -151,4 +151,24 @@ import Testing
             (try? String(contentsOfFile: marker, encoding: .utf8)) == #"{"uuid":"kept"}"#
         }
     }
+
+    @Test func aRecipeStoppedAtItsTimeoutGetsSIGTERMFirst() async throws {
+        // The reconciler's own threads block most signals; the recipe must not inherit that, or SIGTERM never
+        // reaches it and it cannot clean up before the SIGKILL.
+        let fixtures = try ScriptFixtures()
+        defer { fixtures.remove() }
+        let marker = fixtures.path("terminated")
+        let script = try fixtures.script("graceful", """
+            trap 'echo cleaned-up > \(marker); exit 0' TERM
+            sleep 300 &
+            wait
+            """)
+        var launcher = Self.launcher(fixtures)
+        launcher.terminationGrace = .seconds(20)
+        let clock = ContinuousClock()
+        let start = clock.now
+        #expect(await launcher.run(try Self.request(entrypoint: script, timeout: 1)) {} == .timedOut)
+        #expect(clock.now - start < .seconds(10), "SIGTERM did not stop it; it waited for the SIGKILL")
+        #expect(try String(contentsOfFile: marker, encoding: .utf8) == "cleaned-up\n")
+    }
 }

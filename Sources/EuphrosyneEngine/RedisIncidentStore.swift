@@ -1,0 +1,107 @@
+import EuphrosyneCore
+import EuphrosyneRedis
+import Foundation
+import NIOCore
+
+/// Keeps incidents in Redis, so a restarted reconciler (or another replica) finds them and resumes the open ones.
+///
+/// Layout, every key with a TTL of `retentionSeconds` refreshed on each save:
+/// - `euphrosyne:incident:<uuid>`: a hash with `revision` and `data` (the incident as JSON);
+/// - `euphrosyne:incidents`: a sorted set of incident UUIDs scored by creation time (milliseconds), for listing;
+/// - `euphrosyne:incidents:open`: the set of incidents that are not closed, for resuming.
+/// A save is one Lua script, so a slower writer never replaces a newer revision.
+public struct RedisIncidentStore: IncidentStore {
+    public let client: RedisClient
+    public let retentionSeconds: Int
+
+    static let indexKey = "euphrosyne:incidents"
+    static let openKey = "euphrosyne:incidents:open"
+    static func incidentKey(_ id: UUID) -> String { "euphrosyne:incident:\(id.uuidString.lowercased())" }
+
+    /// KEYS: incident, index, open. ARGV: revision, data, retention seconds, created-at ms, uuid, open (1/0).
+    static let saveScript = """
+        local current = redis.call('HGET', KEYS[1], 'revision')
+        if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
+        redis.call('HSET', KEYS[1], 'revision', ARGV[1], 'data', ARGV[2])
+        redis.call('EXPIRE', KEYS[1], ARGV[3])
+        redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+        redis.call('EXPIRE', KEYS[2], ARGV[3])
+        if ARGV[6] == '1' then
+          redis.call('SADD', KEYS[3], ARGV[5])
+          redis.call('EXPIRE', KEYS[3], ARGV[3])
+        else
+          redis.call('SREM', KEYS[3], ARGV[5])
+        end
+        return 1
+        """
+
+    public init(client: RedisClient, retentionSeconds: Int = 7 * 86_400) {
+        self.client = client
+        self.retentionSeconds = retentionSeconds
+    }
+
+    public var isDurable: Bool { true }
+
+    public func save(_ incident: Incident) async throws {
+        let data = String(decoding: try Self.encoder.encode(incident), as: UTF8.self)
+        _ = try await client.execute(EVAL(
+            Self.saveScript,
+            keys: [Self.incidentKey(incident.id), Self.indexKey, Self.openKey],
+            arguments: [
+                String(incident.revision), data, String(retentionSeconds),
+                String(Int64(incident.createdAt.timeIntervalSince1970 * 1000)), incident.id.uuidString.lowercased(),
+                incident.state.isClosed ? "0" : "1",
+            ]
+        ))
+    }
+
+    public func incident(_ id: UUID) async throws -> Incident? {
+        guard let data = try await client.execute(HGET(Self.incidentKey(id), field: "data")) else { return nil }
+        return try Self.decoder.decode(Incident.self, from: Data(data.readableBytesView))
+    }
+
+    public func list(offset: Int, limit: Int) async throws -> IncidentPage {
+        // Index entries of incidents past their retention point at keys that have expired: drop them first.
+        let cutoff = (Date().timeIntervalSince1970 - Double(retentionSeconds)) * 1000
+        _ = try await client.execute(ZREMRANGEBYSCORE(Self.indexKey, min: .negativeInfinity, max: .exclusive(cutoff)))
+        let total = try await client.execute(ZCARD(Self.indexKey))
+        guard limit > 0, offset < total else { return IncidentPage(incidents: [], total: total) }
+        let ids = try await client.execute(ZREVRANGE(Self.indexKey, start: offset, stop: offset + limit - 1))
+        return IncidentPage(incidents: try await fetch(ids.compactMap(UUID.init(uuidString:))), total: total)
+    }
+
+    public func openIncidents() async throws -> [Incident] {
+        let ids = try await client.execute(SMEMBERS(Self.openKey)).compactMap(UUID.init(uuidString:))
+        let incidents = try await fetch(ids)
+        let gone = Set(ids).subtracting(incidents.map(\.id))
+        if !gone.isEmpty {
+            _ = try await client.execute(SREM(Self.openKey, members: gone.map { $0.uuidString.lowercased() }))
+        }
+        return incidents.filter { !$0.state.isClosed }.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    /// The incidents with these ids that still exist, in the order given; the reads are pipelined.
+    private func fetch(_ ids: [UUID]) async throws -> [Incident] {
+        try await withThrowingTaskGroup(of: (Int, Incident?).self) { group in
+            for (index, id) in ids.enumerated() {
+                group.addTask { (index, try await incident(id)) }
+            }
+            var found = [Incident?](repeating: nil, count: ids.count)
+            for try await (index, incident) in group { found[index] = incident }
+            return found.compactMap { $0 }
+        }
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        return decoder
+    }()
+}
