@@ -101,9 +101,9 @@ public actor IncidentCoordinator: Service {
     // MARK: - Service
 
     public func run() async throws {
-        await resumeOpenIncidents()
         await withDiscardingTaskGroup { group in
             group.addTask { await self.drainOnGracefulShutdown() }
+            group.addTask { await self.resumeOpenIncidents() }
             if let results = resultSource.incomingResults {
                 group.addTask {
                     for await result in results { _ = await self.deliver(result) }
@@ -146,12 +146,20 @@ public actor IncidentCoordinator: Service {
     /// again.
     private func resumeOpenIncidents() async {
         guard store.isDurable else { return }
-        let incidents: [Incident]
-        do {
-            incidents = try await store.openIncidents()
-        } catch {
-            logger.error("cannot load open incidents to resume them", metadata: ["error": "\(error)"])
-            return
+        var incidents: [Incident] = []
+        var attempt = 0
+        while true {
+            do {
+                incidents = try await store.openIncidents()
+                break
+            } catch {
+                // The store (Redis) may still be coming up: keep trying, as long as we run.
+                attempt += 1
+                logger.error("cannot load open incidents to resume them; retrying", metadata: [
+                    "error": "\(error)", "attempt": "\(attempt)",
+                ])
+                do { try await Task.sleep(for: .seconds(min(30, 1 << min(attempt, 5)))) } catch { return }
+            }
         }
         for incident in incidents where live[incident.id] == nil {
             live[incident.id] = incident

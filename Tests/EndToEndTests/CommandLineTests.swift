@@ -147,4 +147,36 @@ import Testing
         #expect(good.status == 0, "\(good.stdout)")
         #expect(good.stdout.contains("ok (1 debugging, 2 action recipes)"))
     }
+
+    @Test func readinessIsFalseWhileRedisIsUnreachable() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let registryPath = loop.directory.appendingPathComponent("recipes.yaml").path
+        try LocalModeEndToEndTests.demoRegistry(recordFile: loop.recordFile)
+            .write(toFile: registryPath, atomically: true, encoding: .utf8)
+        let log = loop.directory.appendingPathComponent("serve.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let deadRedis = try RedisServerProcess.freePort()
+
+        let serve = Process()
+        serve.executableURL = URL(fileURLWithPath: Self.euphrosyne)
+        serve.arguments = ["serve", "--local", "--recipes", registryPath, "--host", "127.0.0.1", "--webhook-port", "0",
+                           "--api-port", "0", "--redis-address", "127.0.0.1:\(deadRedis)"]
+        serve.standardError = try FileHandle(forWritingTo: log)
+        serve.standardOutput = FileHandle.nullDevice
+        try serve.run()
+        defer { if serve.isRunning { serve.terminate() } }
+        try await waitUntil("the API listener") {
+            Self.port(named: "API", in: try String(contentsOf: log, encoding: .utf8)) != nil || !serve.isRunning
+        }
+        let api = try #require(Self.port(named: "API", in: try String(contentsOf: log, encoding: .utf8)))
+        let endpoints = LocalLoop.Endpoints(webhook: 0, api: api, bot: 0)
+        let ready = try await endpoints.get(api, "/readyz")
+        #expect(ready["status"] == .string("not ready"))
+        #expect(ready["problems"]?["redis"] == .string("Redis is unreachable"))
+        let healthy = try await endpoints.get(api, "/healthz")
+        #expect(healthy["status"] == .string("ok"))
+        kill(serve.processIdentifier, SIGTERM)
+        try await waitUntil("serve to stop", timeout: .seconds(30)) { !serve.isRunning }
+    }
 }
