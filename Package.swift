@@ -101,6 +101,17 @@ let package = Package(
             dependencies: ["RecipeKit", "EuphrosyneCore"],
             swiftSettings: swiftSettings
         ),
+        // The benchmarks behind scripts/bench: each row a ratio against a reference measured in the same run.
+        .executableTarget(
+            name: "euphrosyne-bench",
+            dependencies: [
+                "EuphrosyneCore", "EuphrosyneEngine", "EuphrosyneRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Fakes of the peers we talk to (the chat bot) and of engine ports, and server helpers, shared by the tests.
         .target(
             name: "EuphrosyneTestSupport",
@@ -120,6 +131,16 @@ let package = Package(
             name: "EuphrosyneCoreTests",
             dependencies: ["EuphrosyneCore"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EuphrosyneRedisTests",
+            dependencies: [
+                "EuphrosyneRedis", "EuphrosyneTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

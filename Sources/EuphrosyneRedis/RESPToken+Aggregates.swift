@@ -16,6 +16,7 @@ extension RESPToken {
 
         public func makeIterator() -> Iterator { Iterator(remaining: count, buffer: elements) }
 
+        /// Frames one child at a time from the parent's bytes; used by `for … in` over an array token.
         public struct Iterator: IteratorProtocol {
             var remaining: Int
             var buffer: ByteBuffer
@@ -48,6 +49,7 @@ extension RESPToken {
             Iterator(children: Array(count: count * 2, elements: elements).makeIterator())
         }
 
+        /// Yields the pairs of a map token in wire order; used by `for (key, value) in` over it.
         public struct Iterator: IteratorProtocol {
             var children: Array.Iterator
 

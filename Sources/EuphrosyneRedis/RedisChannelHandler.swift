@@ -14,6 +14,9 @@ struct RedisOutboundRequest: Sendable {
     var reply: Reply
 }
 
+/// Marks a `.connectionClosed` for a command that never reached the socket, so it is safe to send again.
+struct CommandNotSent: Error {}
+
 /// The NIO handler under every Redis connection. Inbound it frames tokens, skips attributes, hands pushes (RESP3
 /// `>` frames, or RESP2 pub/sub arrays on a subscriber connection) to `onPush`, and matches every other reply to the
 /// oldest pending request — replies come back in the order the commands went out, so many can be in flight.
@@ -60,7 +63,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
         if isClosed {
-            let error = RedisError(.connectionClosed, message: "connection is closed")
+            let error = RedisError(.connectionClosed, message: "connection is closed", underlying: CommandNotSent())
             switch request.reply {
             case .single(let reply, _): reply.fail(error)
             case .pubSub(_, _, let reply): reply.fail(error)

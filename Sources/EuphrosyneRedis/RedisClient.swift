@@ -79,7 +79,16 @@ public final class RedisClient: Service, Sendable {
     /// with the server's text; a command is never retried (it may have run), so a loss mid-flight throws
     /// `.connectionClosed`.
     public func execute<Command: RedisCommand>(_ command: Command) async throws(RedisError) -> Command.Response {
-        try await connection().execute(command)
+        var attempts = 0
+        while true {
+            do {
+                return try await connection().execute(command)
+            } catch where error.code == .connectionClosed && error.underlying is CommandNotSent && attempts < 3 {
+                // The connection died before the command was written: nothing ran, so waiting for the next
+                // connection and sending it there is safe.
+                attempts += 1
+            }
+        }
     }
 
     /// The live connection, waiting for one up to the command timeout.

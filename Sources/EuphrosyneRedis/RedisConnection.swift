@@ -77,7 +77,7 @@ public final class RedisConnection: Sendable {
     func send(_ bytes: ByteBuffer) async throws(RedisError) -> RESPToken {
         let promise = channel.eventLoop.makePromise(of: RESPToken.self)
         let request = RedisOutboundRequest(bytes: bytes, reply: .single(promise, timeout: TimeAmount(commandTimeout)))
-        channel.writeAndFlush(request, promise: nil)
+        channel.writeAndFlush(request, promise: writeFailurePromise(failing: promise))
         do {
             return try await withTaskCancellationHandler {
                 try await promise.futureResult.get()
@@ -101,8 +101,25 @@ public final class RedisConnection: Sendable {
             bytes: encoder.buffer,
             reply: .pubSub(command.kind, confirmations: command.channels.count, promise)
         )
-        channel.writeAndFlush(request, promise: nil)
+        channel.writeAndFlush(request, promise: writeFailurePromise(failing: promise))
         return promise.futureResult
+    }
+
+    /// A write promise whose failure fails `reply` too. Without it a write to a channel that has already closed
+    /// (its handler removed, so nothing queues the request) would leave the caller waiting forever.
+    private func writeFailurePromise<Value>(failing reply: EventLoopPromise<Value>) -> EventLoopPromise<Void> {
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            // Failing an already-answered promise is a no-op, so a late write error cannot override a reply.
+            if let error = error as? RedisError {
+                reply.fail(error)
+            } else if let error = error as? ChannelError, error == .ioOnClosedChannel {
+                reply.fail(RedisError(.connectionClosed, message: "connection is closed", underlying: CommandNotSent()))
+            } else {
+                reply.fail(RedisError(.connectionClosed, message: "write failed", underlying: error))
+            }
+        }
+        return written
     }
 
     /// Whether the TCP connection is still open.

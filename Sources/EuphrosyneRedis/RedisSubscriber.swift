@@ -193,13 +193,16 @@ public final class RedisSubscriber: Service, Sendable {
             }
             if batch.isEmpty { return }
             for item in batch {
-                let future = item.connection.send(item.command)
-                guard item.command.kind == .subscribe else { continue }
-                let channels = item.command.channels
-                let generation = item.generation
-                future.whenFailure { [self] error in
-                    guard let error = error as? RedisError, error.code == .serverError else { return }
-                    subscribeFailed(channels, error: error, generation: generation)
+                // Always through the event loop's task queue, even from the loop itself: a write made directly on
+                // the loop could overtake one another thread queued a moment earlier, reordering SUBSCRIBE and
+                // UNSUBSCRIBE of a channel on the wire.
+                item.connection.channel.eventLoop.execute { [self] in
+                    let future = item.connection.send(item.command)
+                    guard item.command.kind == .subscribe else { return }
+                    future.whenFailure { [self] error in
+                        guard let error = error as? RedisError, error.code == .serverError else { return }
+                        subscribeFailed(item.command.channels, error: error, generation: item.generation)
+                    }
                 }
             }
         }

@@ -16,6 +16,7 @@ public struct RedisSubscription: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> Iterator { Iterator(handle: handle) }
 
+    /// The consumer's cursor. Cancelling the task waiting in `next()` ends the subscription.
     public struct Iterator: AsyncIteratorProtocol {
         public typealias Element = RedisSubscriptionEvent
         public typealias Failure = Never

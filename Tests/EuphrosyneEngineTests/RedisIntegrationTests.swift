@@ -150,6 +150,7 @@ import Testing
                 try await waitUntil("the analysis", timeout: .seconds(60)) {
                     !notifier.analyses(for: incident.id).isEmpty
                 }
+                #expect(notifier.analyses(for: incident.id).first?.text == "dummy: seen by dummy")
                 #expect(try await coordinator.incident(incident.id)?.state == .analysed)
             }
         }

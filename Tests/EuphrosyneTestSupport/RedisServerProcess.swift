@@ -1,5 +1,6 @@
 import EuphrosyneEngine
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -129,8 +130,21 @@ public actor RedisServerProcess {
         throw StartError(description: "\(name) not found on PATH or in /usr/bin: install it (apt-get install redis-server redis-tools; scripts/test does)")
     }
 
-    /// A port that was free a moment ago: bind 127.0.0.1:0, read the port the kernel chose, close.
+    /// Ports handed out in this test process. A killed server's port is free again, and another test must not
+    /// take it while the first one waits to restart there.
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    /// A port that was free a moment ago and never handed out by this process before.
     public static func freePort() throws -> Int {
+        for _ in 0..<50 {
+            let port = try probePort()
+            if handedOut.withLock({ $0.insert(port).inserted }) { return port }
+        }
+        throw StartError(description: "no fresh free port")
+    }
+
+    /// Binds 127.0.0.1:0, reads the port the kernel chose, closes.
+    private static func probePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw StartError(description: "socket() failed") }
         defer { close(fd) }

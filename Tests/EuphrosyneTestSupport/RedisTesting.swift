@@ -76,7 +76,7 @@ public final class RedisPublishingLauncher: RecipeLauncher {
     public enum Mode: Sendable {
         /// Durable copy, then PUBLISH: what RecipeKit does.
         case durableThenPublish
-        /// Only the durable copy: the message was lost; only a catch-up finds the result.
+        /// Only the durable copy, and the run goes on: the message was lost; only a catch-up finds the result.
         case durableOnly
     }
 
@@ -101,14 +101,30 @@ public final class RedisPublishingLauncher: RecipeLauncher {
         let result = RecipeResult(incident: incident, name: request.recipe.name, status: .successful,
                                   results: .init(actions: ["jira"], analysis: "seen by \(request.recipe.name)"))
         let payload = ByteBuffer(bytes: result.encoded())
-        do {
-            let key = ResultDelivery.durableKey(incident: incident)
-            _ = try await client.execute(RPUSH(key, elements: [payload]))
-            if mode == .durableThenPublish {
-                _ = try await client.execute(PUBLISH(incident, message: payload))
+        // Retried like RecipeKit does: Redis may be restarting right now.
+        var reported = false
+        var lastError = ""
+        for _ in 0..<50 where !reported {
+            do {
+                let key = ResultDelivery.durableKey(incident: incident)
+                _ = try await client.execute(RPUSH(key, elements: [payload]))
+                if mode == .durableThenPublish {
+                    _ = try await client.execute(PUBLISH(incident, message: payload))
+                }
+                reported = true
+            } catch {
+                lastError = "\(error)"
+                try? await Task.sleep(for: .milliseconds(100))
             }
-        } catch {
-            return .exited(status: 1, stderrTail: "could not report: \(error)")
+        }
+        guard reported else { return .exited(status: 1, stderrTail: "could not report: \(lastError)") }
+        if mode == .durableOnly {
+            do {
+                try await Task.sleep(for: request.timeout)
+                return .timedOut
+            } catch {
+                return .cancelled(reason: "stopped")
+            }
         }
         return .exited(status: 0, stderrTail: "")
     }
