@@ -16,8 +16,8 @@ public struct CoordinatorConfiguration: Sendable {
     /// On graceful shutdown, how long running recipes and pending notifications get to finish before they are
     /// stopped.
     public var drainTimeout: Duration
-    /// With results arriving by themselves (Redis), how long a run that exited may still deliver its result
-    /// before it counts as having exited without one.
+    /// With results arriving by themselves (Redis), how long a run that exited without a durable copy of its
+    /// result may still deliver one over pub/sub before it counts as having exited without one.
     public var resultGraceAfterExit: Duration
 
     public init(
@@ -378,9 +378,13 @@ public actor IncidentCoordinator: Service {
             return
         }
         if case .exited = exit, resultSource.incomingResults != nil, live[id]?.run(runID)?.state.isFinished == false {
-            // A recipe publishes its result and exits at once; over Redis the message may land just after the
-            // exit is seen. Give it a moment before calling the run failed.
-            try? await Task.sleep(for: configuration.resultGraceAfterExit)
+            // A recipe reports and exits at once; over Redis the message may land after the exit is seen. Its
+            // durable copy is already written (RecipeKit writes it first): read it now. A recipe that only
+            // PUBLISHes gets a moment more.
+            for result in await resultSource.storedResults(incident: id) { _ = await deliver(result) }
+            if live[id]?.run(runID)?.state.isFinished == false {
+                try? await Task.sleep(for: configuration.resultGraceAfterExit)
+            }
         }
         inFlight -= 1
         let (outcome, incident) = await handle(.runEnded(runID: runID, exit: exit, at: now()), for: id)

@@ -107,28 +107,38 @@ public final class RedisResultSource: ResultSource, Service {
         }
     }
 
-    /// Reads every durable copy of the incident's results.
+    /// Reads every durable copy of the incident's results and forwards them.
     private func catchUp(_ incident: UUID) async {
+        for result in await storedResults(incident: incident) {
+            resultContinuation.yield(result)
+        }
+    }
+
+    public func storedResults(incident: UUID) async -> [RecipeResult] {
         let key = ResultDelivery.durableKey(incident: incident.uuidString)
         do {
-            for payload in try await client.execute(LRANGE(key, start: 0, stop: -1)) {
-                forward(payload, incident: incident)
-            }
+            return try await client.execute(LRANGE(key, start: 0, stop: -1)).compactMap { decode($0, incident: incident) }
         } catch {
             logger.warning("cannot read the durable results; relying on pub/sub", metadata: [
                 "incident": "\(incident.uuidString.lowercased())", "error": "\(error)",
             ])
+            return []
         }
     }
 
     private func forward(_ payload: ByteBuffer, incident: UUID) {
+        if let result = decode(payload, incident: incident) { resultContinuation.yield(result) }
+    }
+
+    private func decode(_ payload: ByteBuffer, incident: UUID) -> RecipeResult? {
         do {
-            resultContinuation.yield(try RecipeResult.decode(Data(payload.readableBytesView)))
+            return try RecipeResult.decode(Data(payload.readableBytesView))
         } catch {
             malformed.add(1, ordering: .relaxed)
             logger.warning("ignoring a message that is not a recipe result", metadata: [
                 "incident": "\(incident.uuidString.lowercased())", "error": "\(error)",
             ])
+            return nil
         }
     }
 }

@@ -16,10 +16,14 @@ public protocol ResultSource: Sendable {
     /// Results this source receives by itself (e.g. over Redis), or nil if results are delivered directly.
     /// The same result may come more than once (a message and its durable copy); the incident ignores duplicates.
     var incomingResults: AsyncStream<RecipeResult>? { get }
+    /// Results of `incident` the source can read on demand (Redis: the durable copies), so a run that has just
+    /// exited can be checked for a result still on its way instead of being called failed.
+    func storedResults(incident: UUID) async -> [RecipeResult]
 }
 
 extension ResultSource {
     public var incomingResults: AsyncStream<RecipeResult>? { nil }
+    public func storedResults(incident: UUID) async -> [RecipeResult] { [] }
 }
 
 /// Several result sources at once: local mode with `--redis-address` takes results over the HTTP callback and over
@@ -48,6 +52,12 @@ public struct CombinedResultSource: ResultSource {
 
     public func unwatch(incident: UUID) async {
         for source in sources { await source.unwatch(incident: incident) }
+    }
+
+    public func storedResults(incident: UUID) async -> [RecipeResult] {
+        var results: [RecipeResult] = []
+        for source in sources { results += await source.storedResults(incident: incident) }
+        return results
     }
 }
 

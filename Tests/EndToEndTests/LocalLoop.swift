@@ -36,8 +36,7 @@ struct LocalLoop {
     /// Writes an executable script recipe and returns its path.
     func script(_ name: String, _ body: String) throws -> String {
         let url = directory.appendingPathComponent(name)
-        try ("#!/bin/sh\n" + body + "\n").write(to: url, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
+        try writeExecutableScript(at: url.path, "#!/bin/sh\n" + body + "\n")
         return url.path
     }
 
@@ -78,8 +77,14 @@ struct LocalLoop {
         }
 
         func waitForState(_ id: UUID, _ state: String, timeout: Duration = .seconds(60)) async throws {
-            try await waitUntil("incident \(id) to reach \(state)", timeout: timeout, pollEvery: .milliseconds(50)) {
-                try await incident(id)["state"] == .string(state)
+            do {
+                try await waitUntil("incident \(id) to reach \(state)", timeout: timeout, pollEvery: .milliseconds(50)) {
+                    try await incident(id)["state"] == .string(state)
+                }
+            } catch let error as TestTimeout {
+                // Say where it got stuck: the incident as the API shows it.
+                let seen = (try? await incident(id)).map { "\($0["state"] ?? .null) runs: \($0["runs"] ?? .null)" } ?? "?"
+                throw TestTimeout(what: "\(error.what); last seen \(seen)")
             }
         }
     }

@@ -1,3 +1,4 @@
+import EuphrosyneTestSupport
 import Foundation
 
 /// Small executable scripts for launcher tests, written to a private temporary directory. They are the recipes
@@ -19,8 +20,7 @@ struct ScriptFixtures {
     /// Writes an executable `/bin/sh` script and returns its path.
     func script(_ name: String, _ body: String) throws -> String {
         let url = directory.appendingPathComponent(name)
-        try ("#!/bin/sh\n" + body + "\n").write(to: url, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
+        try writeExecutableScript(at: url.path, "#!/bin/sh\n" + body + "\n")
         return url.path
     }
 
