@@ -115,15 +115,12 @@ public enum JSONValue: Sendable, Hashable, Codable {
 
     /// Parses a request body that must be a JSON object.
     ///
-    /// - Throws: `JSONInputError` when the bytes are not JSON ("malformed JSON: ...") or the
-    ///   top-level value is not an object ("expected a JSON object, got an array").
+    /// - Throws: `JSONInputError` when the bytes are not JSON ("malformed JSON: expected ':' after a key at byte
+    ///   12") or the top-level value is not an object ("expected a JSON object, got an array").
     public static func parseObject(_ data: Data) throws(JSONInputError) -> [String: JSONValue] {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch let error as DecodingError {
-            let detail = syntaxErrorDetail(data) ?? describe(error)
-            throw JSONInputError(message: "malformed JSON: \(detail)", path: codingPath(of: error))
+            value = try JSONParser.parse(data)
         } catch {
             throw JSONInputError(message: "malformed JSON: \(error)")
         }
@@ -131,55 +128,5 @@ public enum JSONValue: Sendable, Hashable, Codable {
             throw JSONInputError(message: "expected a JSON object, got \(value.kindDescription)")
         }
         return object
-    }
-
-    /// JSONDecoder only says "The given data was not valid JSON."; JSONSerialization says
-    /// where ("Invalid value around character 6."), which is what a webhook sender needs.
-    private static func syntaxErrorDetail(_ data: Data) -> String? {
-        do {
-            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-            return nil
-        } catch {
-            return (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
-        }
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        let context: DecodingError.Context
-        switch error {
-        case .dataCorrupted(let ctx), .keyNotFound(_, let ctx), .typeMismatch(_, let ctx),
-             .valueNotFound(_, let ctx):
-            context = ctx
-        @unknown default:
-            return String(describing: error)
-        }
-        // Foundation's top-level message is generic; the underlying error names the position.
-        if let underlying = context.underlyingError {
-            let detail = (underlying as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
-            return detail ?? context.debugDescription
-        }
-        return context.debugDescription
-    }
-
-    private static func codingPath(of error: DecodingError) -> String? {
-        let path: [any CodingKey]
-        switch error {
-        case .dataCorrupted(let ctx), .keyNotFound(_, let ctx), .typeMismatch(_, let ctx),
-             .valueNotFound(_, let ctx):
-            path = ctx.codingPath
-        @unknown default:
-            return nil
-        }
-        guard !path.isEmpty else { return nil }
-        // Same notation as `JSONInputError(decoding:)`: `alerts[0].labels`.
-        var text = ""
-        for key in path {
-            if let index = key.intValue {
-                text += "[\(index)]"
-            } else {
-                text += text.isEmpty ? key.stringValue : "." + key.stringValue
-            }
-        }
-        return text
     }
 }

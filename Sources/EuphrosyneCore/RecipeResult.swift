@@ -74,11 +74,69 @@ public struct RecipeResult: Sendable, Hashable, Codable {
     }
 
     /// Decodes a result from its wire bytes, naming the field at fault when the JSON does not fit the schema.
+    ///
+    /// Parses with `JSONParser` rather than `JSONDecoder`: this runs for every result message on Redis.
     public static func decode(_ data: Data) throws(JSONInputError) -> RecipeResult {
-        do {
-            return try JSONDecoder().decode(RecipeResult.self, from: data)
-        } catch {
-            throw JSONInputError(decoding: error)
+        try RecipeResult(json: try JSONValue.parseObject(data))
+    }
+
+    /// A result from an already parsed JSON object, as lenient as the wire decoding.
+    public init(json object: [String: JSONValue]) throws(JSONInputError) {
+        func string(_ value: JSONValue?, _ path: String, required: Bool) throws(JSONInputError) -> String? {
+            switch value {
+            case .none, .some(.null):
+                if required { throw JSONInputError(message: "is required", path: path) }
+                return nil
+            case .some(.string(let text)):
+                return text
+            case .some:
+                throw JSONInputError(message: "must be a string", path: path)
+            }
+        }
+        func strings(_ value: JSONValue?, _ path: String) throws(JSONInputError) -> [String] {
+            switch value {
+            case .none, .some(.null):
+                return []
+            case .some(.array(let elements)):
+                var texts: [String] = []
+                for (index, element) in elements.enumerated() {
+                    guard case .string(let text) = element else {
+                        throw JSONInputError(message: "must be a string", path: "\(path)[\(index)]")
+                    }
+                    texts.append(text)
+                }
+                return texts
+            case .some:
+                throw JSONInputError(message: "must be an array", path: path)
+            }
+        }
+
+        incident = try string(object["incident"], "incident", required: true)!
+        name = try string(object["name"], "name", required: true)!
+        status = try string(object["status"], "status", required: false)
+            .map { Status(rawValue: $0.lowercased()) ?? .unknown } ?? .unknown
+        switch object["results"] {
+        case .none, .some(.null):
+            results = Details()
+        case .some(.object(let details)):
+            let json: String
+            switch details["json"] {
+            case .none, .some(.null): json = ""
+            case .some(.string(let text)): json = text
+            case .some(let other):
+                // The original SDK sent a string; a recipe that sends JSON directly is kept too.
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                json = (try? encoder.encode(other)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            }
+            results = Details(
+                actions: try strings(details["actions"], "results.actions"),
+                analysis: try string(details["analysis"], "results.analysis", required: false) ?? "",
+                json: json,
+                links: try strings(details["links"], "results.links")
+            )
+        case .some:
+            throw JSONInputError(message: "must be an object", path: "results")
         }
     }
 

@@ -44,7 +44,13 @@ enum WebhookRoutes {
                 throw APIError(.notFound, code: "unknown_callback",
                                message: "no open incident with that callback URL")
             }
-            let result = try await RequestBody.decode(RecipeResult.self, from: request)
+            let body = try await RequestBody.collect(request)
+            let result: RecipeResult
+            do throws(JSONInputError) {
+                result = try RecipeResult.decode(body)
+            } catch {
+                throw APIError.badJSON(error)
+            }
             guard UUID(uuidString: result.incident) == id else {
                 throw APIError(.unprocessableContent, code: "incident_mismatch",
                                message: "the result names incident \"\(result.incident)\" but was posted for \(idText)",

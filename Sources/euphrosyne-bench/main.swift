@@ -40,6 +40,8 @@ struct Row {
 let arguments = CommandLine.arguments.dropFirst()
 let channels = Int(value(of: "--channels") ?? "") ?? 1_000
 let messages = Int(value(of: "--messages") ?? "") ?? 100_000
+/// Diagnostic: count messages without decoding them, to see the transport alone.
+let skipDecode = arguments.contains("--no-decode")
 
 func value(of flag: String) -> String? {
     guard let index = arguments.firstIndex(of: flag), arguments.index(after: index) < arguments.endIndex else { return nil }
@@ -118,7 +120,7 @@ func redisRow(directory: URL) async throws -> Row {
                         counters.confirmed.add(1, ordering: .relaxed)
                     case .message(let payload):
                         // The real path: every message decoded as a recipe result.
-                        if (try? RecipeResult.decode(Data(payload.readableBytesView))) == nil {
+                        if !skipDecode, (try? RecipeResult.decode(Data(payload.readableBytesView))) == nil {
                             counters.malformed.add(1, ordering: .relaxed)
                         }
                         let now = ContinuousClock.now
@@ -143,9 +145,10 @@ func redisRow(directory: URL) async throws -> Row {
             "-h", "127.0.0.1", "-p", "\(port)", "-n", "\(messages)", "-c", "50", "-P", "16", "-r", "\(channels)", "--csv",
             "PUBLISH", "__rand_int__", payload,
         ], in: directory)
-        guard let line = csv.split(separator: "\n").last,
-              let field = line.split(separator: ",").dropFirst().first,
-              let publishRate = Double(field.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+        // The test name (first column) holds the payload's commas: count the 7 numeric columns from the end.
+        let fields = csv.split(separator: "\n").last?.split(separator: ",") ?? []
+        guard fields.count >= 8,
+              let publishRate = Double(fields[fields.count - 7].trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
         else { throw BenchError(description: "cannot read redis-benchmark's output: \(csv)") }
 
         let deadline = ContinuousClock.now + .seconds(120)

@@ -67,14 +67,14 @@ import Testing
         let error = #expect(throws: JSONInputError.self) {
             try JSONValue.parseObject(Data(#"{"a": }"#.utf8))
         }
-        #expect(error?.message == "malformed JSON: Invalid value around character 6.")
+        #expect(error?.message == "malformed JSON: unexpected character '}'; expected a value at byte 6")
     }
 
     @Test func emptyBodyIsMalformed() {
         let error = #expect(throws: JSONInputError.self) {
             try JSONValue.parseObject(Data())
         }
-        #expect(error?.message == "malformed JSON: Unexpected end of file during JSON parse.")
+        #expect(error?.message == "malformed JSON: unexpected end of input; expected a value at byte 0")
     }
 
     @Test(arguments: [
