@@ -18,6 +18,14 @@ public struct JSONParser {
     /// Parses one JSON value that spans the whole input (surrounding whitespace allowed).
     public static func parse(_ data: Data) throws(SyntaxError) -> JSONValue {
         let result: Result<JSONValue, SyntaxError> = data.withUnsafeBytes { buffer in
+            Result { () throws(SyntaxError) in try parse(buffer) }
+        }
+        return try result.get()
+    }
+
+    /// Parses bytes in place (e.g. a network buffer), without copying them into `Data` first.
+    public static func parse(_ buffer: UnsafeRawBufferPointer) throws(SyntaxError) -> JSONValue {
+        let result: Result<JSONValue, SyntaxError> = {
             var parser = Parser(bytes: buffer.bindMemory(to: UInt8.self))
             do throws(SyntaxError) {
                 parser.skipWhitespace()
@@ -28,7 +36,7 @@ public struct JSONParser {
             } catch {
                 return .failure(error)
             }
-        }
+        }()
         return try result.get()
     }
 

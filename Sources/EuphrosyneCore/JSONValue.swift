@@ -118,9 +118,17 @@ public enum JSONValue: Sendable, Hashable, Codable {
     /// - Throws: `JSONInputError` when the bytes are not JSON ("malformed JSON: expected ':' after a key at byte
     ///   12") or the top-level value is not an object ("expected a JSON object, got an array").
     public static func parseObject(_ data: Data) throws(JSONInputError) -> [String: JSONValue] {
+        let result: Result<[String: JSONValue], JSONInputError> = data.withUnsafeBytes { buffer in
+            Result { () throws(JSONInputError) in try parseObject(buffer) }
+        }
+        return try result.get()
+    }
+
+    /// `parseObject(_:)` over bytes in place.
+    public static func parseObject(_ bytes: UnsafeRawBufferPointer) throws(JSONInputError) -> [String: JSONValue] {
         let value: JSONValue
         do {
-            value = try JSONParser.parse(data)
+            value = try JSONParser.parse(bytes)
         } catch {
             throw JSONInputError(message: "malformed JSON: \(error)")
         }

@@ -80,6 +80,11 @@ public struct RecipeResult: Sendable, Hashable, Codable {
         try RecipeResult(json: try JSONValue.parseObject(data))
     }
 
+    /// Decodes a result from bytes in place (a network buffer).
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(JSONInputError) -> RecipeResult {
+        try RecipeResult(json: try JSONValue.parseObject(bytes))
+    }
+
     /// A result from an already parsed JSON object, as lenient as the wire decoding.
     public init(json object: [String: JSONValue]) throws(JSONInputError) {
         func string(_ value: JSONValue?, _ path: String, required: Bool) throws(JSONInputError) -> String? {

@@ -132,7 +132,7 @@ public final class RedisResultSource: ResultSource, Service {
 
     private func decode(_ payload: ByteBuffer, incident: UUID) -> RecipeResult? {
         do {
-            return try RecipeResult.decode(Data(payload.readableBytesView))
+            return try payload.withUnsafeReadableBytes { bytes throws(JSONInputError) in try RecipeResult.decode(bytes) }
         } catch {
             malformed.add(1, ordering: .relaxed)
             logger.warning("ignoring a message that is not a recipe result", metadata: [

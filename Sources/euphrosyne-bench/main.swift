@@ -120,7 +120,7 @@ func redisRow(directory: URL) async throws -> Row {
                         counters.confirmed.add(1, ordering: .relaxed)
                     case .message(let payload):
                         // The real path: every message decoded as a recipe result.
-                        if !skipDecode, (try? RecipeResult.decode(Data(payload.readableBytesView))) == nil {
+                        if !skipDecode, (try? payload.withUnsafeReadableBytes({ try RecipeResult.decode($0) })) == nil {
                             counters.malformed.add(1, ordering: .relaxed)
                         }
                         let now = ContinuousClock.now
