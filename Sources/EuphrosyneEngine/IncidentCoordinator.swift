@@ -328,8 +328,9 @@ public actor IncidentCoordinator: Service {
         guard case .applied(let actions) = outcome else { return (outcome, incident) }
         incident.revision += 1
         live[id] = incident
-        execute(actions, for: incident)
+        // Persist before acting, as opening and approving do: a restart then knows of everything started.
         await save(incident)
+        execute(actions, for: incident)
         return (outcome, incident)
     }
 
