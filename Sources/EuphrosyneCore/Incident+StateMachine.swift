@@ -78,8 +78,8 @@ extension Incident {
         let runnable = recipes.filter { $0.enabled && $0.kind == .debugging }
         guard !runnable.isEmpty else {
             state = .failed
-            closedReason = "no enabled debugging recipe to run"
-            let analysis = Analysis(text: "No enabled debugging recipe is registered, so nothing was diagnosed.",
+            closedReason = "no enabled debugging recipe matches the alert"
+            let analysis = Analysis(text: "No enabled debugging recipe matches this alert, so nothing was diagnosed.",
                                     actions: [], links: [], successful: [], shortfalls: [])
             self.analysis = analysis
             return .applied([.notifyAnalysis(analysis), .release])

@@ -19,6 +19,9 @@ public struct Recipe: Sendable, Hashable, Codable {
     public var timeoutSeconds: Int?
     /// Extension field `env`: extra environment variables for the recipe.
     public var env: [String: String]
+    /// Extension field `match`: which alerts a debugging recipe runs for, in Alertmanager's matcher syntax.
+    /// Empty (the default, and the original behaviour) means every alert.
+    public var match: AlertMatchers = AlertMatchers()
 
     public init(
         name: String,
@@ -29,7 +32,8 @@ public struct Recipe: Sendable, Hashable, Codable {
         arguments: [String],
         description: String = "",
         timeoutSeconds: Int? = nil,
-        env: [String: String] = [:]
+        env: [String: String] = [:],
+        match: AlertMatchers = AlertMatchers()
     ) {
         self.name = name
         self.kind = kind
@@ -40,6 +44,7 @@ public struct Recipe: Sendable, Hashable, Codable {
         self.description = description
         self.timeoutSeconds = timeoutSeconds
         self.env = env
+        self.match = match
     }
 
     /// Builds a recipe whose `arguments` are split from `entrypoint`.
@@ -51,12 +56,13 @@ public struct Recipe: Sendable, Hashable, Codable {
         entrypoint: String,
         description: String = "",
         timeoutSeconds: Int? = nil,
-        env: [String: String] = [:]
+        env: [String: String] = [:],
+        match: AlertMatchers = AlertMatchers()
     ) throws(EntrypointError) {
         self.init(
             name: name, kind: kind, enabled: enabled, image: image, entrypoint: entrypoint,
             arguments: try Entrypoint.split(entrypoint), description: description,
-            timeoutSeconds: timeoutSeconds, env: env)
+            timeoutSeconds: timeoutSeconds, env: env, match: match)
     }
 
     /// Whether `name` is a DNS-1123 label: at most 63 lowercase letters, digits and '-',
@@ -72,5 +78,16 @@ public struct Recipe: Sendable, Hashable, Codable {
               isAlphanumeric(first), isAlphanumeric(last)
         else { return false }
         return bytes.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") }
+    }
+}
+
+extension Recipe {
+    /// Whether this recipe applies to the notification: its matchers fit the labels of at least one of its alerts.
+    /// A notification without alerts (a generic JSON payload) has no labels, so only matchers that accept missing
+    /// labels fit it.
+    public func applies(to alert: AlertNotification) -> Bool {
+        guard !match.matchers.isEmpty else { return true }
+        let labelSets = alert.alerts.isEmpty ? [alert.commonLabels] : alert.alerts.map(\.labels)
+        return labelSets.contains { match.matches($0) }
     }
 }

@@ -36,6 +36,11 @@ public struct RecipeCatalog: Sendable, Hashable {
     }
 
     /// The debugging recipe called `name`, enabled or not.
+    /// The enabled debugging recipes whose `match` fits the notification, sorted by name.
+    public func debuggingRecipes(for alert: AlertNotification) -> [Recipe] {
+        enabledDebugging.filter { $0.applies(to: alert) }
+    }
+
     public func debugging(named name: String) -> Recipe? {
         debugging.first { $0.name == name }
     }
@@ -231,12 +236,13 @@ private struct RecipeBuilder {
         let description = optionalString(config, "description") ?? ""
         let timeout = timeoutSeconds(config)
         let env = environment(config)
+        let match = matchers(config)
 
         guard problems.isEmpty, let entrypoint else { return nil }
         return Recipe(
             name: name, kind: kind, enabled: enabled, image: image.flatMap { $0.isEmpty ? nil : $0 },
             entrypoint: entrypoint, arguments: arguments, description: description,
-            timeoutSeconds: timeout, env: env)
+            timeoutSeconds: timeout, env: env, match: match)
     }
 
     /// Resolves YAML merge keys (`<<: *defaults`), which Yams leaves in the node tree. Without
@@ -311,6 +317,30 @@ private struct RecipeBuilder {
         }
         problem("\(expectation), got \(value.yamlKind)")
         return nil
+    }
+
+    /// `match`: one string of comma-separated matchers (`alertname=~"HTTP.*", severity!="info"`) or a list of
+    /// strings with one matcher each.
+    private mutating func matchers(_ config: Node.Mapping) -> AlertMatchers {
+        guard let value = present(config, "match") else { return AlertMatchers() }
+        do {
+            if let text = value.yamlString { return try AlertMatchers(parsing: text) }
+            if let sequence = value.sequence {
+                var texts: [String] = []
+                for entry in sequence {
+                    guard let text = entry.yamlString else {
+                        problem("field \"match\" must be matcher strings, got \(entry.yamlKind) in the list")
+                        return AlertMatchers()
+                    }
+                    texts.append(text)
+                }
+                return try AlertMatchers(parsing: texts)
+            }
+            problem("field \"match\" must be a string of matchers or a list of them, got \(value.yamlKind)")
+        } catch {
+            problem("field \"match\": \(error.message)")
+        }
+        return AlertMatchers()
     }
 
     private mutating func environment(_ config: Node.Mapping) -> [String: String] {

@@ -204,8 +204,8 @@ public actor IncidentCoordinator: Service {
         )
         await resultSource.watch(incident: incident.id)
         let outcome = incident.handle(.open(
-            recipes: catalog.enabledDebugging, defaultTimeoutSeconds: configuration.defaultRecipeTimeoutSeconds,
-            at: now()
+            recipes: catalog.debuggingRecipes(for: incident.alert),
+            defaultTimeoutSeconds: configuration.defaultRecipeTimeoutSeconds, at: now()
         ))
         incident.revision += 1
         live[incident.id] = incident

@@ -29,7 +29,8 @@ struct Recipes: AsyncParsableCommand {
                 for recipe in recipes {
                     let state = recipe.enabled ? "enabled" : "disabled"
                     let timeout = recipe.timeoutSeconds.map { ", timeout \($0)s" } ?? ""
-                    print("\(kind) \(recipe.name): \(state)\(timeout), runs \(recipe.arguments.joined(separator: " "))")
+                    let match = recipe.match.matchers.isEmpty ? "" : ", for alerts matching \(recipe.match)"
+                    print("\(kind) \(recipe.name): \(state)\(timeout)\(match), runs \(recipe.arguments.joined(separator: " "))")
                 }
             }
             guard problems.isEmpty else {

@@ -194,3 +194,34 @@ import Testing
         }
     }
 }
+
+extension LocalModeEndToEndTests {
+    @Test func onlyTheRecipesWhoseMatchFitsTheAlertRun() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let registry = Self.registry(debugging: """
+            pods:
+              enabled: true
+              entrypoint: "euphrosyne-recipes dummy"
+              match: 'alertname="PodCrashLooping", namespace="shop"'
+            http:
+              enabled: true
+              entrypoint: "euphrosyne-recipes dummy"
+              match:
+                - alertname=~"HTTP.*"
+            """)
+        let payload = try Self.fixture("alertmanager-firing.json")
+        try await loop.run(registry: registry) { endpoints in
+            let id = try await endpoints.alert(payload)
+            try await endpoints.waitForState(id, "analysed")
+            let runs = try await endpoints.incident(id)["runs"]?.arrayValue ?? []
+            #expect(runs.map { $0["recipe"] } == [.string("pods")])
+
+            // No recipe fits a generic payload here: the incident closes as failed and says why.
+            let generic = try await endpoints.alert(#"{"check":"disk"}"#)
+            try await endpoints.waitForState(generic, "failed")
+            #expect(try await endpoints.incident(generic)["closedReason"]
+                == .string("no enabled debugging recipe matches the alert"))
+        }
+    }
+}

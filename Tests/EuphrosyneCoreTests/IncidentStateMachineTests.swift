@@ -69,12 +69,12 @@ import Testing
         let outcome = incident.handle(.open(recipes: [Self.recipe("off", enabled: false)], defaultTimeoutSeconds: 300,
                                             at: Self.start))
         #expect(incident.state == .failed)
-        #expect(incident.closedReason == "no enabled debugging recipe to run")
+        #expect(incident.closedReason == "no enabled debugging recipe matches the alert")
         guard case .applied(let actions) = outcome, case .notifyAnalysis(let analysis) = actions.first else {
             Issue.record("expected an analysis notification, got \(outcome)")
             return
         }
-        #expect(analysis.text.contains("No enabled debugging recipe"))
+        #expect(analysis.text.contains("No enabled debugging recipe matches this alert"))
         #expect(actions.last == .release)
     }
 

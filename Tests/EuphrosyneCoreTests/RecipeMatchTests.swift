@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+@testable import EuphrosyneCore
+
+/// The registry's `match` extension: parsed with the recipe, and which recipes an alert notification runs.
+@Suite struct RecipeMatchTests {
+    static let registry = """
+        debugging: |
+          http-errors:
+            enabled: true
+            entrypoint: "http-errors"
+            match: 'alertname=~"HTTP.*", severity!="info"'
+          pods:
+            enabled: true
+            entrypoint: "pods"
+            match:
+              - 'namespace="shop"'
+              - pod=~".+"
+          everything:
+            enabled: true
+            entrypoint: "dummy"
+          broken:
+            enabled: true
+            entrypoint: "x"
+            match: 'alertname=~"("'
+          wrong-type:
+            enabled: true
+            entrypoint: "x"
+            match: 42
+        """
+
+    @Test func parsesBothFormsAndReportsBadMatchersPerRecipe() throws {
+        let (catalog, problems) = RecipeCatalog.load(yaml: Self.registry)
+        #expect(catalog.debugging.map(\.name) == ["everything", "http-errors", "pods"])
+        #expect(catalog.debugging(named: "http-errors")?.match == (try AlertMatchers(parsing: #"alertname=~"HTTP.*", severity!="info""#)))
+        #expect(catalog.debugging(named: "pods")?.match.matchers.count == 2)
+        #expect(catalog.debugging(named: "everything")?.match.matchers.isEmpty == true)
+        #expect(problems.map(\.recipe) == ["broken", "wrong-type"])
+        #expect(problems.first?.message.hasPrefix("field \"match\": bad matcher") == true)
+        #expect(problems.last?.message == "field \"match\" must be a string of matchers or a list of them, got number 42")
+    }
+
+    @Test func anAlertRunsOnlyTheRecipesThatMatchOneOfItsAlerts() throws {
+        let catalog = RecipeCatalog.load(yaml: Self.registry).catalog
+        let shop = AlertNotification(raw: try JSONValue.parseObject(Data(#"""
+            {"version":"4","status":"firing","alerts":[
+              {"status":"firing","labels":{"alertname":"PodCrashLooping","namespace":"shop","pod":"api-1","severity":"critical"}},
+              {"status":"firing","labels":{"alertname":"PodCrashLooping","namespace":"other","severity":"critical"}}]}
+            """#.utf8)))
+        #expect(catalog.debuggingRecipes(for: shop).map(\.name) == ["everything", "pods"])
+
+        let http = AlertNotification(raw: try JSONValue.parseObject(Data(#"""
+            {"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"HTTPErrors5xx","severity":"critical"}}]}
+            """#.utf8)))
+        #expect(catalog.debuggingRecipes(for: http).map(\.name) == ["everything", "http-errors"])
+
+        let info = AlertNotification(raw: try JSONValue.parseObject(Data(#"""
+            {"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"HTTPErrors5xx","severity":"info"}}]}
+            """#.utf8)))
+        #expect(catalog.debuggingRecipes(for: info).map(\.name) == ["everything"])
+
+        // A generic payload has no labels: only recipes without `match` (or matching missing labels) run.
+        let generic = AlertNotification(raw: ["hello": .string("world")])
+        #expect(catalog.debuggingRecipes(for: generic).map(\.name) == ["everything"])
+    }
+
+    @Test func matchersSurviveEncoding() throws {
+        let recipe = try Recipe(name: "r", kind: .debugging, enabled: true, entrypoint: "r",
+                                match: try AlertMatchers(parsing: #"{a=~"x|y", b!="q\"z"}"#))
+        let decoded = try JSONDecoder().decode(Recipe.self, from: try JSONEncoder().encode(recipe))
+        #expect(decoded == recipe)
+    }
+}
