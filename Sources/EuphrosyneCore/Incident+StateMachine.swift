@@ -22,6 +22,13 @@ extension Incident {
             return runEnded(runID, exit: exit, at: now)
         case .resultReceived(let result, let now):
             return resultReceived(result, at: now)
+        case .notifiedAgain(let payload, let now):
+            guard !state.isClosed else { return .ignored("incident is \(state.rawValue); a new one opens instead") }
+            self.payload = payload
+            notificationCount += 1
+            lastNotifiedAt = now
+            updatedAt = now
+            return .applied([])
         case .approvalWindowPassed(let now):
             guard state == .analysed || state == .done, let deadline = approvalDeadline, now >= deadline else {
                 return .ignored("approval window timer fired in state \(state.rawValue) before the deadline")

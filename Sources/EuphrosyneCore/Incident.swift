@@ -32,8 +32,13 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
     public var revision: Int
     public var createdAt: Date
     public var updatedAt: Date
-    /// The alert notification exactly as it arrived.
+    /// The alert notification exactly as it last arrived.
     public var payload: [String: JSONValue]
+    /// What makes a later notification part of this incident (`AlertNotification.identityKey`).
+    public var identity: String
+    /// How many notifications this incident has received, the first included, and when the last one came.
+    public var notificationCount: Int
+    public var lastNotifiedAt: Date
     public var runs: [RecipeRun]
     public var approvals: [Approval]
     /// The aggregated result of the diagnosis, once every debugging run has finished.
@@ -58,6 +63,9 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
         self.createdAt = now
         self.updatedAt = now
         self.payload = payload
+        self.identity = AlertNotification(raw: payload).identityKey
+        self.notificationCount = 1
+        self.lastNotifiedAt = now
         self.runs = []
         self.approvals = []
         self.callbackSecret = callbackSecret

@@ -13,6 +13,9 @@ public enum IncidentEvent: Sendable, Hashable {
     case resultReceived(RecipeResult, at: Date)
     /// The approval window of an analysed or done incident has passed.
     case approvalWindowPassed(at: Date)
+    /// The same notification group arrived again (a repeat, or a changed group): refresh the alert data, start
+    /// nothing.
+    case notifiedAgain(payload: [String: JSONValue], at: Date)
 }
 
 /// How the launcher saw a run end. A process that reported a result may still end in any of these ways.

@@ -74,6 +74,8 @@ public actor IncidentCoordinator: Service {
 
     /// Incidents that can still change: not failed or expired.
     private var live: [UUID: Incident] = [:]
+    /// The open incident of each notification identity, for deduplication.
+    private var openByIdentity: [String: UUID] = [:]
     private var draining = false
     /// Set once the work stream has ended: runs cancelled from now on were stopped by the shutdown itself.
     private var stopping = false
@@ -163,6 +165,7 @@ public actor IncidentCoordinator: Service {
         }
         for incident in incidents where live[incident.id] == nil {
             live[incident.id] = incident
+            if openByIdentity[incident.identity] == nil { openByIdentity[incident.identity] = incident.id }
             await resultSource.watch(incident: incident.id)
             for run in incident.unfinishedRuns {
                 let deadline = (run.startedAt ?? run.createdAt).addingTimeInterval(TimeInterval(run.timeoutSeconds))
@@ -196,13 +199,36 @@ public actor IncidentCoordinator: Service {
 
     /// Opens an incident for an alert notification and starts its debugging recipes.
     public func openIncident(payload: [String: JSONValue]) async throws(CoordinatorError) -> Incident {
+        try await receive(payload: payload).incident
+    }
+
+    /// Takes an alert notification: one that belongs to an open incident (same `identityKey`, e.g. Alertmanager
+    /// re-sending its group) refreshes that incident and starts nothing; any other opens a new incident.
+    public func receive(
+        payload: [String: JSONValue]
+    ) async throws(CoordinatorError) -> (incident: Incident, isNew: Bool) {
         guard !draining else { throw .shuttingDown }
-        let catalog = await registry.catalog()
-        var incident = Incident(
-            id: UUID(), payload: payload, callbackSecret: Self.makeSecret(),
+        let identity = AlertNotification(raw: payload).identityKey
+        if let existing = openByIdentity[identity] {
+            let (_, refreshed) = await handle(.notifiedAgain(payload: payload, at: now()), for: existing)
+            if let incident = refreshed ?? live[existing] {
+                logger(for: existing).info("notification joined its open incident", metadata: [
+                    "notifications": "\(incident.notificationCount)",
+                ])
+                return (incident, false)
+            }
+        }
+        let id = UUID()
+        // Known before the first suspension, so a duplicate arriving meanwhile joins this incident.
+        live[id] = Incident(
+            id: id, payload: payload, callbackSecret: Self.makeSecret(),
             approvalWindowSeconds: configuration.approvalWindowSeconds, at: now()
         )
-        await resultSource.watch(incident: incident.id)
+        openByIdentity[identity] = id
+        let catalog = await registry.catalog()
+        await resultSource.watch(incident: id)
+        // A duplicate may have refreshed it meanwhile: open the current version.
+        var incident = live[id]!
         let outcome = incident.handle(.open(
             recipes: catalog.debuggingRecipes(for: incident.alert),
             defaultTimeoutSeconds: configuration.defaultRecipeTimeoutSeconds, at: now()
@@ -213,6 +239,7 @@ public actor IncidentCoordinator: Service {
             try await store.save(incident)
         } catch {
             live[incident.id] = nil
+            openByIdentity[identity] = nil
             await resultSource.unwatch(incident: incident.id)
             throw .storeUnavailable("\(error)")
         }
@@ -221,7 +248,7 @@ public actor IncidentCoordinator: Service {
             "recipes": "\(incident.runs.map(\.recipe).joined(separator: ","))",
         ])
         if case .applied(let actions) = outcome { execute(actions, for: incident) }
-        return live[incident.id] ?? incident
+        return (live[incident.id] ?? incident, true)
     }
 
     /// Approves actions for an incident and starts one action run per action.
@@ -363,6 +390,7 @@ public actor IncidentCoordinator: Service {
                 }
             case .release:
                 live[incident.id] = nil
+                if openByIdentity[incident.identity] == incident.id { openByIdentity[incident.identity] = nil }
                 let source = resultSource
                 submit { await source.unwatch(incident: incident.id) }
                 logger(for: incident.id).info("incident closed", metadata: [

@@ -9,6 +9,8 @@ enum WebhookRoutes {
         var uuid: String
         var state: String
         var recipes: [String]
+        /// False when the notification joined an incident already open for its group.
+        var new: Bool
     }
 
     struct Delivered: Codable {
@@ -19,15 +21,17 @@ enum WebhookRoutes {
     static func add<Context: RequestContext>(to router: Router<Context>, coordinator: IncidentCoordinator) {
         router.post("/webhook") { request, _ in
             let payload = try await RequestBody.jsonObject(request)
-            let incident: Incident
+            let received: (incident: Incident, isNew: Bool)
             do throws(CoordinatorError) {
-                incident = try await coordinator.openIncident(payload: payload)
+                received = try await coordinator.receive(payload: payload)
             } catch {
                 throw APIError.from(error)
             }
+            let incident = received.incident
             return try JSONResponse.make(
                 Opened(uuid: incident.id.uuidString.lowercased(), state: incident.state.rawValue,
-                       recipes: incident.runs.map(\.recipe)),
+                       recipes: received.isNew ? incident.runs.filter { $0.kind == .debugging }.map(\.recipe) : [],
+                       new: received.isNew),
                 status: .accepted
             )
         }

@@ -96,7 +96,7 @@ import Testing
             "slow": .report(analysis: "b", actions: [], delay: .milliseconds(300)),
         ], catalog: Self.catalog)
         try await harness.running { coordinator in
-            let incident = try await coordinator.openIncident(payload: [:])
+            let incident = try await coordinator.openIncident(payload: .unique)
             try await waitUntil("the analysis") { try await harness.state(of: incident.id) == .analysed }
         }
         #expect(harness.launcher.maxRunning == 2)
@@ -108,7 +108,7 @@ import Testing
             "dummy": .report(analysis: "fine", actions: [], delay: .zero), "stuck": .hang,
         ], catalog: catalog)
         try await harness.running { coordinator in
-            let incident = try await coordinator.openIncident(payload: [:])
+            let incident = try await coordinator.openIncident(payload: .unique)
             try await waitUntil("the analysis") { !harness.notifier.analyses(for: incident.id).isEmpty }
             let analysis = try #require(harness.notifier.analyses(for: incident.id).first)
             #expect(analysis.shortfalls == [Analysis.Shortfall(recipe: "stuck", reason: "timed out after 1 s")])
@@ -122,7 +122,7 @@ import Testing
             await #expect(throws: CoordinatorError.self) {
                 try await coordinator.approve(incident: missing, actions: [ActionRequest(name: "jira")])
             }
-            let incident = try await coordinator.openIncident(payload: [:])
+            let incident = try await coordinator.openIncident(payload: .unique)
             try await waitUntil("the incident to fail") { try await harness.state(of: incident.id) == .failed }
             do {
                 _ = try await coordinator.approve(incident: incident.id, actions: [ActionRequest(name: "jira")])
@@ -144,7 +144,7 @@ import Testing
     @Test func jobStatusesAreReturnedAndPushedToTheNotifier() async throws {
         let harness = Harness(["dummy": .hang, "slow": .hang], catalog: Self.catalog, drainTimeout: .milliseconds(100))
         try await harness.running { coordinator in
-            let incident = try await coordinator.openIncident(payload: [:])
+            let incident = try await coordinator.openIncident(payload: .unique)
             try await waitUntil("both runs to start") {
                 try await coordinator.incident(incident.id)?.runs.allSatisfy { $0.state == .running } == true
             }
@@ -164,17 +164,17 @@ import Testing
             "slow": .report(analysis: "b", actions: [], delay: .milliseconds(400)),
         ], catalog: Self.catalog)
         let id = try await harness.running { coordinator in
-            try await coordinator.openIncident(payload: [:]).id
+            try await coordinator.openIncident(payload: .unique).id
         }
         // `running` triggered a graceful shutdown right after opening; the coordinator drained before it returned.
         #expect(try await harness.coordinator.incident(id)?.state == .analysed)
-        await #expect(throws: CoordinatorError.self) { try await harness.coordinator.openIncident(payload: [:]) }
+        await #expect(throws: CoordinatorError.self) { try await harness.coordinator.openIncident(payload: .unique) }
     }
 
     @Test func theDrainTimeoutStopsWhatIsStillRunning() async throws {
         let harness = Harness(["dummy": .hang, "slow": .hang], catalog: Self.catalog, drainTimeout: .milliseconds(200))
         let id = try await harness.running { coordinator in
-            let incident = try await coordinator.openIncident(payload: [:])
+            let incident = try await coordinator.openIncident(payload: .unique)
             try await waitUntil("the runs to start") {
                 try await coordinator.incident(incident.id)?.runs.allSatisfy { $0.state == .running } == true
             }
@@ -198,7 +198,7 @@ import Testing
         let first = coordinator(firstLauncher, notifier: RecordingNotifier())
         firstLauncher.deliverResults { _ = await first.deliver($0) }
         let id = try await RunningServer.with(services: [first], ports: PortCollector(count: 0)) { _ in
-            let incident = try await first.openIncident(payload: [:])
+            let incident = try await first.openIncident(payload: .unique)
             try await waitUntil("dummy to report and slow to run") {
                 let runs = try await first.incident(incident.id)?.runs ?? []
                 return runs.map(\.state) == [.reported, .running]
@@ -238,5 +238,70 @@ import Testing
             try await waitUntil("the resumed run to time out") { try await coordinator.incident(id)?.state == .failed }
         }
         #expect(try await store.incident(id)?.runs.first?.failureReason == "timed out after 60 s")
+    }
+
+    @Test func aRepeatedNotificationJoinsItsOpenIncidentAndLaunchesNothing() async throws {
+        let harness = Harness(["dummy": .report(analysis: "a", actions: [], delay: .zero),
+                               "slow": .report(analysis: "b", actions: [], delay: .zero)], catalog: Self.catalog)
+        let group: [String: JSONValue] = ["version": .string("4"), "groupKey": .string("{}:{alertname=\"X\"}"),
+                                          "alerts": .array([])]
+        var changedGroup = group
+        changedGroup["status"] = .string("firing")
+        let changed = changedGroup
+        try await harness.running { coordinator in
+            // Ten copies at once, as Alertmanager retries and repeats: one incident.
+            let received = try await withThrowingTaskGroup(of: (UUID, Bool).self) { tasks in
+                for index in 0..<10 {
+                    tasks.addTask {
+                        let (incident, isNew) = try await coordinator.receive(payload: index == 9 ? changed : group)
+                        return (incident.id, isNew)
+                    }
+                }
+                return try await tasks.reduce(into: [(UUID, Bool)]()) { $0.append($1) }
+            }
+            #expect(Set(received.map(\.0)).count == 1)
+            #expect(received.filter(\.1).count == 1)
+            let id = received[0].0
+            try await waitUntil("the analysis") { try await harness.state(of: id) == .analysed }
+            #expect(try await coordinator.incident(id)?.notificationCount == 10)
+            #expect(harness.launcher.requests.count == 2)
+        }
+    }
+
+    @Test func aGroupThatFiresAgainAfterItsIncidentClosedOpensANewOne() async throws {
+        let harness = Harness(["dummy": .exit(1, stderr: "x"), "slow": .exit(1, stderr: "x")], catalog: Self.catalog)
+        let group: [String: JSONValue] = ["version": .string("4"), "groupKey": .string("{}:{alertname=\"Y\"}"),
+                                          "alerts": .array([])]
+        try await harness.running { coordinator in
+            let first = try await coordinator.receive(payload: group)
+            try await waitUntil("the first incident to close") { try await harness.state(of: first.incident.id) == .failed }
+            let second = try await coordinator.receive(payload: group)
+            #expect(second.isNew)
+            #expect(second.incident.id != first.incident.id)
+        }
+    }
+
+    @Test func aRestartedCoordinatorStillDeduplicatesAgainstResumedIncidents() async throws {
+        let store = DurableTestStore()
+        let group: [String: JSONValue] = ["version": .string("4"), "groupKey": .string("{}:{alertname=\"Z\"}"),
+                                          "alerts": .array([])]
+        func coordinator() -> IncidentCoordinator {
+            IncidentCoordinator(
+                registry: StaticRecipeRegistry(Self.catalog), launcher: ScriptedLauncher(["dummy": .hang, "slow": .hang]),
+                resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9"), notifier: RecordingNotifier(),
+                store: store, configuration: .init(drainTimeout: .milliseconds(100))
+            )
+        }
+        let first = coordinator()
+        let id = try await RunningServer.with(services: [first], ports: PortCollector(count: 0)) { _ in
+            try await first.receive(payload: group).incident.id
+        }
+        let second = coordinator()
+        try await RunningServer.with(services: [second], ports: PortCollector(count: 0)) { _ in
+            try await waitUntil("the incident to be resumed") { await second.callbackSecret(for: id) != nil }
+            let again = try await second.receive(payload: group)
+            #expect(!again.isNew)
+            #expect(again.incident.id == id)
+        }
     }
 }

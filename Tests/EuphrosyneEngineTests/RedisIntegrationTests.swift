@@ -81,7 +81,7 @@ import Testing
             try await Self.withReconciler(server, launcher: { RedisPublishingLauncher(client: $0, gate: gate) }) {
                 coordinator, client, notifier in
                 let ids = try await withThrowingTaskGroup(of: UUID.self) { group in
-                    for _ in 0..<1_000 { group.addTask { try await coordinator.openIncident(payload: [:]).id } }
+                    for _ in 0..<1_000 { group.addTask { try await coordinator.openIncident(payload: .unique).id } }
                     return try await group.reduce(into: [UUID]()) { $0.append($1) }
                 }
                 try await waitUntil("1,000 channels subscribed", timeout: .seconds(60)) {
@@ -104,7 +104,7 @@ import Testing
         try await withRedisServer { server in
             try await Self.withReconciler(server, launcher: { _ in ScriptedLauncher(["dummy": .hang]) }) {
                 coordinator, _, notifier in
-                let incident = try await coordinator.openIncident(payload: [:])
+                let incident = try await coordinator.openIncident(payload: .unique)
                 let channel = incident.id.uuidString.lowercased()
                 try await waitUntil("the result channel to be subscribed") {
                     try await server.cli(["PUBSUB", "NUMSUB", channel]).contains("\n1")
@@ -121,7 +121,7 @@ import Testing
         try await withRedisServer { server in
             try await Self.withReconciler(server, launcher: { RedisPublishingLauncher(client: $0, mode: .durableOnly) }) {
                 coordinator, _, notifier in
-                let incident = try await coordinator.openIncident(payload: [:])
+                let incident = try await coordinator.openIncident(payload: .unique)
                 try await waitUntil("the durable copy") {
                     try await server.cli(["LLEN", ResultDelivery.durableKey(incident: incident.id.uuidString)])
                         .hasPrefix("1")
@@ -139,7 +139,7 @@ import Testing
             let gate = Gate()
             try await Self.withReconciler(server, launcher: { RedisPublishingLauncher(client: $0, gate: gate) }) {
                 coordinator, _, notifier in
-                let incident = try await coordinator.openIncident(payload: [:])
+                let incident = try await coordinator.openIncident(payload: .unique)
                 try await waitUntil("the run to start") {
                     try await coordinator.incident(incident.id)?.runs.first?.state == .running
                 }

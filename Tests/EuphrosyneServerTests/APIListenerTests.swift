@@ -67,7 +67,7 @@ import Testing
     @Test func approvalsAreRefusedWhileDiagnosingAndAfterClosing() async throws {
         let harness = ServerHarness(["dummy": .hang])
         try await harness.running {
-            let diagnosing = try await harness.coordinator.openIncident(payload: [:])
+            let diagnosing = try await harness.coordinator.openIncident(payload: .unique)
             try await harness.api.test(.router) { client in
                 let body = #"{"uuid":"\#(diagnosing.id.uuidString)","actions":[{"name":"jira"}]}"#
                 try await client.execute(uri: "/api/actions", method: .post, body: ByteBuffer(json: body)) { response in
@@ -78,7 +78,7 @@ import Testing
         }
         let failing = ServerHarness(["dummy": .exit(1, stderr: "boom")])
         try await failing.running {
-            let incident = try await failing.coordinator.openIncident(payload: [:])
+            let incident = try await failing.coordinator.openIncident(payload: .unique)
             try await waitUntil("the incident to fail") {
                 try await failing.coordinator.incident(incident.id)?.state == .failed
             }
@@ -96,7 +96,7 @@ import Testing
     @Test func statusReturnsTheJobsOfAnIncidentInTheBotShape() async throws {
         let harness = ServerHarness(["dummy": .hang])
         try await harness.running {
-            let incident = try await harness.coordinator.openIncident(payload: [:])
+            let incident = try await harness.coordinator.openIncident(payload: .unique)
             let id = incident.id.uuidString.lowercased()
             try await waitUntil("the run to start") {
                 try await harness.coordinator.incident(incident.id)?.runs.first?.state == .running
@@ -143,7 +143,7 @@ import Testing
         try await harness.running {
             var opened: [String] = []
             for _ in 0..<3 {
-                opened.append(try await harness.coordinator.openIncident(payload: [:]).id.uuidString.lowercased())
+                opened.append(try await harness.coordinator.openIncident(payload: .unique).id.uuidString.lowercased())
             }
             let ids = opened
             try await harness.api.test(.router) { client in

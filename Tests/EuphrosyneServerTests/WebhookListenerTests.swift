@@ -102,7 +102,7 @@ import Testing
     @Test func aResultPostedToTheCallbackURLReachesTheIncident() async throws {
         let harness = ServerHarness(["dummy": .hang])
         try await harness.running {
-            let incident = try await harness.coordinator.openIncident(payload: [:])
+            let incident = try await harness.coordinator.openIncident(payload: .unique)
             let id = incident.id.uuidString.lowercased()
             let path = "/results/\(id)/\(incident.callbackSecret)"
             let result = #"{"incident":"\#(id)","name":"dummy","status":"successful","results":{"analysis":"ok","actions":["jira"]}}"#
@@ -125,7 +125,7 @@ import Testing
     @Test func theCallbackRefusesWrongSecretsUnknownIncidentsAndBadBodies() async throws {
         let harness = ServerHarness(["dummy": .hang])
         try await harness.running {
-            let incident = try await harness.coordinator.openIncident(payload: [:])
+            let incident = try await harness.coordinator.openIncident(payload: .unique)
             let id = incident.id.uuidString.lowercased()
             let good = "/results/\(id)/\(incident.callbackSecret)"
             let valid = #"{"incident":"\#(id)","name":"dummy","status":"successful"}"#
@@ -180,6 +180,25 @@ import Testing
                     #expect($0.status == .accepted)
                 }
             }
+        }
+    }
+
+    @Test func aRepeatedGroupAnswersWithItsOpenIncident() async throws {
+        let harness = ServerHarness(["dummy": .hang])
+        try await harness.running {
+            try await harness.webhook.test(.router) { client in
+                let first = try await client.execute(uri: "/webhook", method: .post,
+                                                     body: ByteBuffer(json: Self.alertmanagerPayload)) { $0.json }
+                #expect(first?["new"] == .bool(true))
+                try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: Self.alertmanagerPayload)) {
+                    response in
+                    #expect(response.status == .accepted)
+                    #expect(response.json?["uuid"] == first?["uuid"])
+                    #expect(response.json?["new"] == .bool(false))
+                    #expect(response.json?["recipes"] == .array([]))
+                }
+            }
+            #expect(harness.launcher.requests.count == 1)
         }
     }
 }

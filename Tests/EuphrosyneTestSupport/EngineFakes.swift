@@ -109,3 +109,8 @@ public struct DurableTestStore: IncidentStore {
     public func list(offset: Int, limit: Int) async throws -> IncidentPage { await backing.list(offset: offset, limit: limit) }
     public func openIncidents() async throws -> [Incident] { await backing.openIncidents() }
 }
+
+extension Dictionary where Key == String, Value == JSONValue {
+    /// A generic alert payload no other test sends, so incidents are not deduplicated into one.
+    public static var unique: Self { ["test-alert": .string(UUID().uuidString)] }
+}
