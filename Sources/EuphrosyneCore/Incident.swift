@@ -54,7 +54,7 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
 
     public init(
         id: UUID, payload: [String: JSONValue], callbackSecret: String, approvalWindowSeconds: Int = 86_400,
-        at now: Date
+        identity: String? = nil, at now: Date
     ) {
         self.id = id
         self.approvalWindowSeconds = approvalWindowSeconds
@@ -63,7 +63,7 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
         self.createdAt = now
         self.updatedAt = now
         self.payload = payload
-        self.identity = AlertNotification(raw: payload).identityKey
+        self.identity = identity ?? AlertNotification(raw: payload).identityKey
         self.notificationCount = 1
         self.lastNotifiedAt = now
         self.runs = []

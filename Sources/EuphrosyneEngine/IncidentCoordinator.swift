@@ -208,7 +208,9 @@ public actor IncidentCoordinator: Service {
         payload: [String: JSONValue]
     ) async throws(CoordinatorError) -> (incident: Incident, isNew: Bool) {
         guard !draining else { throw .shuttingDown }
-        let identity = AlertNotification(raw: payload).identityKey
+        // Decoded once here; the incident, the recipe selection and the log all use it.
+        let alert = AlertNotification(raw: payload)
+        let identity = alert.identityKey
         if let existing = openByIdentity[identity] {
             let (_, refreshed) = await handle(.notifiedAgain(payload: payload, at: now()), for: existing)
             if let incident = refreshed ?? live[existing] {
@@ -222,7 +224,7 @@ public actor IncidentCoordinator: Service {
         // Known before the first suspension, so a duplicate arriving meanwhile joins this incident.
         live[id] = Incident(
             id: id, payload: payload, callbackSecret: Self.makeSecret(),
-            approvalWindowSeconds: configuration.approvalWindowSeconds, at: now()
+            approvalWindowSeconds: configuration.approvalWindowSeconds, identity: identity, at: now()
         )
         openByIdentity[identity] = id
         let catalog = await registry.catalog()
@@ -230,7 +232,7 @@ public actor IncidentCoordinator: Service {
         // A duplicate may have refreshed it meanwhile: open the current version.
         var incident = live[id]!
         let outcome = incident.handle(.open(
-            recipes: catalog.debuggingRecipes(for: incident.alert),
+            recipes: catalog.debuggingRecipes(for: alert),
             defaultTimeoutSeconds: configuration.defaultRecipeTimeoutSeconds, at: now()
         ))
         incident.revision += 1
@@ -244,7 +246,7 @@ public actor IncidentCoordinator: Service {
             throw .storeUnavailable("\(error)")
         }
         logger(for: incident.id).info("incident opened", metadata: [
-            "alert": "\(incident.alert.summary)",
+            "alert": "\(alert.summary)",
             "recipes": "\(incident.runs.map(\.recipe).joined(separator: ","))",
         ])
         if case .applied(let actions) = outcome { execute(actions, for: incident) }

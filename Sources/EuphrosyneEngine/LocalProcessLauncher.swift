@@ -162,12 +162,7 @@ public struct LocalProcessLauncher: RecipeLauncher {
         ) else {
             throw CocoaError(.fileWriteUnknown)
         }
-        for name in ["stdout.log", "stderr.log"] {
-            _ = FileManager.default.createFile(
-                atPath: directory.appendingPathComponent(name).path, contents: nil,
-                attributes: [.posixPermissions: 0o600]
-            )
-        }
+        // stdout.log and stderr.log are created (0600) by the spawn itself.
         return directory
     }
 
