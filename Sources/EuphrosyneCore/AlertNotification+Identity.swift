@@ -41,3 +41,36 @@ extension String {
         count >= length ? self : String(repeating: "0", count: length - count) + self
     }
 }
+
+extension Alert {
+    /// What identifies this alert within its group: Alertmanager's fingerprint, else a hash of the label set
+    /// (Grafana and hand-written payloads may carry no fingerprint). Same labels, same key.
+    public var identityKey: String {
+        if let fingerprint, !fingerprint.isEmpty { return fingerprint }
+        let labelSet = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        return "labels:" + AlertNotification.hash(labelSet)
+    }
+}
+
+extension AlertNotification {
+    /// The identity keys of the alerts still firing, the ones that count as "seen" for the incident.
+    public var firingAlertKeys: [String] { firingAlerts.map(\.identityKey) }
+
+    /// The notification as received, with its `alerts` array cut down to the alerts whose identity key is in
+    /// `keys`: the data file of a recipe that runs for alerts which joined the group later.
+    public func payload(restrictedTo keys: Set<String>) -> [String: JSONValue] {
+        guard let values = raw["alerts"]?.arrayValue else { return raw }
+        var payload = raw
+        payload["alerts"] = .array(values.filter { value in
+            guard let object = value.objectValue else { return false }
+            return keys.contains(Alert(json: object).identityKey)
+        })
+        return payload
+    }
+}
+
+extension Incident {
+    /// A fixed-length digest of a notification identity, for store keys (a group key can be long and hold any
+    /// character).
+    public static func identityDigest(_ identity: String) -> String { AlertNotification.hash(identity) }
+}

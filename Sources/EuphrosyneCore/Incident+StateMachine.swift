@@ -6,6 +6,7 @@ import Foundation
 //                          │                                            │  ▲                 │
 //                          └── no run reported / nothing to run ──▶ failed   └─ approve ── done ◀┘ every action run finished
 //   analysed / done ──approval window passed──▶ expired
+//   any open state ──the group resolved──▶ resolved (debugging runs still going are cancelled)
 //
 // Results are matched to unfinished runs by recipe name; anything else (unknown recipe, duplicate, late) is ignored
 // with a reason so the coordinator can log and count it.
@@ -22,13 +23,10 @@ extension Incident {
             return runEnded(runID, exit: exit, at: now)
         case .resultReceived(let result, let now):
             return resultReceived(result, at: now)
-        case .notifiedAgain(let payload, let now):
-            guard !state.isClosed else { return .ignored("incident is \(state.rawValue); a new one opens instead") }
-            self.payload = payload
-            notificationCount += 1
-            lastNotifiedAt = now
-            updatedAt = now
-            return .applied([])
+        case .notifiedAgain(let payload, let recipes, let defaultTimeout, let now):
+            return notifiedAgain(payload, recipesForNewAlerts: recipes, defaultTimeoutSeconds: defaultTimeout, at: now)
+        case .resolved(let payload, let now):
+            return resolve(payload, at: now)
         case .approvalWindowPassed(let now):
             guard state == .analysed || state == .done, let deadline = approvalDeadline, now >= deadline else {
                 return .ignored("approval window timer fired in state \(state.rawValue) before the deadline")
@@ -43,14 +41,17 @@ extension Incident {
     /// Approves actions: validates them against the registry and starts one action run per requested action.
     ///
     /// All or nothing: one unknown or disabled action refuses the whole approval, so a typo never half-runs it.
+    /// A resolved incident takes approvals only with `allowingResolved` (`--approve-resolved`); it stays resolved
+    /// while the actions run.
     public mutating func approve(
         _ requests: [ActionRequest], catalog: RecipeCatalog, defaultTimeoutSeconds: Int,
-        approvedBy: String? = nil, at now: Date
+        approvedBy: String? = nil, allowingResolved: Bool = false, at now: Date
     ) throws(ApprovalRejection) -> [IncidentAction] {
         switch state {
         case .received, .diagnosing: throw .stillDiagnosing
         case .failed, .expired: throw .closed(state, reason: closedReason)
-        case .analysed, .acting, .done: break
+        case .resolved where !allowingResolved: throw .closed(state, reason: closedReason)
+        case .analysed, .acting, .done, .resolved: break
         }
         guard !requests.isEmpty else { throw .noActions }
         var recipes: [Recipe] = []
@@ -71,7 +72,7 @@ extension Incident {
         }
         approvals.append(Approval(id: approvalID, actions: requests, approvedAt: now, approvedBy: approvedBy,
                                   runIDs: runIDs, outcome: nil))
-        state = .acting
+        if state != .resolved { state = .acting }
         approvalDeadline = nil
         updatedAt = now
         return actions
@@ -96,6 +97,61 @@ extension Incident {
             IncidentAction.launch(runID: addRun(recipe, defaultTimeoutSeconds: defaultTimeoutSeconds, at: now).id,
                                   recipe: recipe)
         }
+        return .applied(actions)
+    }
+
+    private mutating func notifiedAgain(
+        _ payload: [String: JSONValue], recipesForNewAlerts candidates: [Recipe], defaultTimeoutSeconds: Int,
+        at now: Date
+    ) -> EventOutcome {
+        guard !state.isClosed else { return .ignored("incident is \(state.rawValue); a new one opens instead") }
+        self.payload = payload
+        notificationCount += 1
+        lastNotifiedAt = now
+        updatedAt = now
+        let notification = AlertNotification(raw: payload)
+        let known = Set(knownAlerts)
+        let newAlerts = notification.firingAlerts.filter { !known.contains($0.identityKey) }
+        knownAlerts += newAlerts.map(\.identityKey)
+        // Before the diagnosis opens, the first runs will see the new alerts anyway.
+        guard state != .received, !newAlerts.isEmpty else { return .applied([]) }
+        var launches: [IncidentAction] = []
+        for recipe in candidates where recipe.enabled && recipe.kind == .debugging && recipe.runsForNewAlerts {
+            let keys = newAlerts.filter { recipe.match.matches($0.labels) }.map(\.identityKey)
+            guard !keys.isEmpty else { continue }
+            let run = addRun(recipe, defaultTimeoutSeconds: defaultTimeoutSeconds, at: now, alertKeys: keys)
+            launches.append(.launch(runID: run.id, recipe: recipe))
+        }
+        return .applied(launches)
+    }
+
+    private mutating func resolve(_ payload: [String: JSONValue], at now: Date) -> EventOutcome {
+        guard !state.isClosed else { return .ignored("incident is already \(state.rawValue)") }
+        self.payload = payload
+        notificationCount += 1
+        lastNotifiedAt = now
+        updatedAt = now
+        var actions: [IncidentAction] = []
+        var cancelled: [String] = []
+        // Debugging is pointless once the alert is gone. Approved actions were a human's decision: they finish.
+        for index in runs.indices where runs[index].kind == .debugging && !runs[index].state.isFinished {
+            runs[index].state = .cancelled
+            runs[index].failureReason = "cancelled: the alert resolved"
+            runs[index].finishedAt = now
+            cancelled.append(runs[index].recipe)
+            actions.append(.cancelRun(runID: runs[index].id))
+        }
+        if analysis == nil, runs.contains(where: { $0.kind == .debugging }) {
+            // What was found before the alert resolved is still worth keeping.
+            analysis = Analysis.aggregate(runs.filter { $0.kind == .debugging })
+        }
+        state = .resolved
+        resolvedAt = now
+        closedReason = "the alert resolved"
+        approvalDeadline = nil
+        actions.append(.notifyResolved(cancelledRuns: cancelled))
+        actions.append(.endDeduplication)
+        if unfinishedRuns.isEmpty { actions.append(.release) }
         return .applied(actions)
     }
 
@@ -175,11 +231,15 @@ extension Incident {
     private mutating func afterRunFinished(_ run: RecipeRun, at now: Date) -> [IncidentAction] {
         switch run.kind {
         case .debugging:
-            guard state == .diagnosing, runs.allSatisfy({ $0.kind != .debugging || $0.state.isFinished }) else {
+            guard state != .resolved, runs.allSatisfy({ $0.kind != .debugging || $0.state.isFinished }) else {
                 return []
             }
             let analysis = Analysis.aggregate(runs.filter { $0.kind == .debugging })
             self.analysis = analysis
+            guard state == .diagnosing else {
+                // Runs for alerts that joined later finished after the first analysis: send the updated one.
+                return [.notifyAnalysis(analysis)]
+            }
             if runs.contains(where: { $0.kind == .debugging && $0.state == .reported }) {
                 state = .analysed
                 return [.notifyAnalysis(analysis), startApprovalWindow(at: now)]
@@ -202,6 +262,7 @@ extension Incident {
                 state = .done
                 actions.append(startApprovalWindow(at: now))
             }
+            if state == .resolved, unfinishedRuns.isEmpty { actions.append(.release) }
             return actions
         }
     }
@@ -215,14 +276,14 @@ extension Incident {
     @discardableResult
     private mutating func addRun(
         _ recipe: Recipe, defaultTimeoutSeconds: Int, at now: Date,
-        approvalID: Int? = nil, actionData: [String: JSONValue]? = nil
+        approvalID: Int? = nil, actionData: [String: JSONValue]? = nil, alertKeys: [String]? = nil
     ) -> RecipeRun {
         let runID = (runs.map(\.id).max() ?? 0) + 1
         let run = RecipeRun(
             id: runID, recipe: recipe.name, kind: recipe.kind, description: recipe.description,
             name: RecipeRun.jobStyleName(recipe: recipe.name, incident: id, index: runID),
             timeoutSeconds: recipe.timeoutSeconds ?? defaultTimeoutSeconds, createdAt: now,
-            approvalID: approvalID, actionData: actionData
+            approvalID: approvalID, actionData: actionData, alertKeys: alertKeys
         )
         runs.append(run)
         return run

@@ -21,9 +21,13 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
         case failed
         /// Closed: the approval window passed.
         case expired
+        /// The alert group resolved: debugging runs still going were cancelled, approvals are refused (unless the
+        /// reconciler allows approving resolved incidents) and the next firing of the group opens a new incident.
+        case resolved
 
-        /// Closed incidents accept no more events that start work.
-        public var isClosed: Bool { self == .failed || self == .expired }
+        /// Closed incidents accept no more events that start work (a resolved one may still take an approval when
+        /// the reconciler is configured to allow it).
+        public var isClosed: Bool { self == .failed || self == .expired || self == .resolved }
     }
 
     public var id: UUID
@@ -39,6 +43,11 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
     /// How many notifications this incident has received, the first included, and when the last one came.
     public var notificationCount: Int
     public var lastNotifiedAt: Date
+    /// Identity keys (`Alert.identityKey`) of every alert that fired in this incident's notifications, so an alert
+    /// joining the group later is recognised as new.
+    public var knownAlerts: [String]
+    /// When the group's resolved notification arrived.
+    public var resolvedAt: Date?
     public var runs: [RecipeRun]
     public var approvals: [Approval]
     /// The aggregated result of the diagnosis, once every debugging run has finished.
@@ -66,6 +75,7 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
         self.identity = identity ?? AlertNotification(raw: payload).identityKey
         self.notificationCount = 1
         self.lastNotifiedAt = now
+        self.knownAlerts = AlertNotification(raw: payload).firingAlertKeys
         self.runs = []
         self.approvals = []
         self.callbackSecret = callbackSecret

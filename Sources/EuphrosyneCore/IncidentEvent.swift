@@ -13,9 +13,13 @@ public enum IncidentEvent: Sendable, Hashable {
     case resultReceived(RecipeResult, at: Date)
     /// The approval window of an analysed or done incident has passed.
     case approvalWindowPassed(at: Date)
-    /// The same notification group arrived again (a repeat, or a changed group): refresh the alert data, start
-    /// nothing.
-    case notifiedAgain(payload: [String: JSONValue], at: Date)
+    /// The same notification group arrived again, still firing (a repeat, or a changed group): refresh the alert
+    /// data. Alerts firing for the first time in this incident start a run of each of `recipesForNewAlerts` (the
+    /// enabled debugging recipes with `runForNewAlerts`) whose matchers fit them; nothing else starts.
+    case notifiedAgain(
+        payload: [String: JSONValue], recipesForNewAlerts: [Recipe] = [], defaultTimeoutSeconds: Int = 300, at: Date)
+    /// The group's notification says every alert resolved: stop the diagnosis and close the incident.
+    case resolved(payload: [String: JSONValue], at: Date)
 }
 
 /// How the launcher saw a run end. A process that reported a result may still end in any of these ways.
@@ -34,13 +38,20 @@ public enum RunExit: Sendable, Hashable, Codable {
 public enum IncidentAction: Sendable, Hashable {
     /// Start this run of this recipe.
     case launch(runID: Int, recipe: Recipe)
+    /// Stop this run (the incident no longer needs it); the state machine has already marked it cancelled.
+    case cancelRun(runID: Int)
+    /// Tell the notifier the alert resolved, naming the runs that were cancelled.
+    case notifyResolved(cancelledRuns: [String])
+    /// The incident no longer stands for its notification group: the group's next notification opens a new one.
+    case endDeduplication
     /// Send the diagnosis to the notifier.
     case notifyAnalysis(Analysis)
     /// Send the outcome of one approval's runs to the notifier.
     case notifyActionOutcome(approvalID: Int, Analysis)
     /// Fire `.approvalWindowPassed` at this time unless the incident moved on.
     case scheduleApprovalDeadline(Date)
-    /// The incident is closed: release whatever was held for it (subscriptions, callback routes).
+    /// The incident is closed and nothing of it runs any more: release whatever was held for it (subscriptions,
+    /// callback routes, its notification group).
     case release
 }
 

@@ -22,6 +22,9 @@ public struct Recipe: Sendable, Hashable, Codable {
     /// Extension field `match`: which alerts a debugging recipe runs for, in Alertmanager's matcher syntax.
     /// Empty (the default, and the original behaviour) means every alert.
     public var match: AlertMatchers = AlertMatchers()
+    /// Extension field `runForNewAlerts`: when an alert joins the group of an open incident, run this debugging
+    /// recipe again for the new alerts. Off by default: a later notification of the group then starts nothing.
+    public var runsForNewAlerts: Bool = false
 
     public init(
         name: String,
@@ -33,7 +36,8 @@ public struct Recipe: Sendable, Hashable, Codable {
         description: String = "",
         timeoutSeconds: Int? = nil,
         env: [String: String] = [:],
-        match: AlertMatchers = AlertMatchers()
+        match: AlertMatchers = AlertMatchers(),
+        runsForNewAlerts: Bool = false
     ) {
         self.name = name
         self.kind = kind
@@ -45,6 +49,7 @@ public struct Recipe: Sendable, Hashable, Codable {
         self.timeoutSeconds = timeoutSeconds
         self.env = env
         self.match = match
+        self.runsForNewAlerts = runsForNewAlerts
     }
 
     /// Builds a recipe whose `arguments` are split from `entrypoint`.

@@ -237,12 +237,16 @@ private struct RecipeBuilder {
         let timeout = timeoutSeconds(config)
         let env = environment(config)
         let match = matchers(config)
+        let runsForNewAlerts = boolean(config, "runForNewAlerts") ?? false
+        if runsForNewAlerts, kind == .action {
+            problem("field \"runForNewAlerts\" applies to debugging recipes only")
+        }
 
         guard problems.isEmpty, let entrypoint else { return nil }
         return Recipe(
             name: name, kind: kind, enabled: enabled, image: image.flatMap { $0.isEmpty ? nil : $0 },
             entrypoint: entrypoint, arguments: arguments, description: description,
-            timeoutSeconds: timeout, env: env, match: match)
+            timeoutSeconds: timeout, env: env, match: match, runsForNewAlerts: runsForNewAlerts)
     }
 
     /// Resolves YAML merge keys (`<<: *defaults`), which Yams leaves in the node tree. Without
@@ -278,6 +282,15 @@ private struct RecipeBuilder {
     private func present(_ config: Node.Mapping, _ field: String) -> Node? {
         guard let value = config[field], !value.isNull else { return nil }
         return value
+    }
+
+    private mutating func boolean(_ config: Node.Mapping, _ field: String) -> Bool? {
+        guard let value = present(config, field) else { return nil }
+        guard let bool = value.yamlBool else {
+            problem("field \"\(field)\" must be a boolean (true or false), got \(value.yamlKind)")
+            return nil
+        }
+        return bool
     }
 
     private mutating func optionalString(_ config: Node.Mapping, _ field: String) -> String? {

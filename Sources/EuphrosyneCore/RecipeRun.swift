@@ -40,11 +40,15 @@ public struct RecipeRun: Sendable, Hashable, Codable, Identifiable {
     /// For action runs: the approval that started it and the data the approver gave.
     public var approvalID: Int?
     public var actionData: [String: JSONValue]?
+    /// For a debugging run started because alerts joined the group later: the identity keys of those alerts, so
+    /// its data file holds only them. Nil for runs about the whole notification.
+    public var alertKeys: [String]?
 
     public init(
         id: Int, recipe: String, kind: RecipeKind, description: String, name: String, timeoutSeconds: Int,
-        createdAt: Date, approvalID: Int? = nil, actionData: [String: JSONValue]? = nil
+        createdAt: Date, approvalID: Int? = nil, actionData: [String: JSONValue]? = nil, alertKeys: [String]? = nil
     ) {
+        self.alertKeys = alertKeys
         self.id = id
         self.recipe = recipe
         self.kind = kind

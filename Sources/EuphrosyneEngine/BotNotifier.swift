@@ -54,6 +54,13 @@ public struct BotNotifier: Notifier {
         case .jobStatus(_, let jobs):
             path = "/api/status"
             body = try encoder.encode(jobs)
+        case .resolved(let incident, let alert, let cancelledRuns):
+            // The bot protocol has no resolve message: an analysis without actions shows the text with no buttons.
+            path = "/api/analysis"
+            body = try encoder.encode(AnalysisBody(
+                uuid: incident.uuidString.lowercased(), actions: [],
+                analysis: ChatNotification.resolvedText(alert: alert, cancelledRuns: cancelledRuns)
+            ))
         }
         try await post(path: path, body: body, notification: notification)
     }

@@ -9,12 +9,24 @@ public enum ChatNotification: Sendable, Hashable {
     case actionOutcome(incident: UUID, approvalID: Int, Analysis)
     /// The Job states of an incident's runs (answer to `/api/status`).
     case jobStatus(incident: UUID?, [JobStatus])
+    /// The incident's alert resolved; `cancelledRuns` names the debugging recipes stopped because of it.
+    case resolved(incident: UUID, alert: String, cancelledRuns: [String])
 
     public var incidentID: UUID? {
         switch self {
         case .analysis(let id, _), .actionOutcome(let id, _, _): return id
         case .jobStatus(let id, _): return id
+        case .resolved(let id, _, _): return id
         }
+    }
+
+    /// The chat text for a resolved incident: what resolved and what was stopped because of it.
+    public static func resolvedText(alert: String, cancelledRuns: [String]) -> String {
+        var text = "Resolved: \(alert). Suggested actions can no longer be approved."
+        if !cancelledRuns.isEmpty {
+            text += " Stopped the recipes still diagnosing: \(cancelledRuns.joined(separator: ", "))."
+        }
+        return text
     }
 
     public var kind: String {
@@ -22,6 +34,7 @@ public enum ChatNotification: Sendable, Hashable {
         case .analysis: return "analysis"
         case .actionOutcome: return "action-outcome"
         case .jobStatus: return "job-status"
+        case .resolved: return "resolved"
         }
     }
 }

@@ -7,6 +7,8 @@ public actor InMemoryIncidentStore: IncidentStore {
     private var incidents: [UUID: Incident] = [:]
     /// Incident ids, oldest first (by creation).
     private var order: [UUID] = []
+    /// Notification group → the incident holding it.
+    private var claims: [String: UUID] = [:]
     public let capacity: Int
 
     public init(capacity: Int = 10_000) {
@@ -23,9 +25,18 @@ public actor InMemoryIncidentStore: IncidentStore {
             order.insert(incident.id, at: position.map { $0 + 1 } ?? 0)
         }
         incidents[incident.id] = incident
+        if incident.state.isClosed, claims[incident.identity] == incident.id { claims[incident.identity] = nil }
         while order.count > capacity {
-            incidents[order.removeFirst()] = nil
+            let forgotten = order.removeFirst()
+            if let identity = incidents[forgotten]?.identity, claims[identity] == forgotten { claims[identity] = nil }
+            incidents[forgotten] = nil
         }
+    }
+
+    public func claim(identity: String, for id: UUID, replacing stale: UUID?) -> UUID? {
+        if let holder = claims[identity], holder != id, holder != stale { return holder }
+        claims[identity] = id
+        return nil
     }
 
     public func incident(_ id: UUID) -> Incident? { incidents[id] }

@@ -2,6 +2,7 @@ import EuphrosyneCore
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Settings of the coordinator that do not depend on the mode.
 public struct CoordinatorConfiguration: Sendable {
@@ -19,12 +20,27 @@ public struct CoordinatorConfiguration: Sendable {
     /// With results arriving by themselves (Redis), how long a run that exited without a durable copy of its
     /// result may still deliver one over pub/sub before it counts as having exited without one.
     public var resultGraceAfterExit: Duration
+    /// Recipe runs in flight at once across all incidents (`--max-runs`); further runs queue, first come first
+    /// served, and their timeout starts when they start.
+    public var maxRunsInFlight: Int
+    /// Notifications being taken in at once (`--intake-queue`); beyond that `/webhook` answers 503 with
+    /// `Retry-After`, and Alertmanager retries.
+    public var intakeQueueCapacity: Int
+    /// At most this many new incidents per alert name in any hour (`--max-incidents-per-alertname`); nil: no limit.
+    public var incidentsPerAlertNamePerHour: Int?
+    /// Whether a resolved incident still accepts approvals of its suggested actions (`--approve-resolved`).
+    public var approvesResolvedIncidents: Bool
 
     public init(
         defaultRecipeTimeoutSeconds: Int = 300, approvalWindowSeconds: Int = 86_400, aggregatorAddress: String = "",
         redisAddress: String = "", drainTimeout: Duration = .seconds(25),
-        resultGraceAfterExit: Duration = .seconds(1)
+        resultGraceAfterExit: Duration = .seconds(1), maxRunsInFlight: Int = 32, intakeQueueCapacity: Int = 512,
+        incidentsPerAlertNamePerHour: Int? = nil, approvesResolvedIncidents: Bool = false
     ) {
+        self.maxRunsInFlight = maxRunsInFlight
+        self.intakeQueueCapacity = intakeQueueCapacity
+        self.incidentsPerAlertNamePerHour = incidentsPerAlertNamePerHour
+        self.approvesResolvedIncidents = approvesResolvedIncidents
         self.resultGraceAfterExit = resultGraceAfterExit
         self.defaultRecipeTimeoutSeconds = defaultRecipeTimeoutSeconds
         self.approvalWindowSeconds = approvalWindowSeconds
@@ -42,6 +58,12 @@ public enum CoordinatorError: Error, Sendable, CustomStringConvertible {
     case shuttingDown
     /// The incident store failed; the request can be retried.
     case storeUnavailable(String)
+    /// Too many notifications are being taken in already; retry after the given number of seconds.
+    case intakeQueueFull(retryAfterSeconds: Int)
+    /// The alert name opened its quota of incidents this hour; retry after the given number of seconds.
+    case rateLimited(alertName: String, retryAfterSeconds: Int)
+    /// The notification opened nothing (a resolved notification for a group with no open incident).
+    case notificationIgnored(String)
 
     public var description: String {
         switch self {
@@ -49,6 +71,10 @@ public enum CoordinatorError: Error, Sendable, CustomStringConvertible {
         case .approvalRejected(let rejection): return rejection.description
         case .shuttingDown: return "the reconciler is shutting down"
         case .storeUnavailable(let reason): return "the incident store is unavailable: \(reason)"
+        case .intakeQueueFull: return "too many alert notifications are being taken in; retry shortly"
+        case .rateLimited(let name, _):
+            return "alert \"\(name)\" reached its limit of new incidents for this hour"
+        case .notificationIgnored(let reason): return reason
         }
     }
 }
@@ -77,6 +103,13 @@ public actor IncidentCoordinator: Service {
     /// The open incident of each notification identity, for deduplication.
     private var openByIdentity: [String: UUID] = [:]
     private var draining = false
+    /// The per-alert-name limit on new incidents, when configured.
+    private var rateLimit: IncidentRateLimit?
+    /// The cap on recipe runs in flight across all incidents.
+    private nonisolated let runSlots: RunSlots
+    /// Stops runs the state machine cancelled (the alert resolved), by incident and run id.
+    private var runCancellations: [UUID: [Int: RunCancellation]] = [:]
+    private nonisolated let counters: Mutex<CoordinatorStatistics>
     /// Set once the work stream has ended: runs cancelled from now on were stopped by the shutdown itself.
     private var stopping = false
     /// Recipe runs and notifications under way; shutdown waits for them.
@@ -97,6 +130,9 @@ public actor IncidentCoordinator: Service {
         self.configuration = configuration
         self.logger = logger
         self.now = now
+        self.rateLimit = configuration.incidentsPerAlertNamePerHour.map { IncidentRateLimit(limit: $0) }
+        self.runSlots = RunSlots(capacity: configuration.maxRunsInFlight)
+        self.counters = Mutex(CoordinatorStatistics(runSlots: runSlots.statistics))
         (workStream, workContinuation) = AsyncStream.makeStream(of: Work.self)
     }
 
@@ -197,29 +233,121 @@ public actor IncidentCoordinator: Service {
 
     // MARK: - Intake
 
-    /// Opens an incident for an alert notification and starts its debugging recipes.
+    /// Opens an incident for an alert notification (or returns the open one it joined) and starts its debugging
+    /// recipes.
     public func openIncident(payload: [String: JSONValue]) async throws(CoordinatorError) -> Incident {
-        try await receive(payload: payload).incident
+        let reception = try await receive(payload: payload)
+        guard let incident = reception.incident else {
+            if case .ignored(let reason) = reception { throw .notificationIgnored(reason) }
+            throw .notificationIgnored("the notification opened no incident")
+        }
+        return incident
     }
 
-    /// Takes an alert notification: one that belongs to an open incident (same `identityKey`, e.g. Alertmanager
-    /// re-sending its group) refreshes that incident and starts nothing; any other opens a new incident.
-    public func receive(
-        payload: [String: JSONValue]
-    ) async throws(CoordinatorError) -> (incident: Incident, isNew: Bool) {
+    /// Takes an alert notification, through the bounded intake queue.
+    ///
+    /// - A notification of a group with an open incident (same `identityKey`, e.g. Alertmanager re-sending it)
+    ///   refreshes that incident; alerts new to it start the recipes that ask for it (`runForNewAlerts`).
+    /// - One saying the group resolved resolves the incident: its debugging runs stop, approvals are refused.
+    /// - Any other opens a new incident, unless its alert name used up its hourly quota (`.rateLimited`).
+    /// - When `intakeQueueCapacity` notifications are being taken in already, it is refused (`.intakeQueueFull`)
+    ///   so the sender retries.
+    public nonisolated func receive(payload: [String: JSONValue]) async throws(CoordinatorError) -> Reception {
+        let admitted = counters.withLock { counters in
+            counters.notificationsReceived += 1
+            guard counters.intakeQueueDepth < configuration.intakeQueueCapacity else {
+                counters.refusedQueueFull += 1
+                return false
+            }
+            counters.intakeQueueDepth += 1
+            return true
+        }
+        guard admitted else { throw .intakeQueueFull(retryAfterSeconds: 5) }
+        defer { counters.withLock { $0.intakeQueueDepth -= 1 } }
+        return try await take(payload)
+    }
+
+    /// What the coordinator took in, refused and queued so far.
+    public nonisolated var statistics: CoordinatorStatistics {
+        var statistics = counters.withLock { $0 }
+        statistics.runSlots = runSlots.statistics
+        return statistics
+    }
+
+    private func take(_ payload: [String: JSONValue]) async throws(CoordinatorError) -> Reception {
         guard !draining else { throw .shuttingDown }
         // Decoded once here; the incident, the recipe selection and the log all use it.
         let alert = AlertNotification(raw: payload)
         let identity = alert.identityKey
-        if let existing = openByIdentity[identity] {
-            let (_, refreshed) = await handle(.notifiedAgain(payload: payload, at: now()), for: existing)
-            if let incident = refreshed ?? live[existing] {
-                logger(for: existing).info("notification joined its open incident", metadata: [
-                    "notifications": "\(incident.notificationCount)",
-                ])
-                return (incident, false)
+        let resolves = alert.aggregateStatus == .resolved
+        if let existing = openByIdentity[identity], live[existing] != nil {
+            if let reception = await notifyOpenIncident(existing, payload: payload, resolves: resolves) {
+                return reception
             }
         }
+        if resolves {
+            count { $0.resolvedWithoutIncident += 1 }
+            logger.info("resolved notification for a group with no open incident", metadata: [
+                "alert": "\(alert.summary)",
+            ])
+            return .ignored("the notification is resolved and its group has no open incident")
+        }
+        if var limit = rateLimit {
+            let name = alert.alertName ?? ""
+            let retryAfter = limit.admit(alertName: name, at: now())
+            rateLimit = limit
+            if let retryAfter {
+                count { $0.refusedRateLimited += 1 }
+                logger.warning("alert name over its hourly incident limit; notification refused", metadata: [
+                    "alertname": "\(name)", "retryAfter": "\(retryAfter)s",
+                ])
+                throw .rateLimited(alertName: name, retryAfterSeconds: retryAfter)
+            }
+        }
+        return try await open(payload, alert: alert, identity: identity)
+    }
+
+    /// Hands a notification to the open incident of its group. Nil when that incident closed meanwhile.
+    private func notifyOpenIncident(
+        _ id: UUID, payload: [String: JSONValue], resolves: Bool
+    ) async -> Reception? {
+        let event: IncidentEvent
+        if resolves {
+            event = .resolved(payload: payload, at: now())
+        } else {
+            let catalog = await registry.catalog()
+            event = .notifiedAgain(
+                payload: payload, recipesForNewAlerts: catalog.enabledDebugging.filter(\.runsForNewAlerts),
+                defaultTimeoutSeconds: configuration.defaultRecipeTimeoutSeconds, at: now()
+            )
+        }
+        let (outcome, incident) = await handle(event, for: id)
+        guard case .applied(let actions) = outcome, let incident else { return nil }
+        let started = actions.compactMap { action -> String? in
+            if case .launch(_, let recipe) = action { return recipe.name }
+            return nil
+        }
+        if resolves {
+            count { $0.incidentsResolved += 1 }
+            logger(for: id).info("alert resolved; incident resolved", metadata: [
+                "cancelledRuns": "\(actions.filter { if case .cancelRun = $0 { true } else { false } }.count)",
+            ])
+            return .resolved(incident)
+        }
+        count {
+            $0.notificationsDeduplicated += 1
+            $0.runsForNewAlerts += started.count
+        }
+        logger(for: id).info("notification joined its open incident", metadata: [
+            "notifications": "\(incident.notificationCount)", "startedForNewAlerts": "\(started.joined(separator: ","))",
+        ])
+        return .joined(incident, started: started)
+    }
+
+    /// Opens a new incident for a notification whose group has none open here.
+    private func open(
+        _ payload: [String: JSONValue], alert: AlertNotification, identity: String
+    ) async throws(CoordinatorError) -> Reception {
         let id = UUID()
         // Known before the first suspension, so a duplicate arriving meanwhile joins this incident.
         live[id] = Incident(
@@ -227,6 +355,26 @@ public actor IncidentCoordinator: Service {
             approvalWindowSeconds: configuration.approvalWindowSeconds, identity: identity, at: now()
         )
         openByIdentity[identity] = id
+        func abandon() {
+            live[id] = nil
+            if openByIdentity[identity] == id { openByIdentity[identity] = nil }
+        }
+        // The store decides across restarts and replicas: another process may hold the group already.
+        let holder: Incident?
+        do {
+            holder = try await claimGroup(identity, for: id)
+        } catch {
+            abandon()
+            throw .storeUnavailable("\(error)")
+        }
+        if let holder {
+            abandon()
+            count { $0.notificationsDeduplicated += 1 }
+            logger(for: holder.id).info("notification belongs to an incident another reconciler holds", metadata: [
+                "state": "\(holder.state.rawValue)",
+            ])
+            return .joined(holder, started: [])
+        }
         let catalog = await registry.catalog()
         await resultSource.watch(incident: id)
         // A duplicate may have refreshed it meanwhile: open the current version.
@@ -240,17 +388,34 @@ public actor IncidentCoordinator: Service {
         do {
             try await store.save(incident)
         } catch {
-            live[incident.id] = nil
-            openByIdentity[identity] = nil
+            abandon()
             await resultSource.unwatch(incident: incident.id)
             throw .storeUnavailable("\(error)")
         }
+        count { $0.incidentsOpened += 1 }
         logger(for: incident.id).info("incident opened", metadata: [
             "alert": "\(alert.summary)",
             "recipes": "\(incident.runs.map(\.recipe).joined(separator: ","))",
         ])
         if case .applied(let actions) = outcome { execute(actions, for: incident) }
-        return (live[incident.id] ?? incident, true)
+        return .opened(live[incident.id] ?? incident)
+    }
+
+    /// Claims the notification group in the store for incident `id`. Returns the open incident that holds it
+    /// already (another replica's, or one of ours not resumed yet), or nil once `id` holds it. A holder whose
+    /// incident is gone or closed is taken over.
+    private func claimGroup(_ identity: String, for id: UUID) async throws -> Incident? {
+        guard let holderID = try await store.claim(identity: identity, for: id, replacing: nil) else { return nil }
+        if let holder = try await store.incident(holderID), !holder.state.isClosed { return holder }
+        guard let newHolder = try await store.claim(identity: identity, for: id, replacing: holderID) else { return nil }
+        guard let incident = try await store.incident(newHolder) else {
+            throw CoordinatorError.storeUnavailable("another reconciler is claiming the same notification group")
+        }
+        return incident
+    }
+
+    private nonisolated func count(_ change: (inout CoordinatorStatistics) -> Void) {
+        counters.withLock { statistics in change(&statistics) }
     }
 
     /// Approves actions for an incident and starts one action run per action.
@@ -259,23 +424,34 @@ public actor IncidentCoordinator: Service {
     ) async throws(CoordinatorError) -> (Incident, Approval) {
         guard !draining else { throw .shuttingDown }
         let catalog = await registry.catalog()
-        guard var incident = live[id] else {
+        var readmitted = false
+        if live[id] == nil {
             let stored: Incident?
             do { stored = try await store.incident(id) } catch { throw .storeUnavailable("\(error)") }
             guard let stored else { throw .incidentNotFound(id) }
-            throw .approvalRejected(.closed(stored.state, reason: stored.closedReason))
+            if live[id] == nil {
+                guard stored.state == .resolved, configuration.approvesResolvedIncidents else {
+                    throw .approvalRejected(.closed(stored.state, reason: stored.closedReason))
+                }
+                // A resolved incident may still be approved: it is live again until its actions have finished.
+                live[id] = stored
+                readmitted = true
+            }
         }
+        var incident = live[id]!
         let launches: [IncidentAction]
         do {
             launches = try incident.approve(
                 actions, catalog: catalog, defaultTimeoutSeconds: configuration.defaultRecipeTimeoutSeconds,
-                approvedBy: approvedBy, at: now()
+                approvedBy: approvedBy, allowingResolved: configuration.approvesResolvedIncidents, at: now()
             )
         } catch {
+            if readmitted { live[id] = nil }
             throw .approvalRejected(error)
         }
         incident.revision += 1
         live[id] = incident
+        if readmitted { await resultSource.watch(incident: id) }
         await save(incident)
         let approval = incident.approvals[incident.approvals.count - 1]
         logger(for: id).info("actions approved", metadata: [
@@ -367,16 +543,15 @@ public actor IncidentCoordinator: Service {
         for action in actions {
             switch action {
             case .launch(let runID, let recipe):
-                guard let run = incident.run(runID) else { continue }
-                let request = launchRequest(for: run, recipe: recipe, of: incident)
-                inFlight += 1
-                submit { [launcher] in
-                    let id = incident.id
-                    let exit = await launcher.run(request) {
-                        await self.handle(.runStarted(runID: runID, at: self.now()), for: id)
-                    }
-                    await self.runFinished(runID, of: id, exit: exit)
-                }
+                guard incident.run(runID) != nil else { continue }
+                launch(runID, recipe: recipe, of: incident.id)
+            case .cancelRun(let runID):
+                runCancellations[incident.id]?[runID]?.cancel(reason: "the alert resolved")
+                count { $0.runsCancelledOnResolve += 1 }
+            case .notifyResolved(let cancelledRuns):
+                notify(.resolved(incident: incident.id, alert: incident.alert.summary, cancelledRuns: cancelledRuns))
+            case .endDeduplication:
+                endDeduplication(of: incident)
             case .notifyAnalysis(let analysis):
                 notify(.analysis(incident: incident.id, analysis))
             case .notifyActionOutcome(let approvalID, let analysis):
@@ -392,7 +567,7 @@ public actor IncidentCoordinator: Service {
                 }
             case .release:
                 live[incident.id] = nil
-                if openByIdentity[incident.identity] == incident.id { openByIdentity[incident.identity] = nil }
+                endDeduplication(of: incident)
                 let source = resultSource
                 submit { await source.unwatch(incident: incident.id) }
                 logger(for: incident.id).info("incident closed", metadata: [
@@ -402,7 +577,63 @@ public actor IncidentCoordinator: Service {
         }
     }
 
+    /// The group's next notification opens a new incident. (The store's claim ends with the save of the closed
+    /// incident, which `handle` did before these actions.)
+    private func endDeduplication(of incident: Incident) {
+        if openByIdentity[incident.identity] == incident.id { openByIdentity[incident.identity] = nil }
+    }
+
+    /// Starts a run once the run cap allows: the launch request (its data, its deadline) is made at that moment
+    /// from the incident as it is then. A stop requested while it waits or runs (`.cancelRun`) cancels it.
+    private func launch(_ runID: Int, recipe: Recipe, of id: UUID) {
+        let cancellation = RunCancellation()
+        runCancellations[id, default: [:]][runID] = cancellation
+        inFlight += 1
+        submit { [launcher, runSlots] in
+            let exit = await Self.run(until: cancellation) {
+                guard await runSlots.acquire() else {
+                    return .cancelled(reason: cancellation.reason ?? "the reconciler stopped before the run could start")
+                }
+                guard let request = await self.launchRequest(runID, recipe: recipe, of: id, cancellation: cancellation)
+                else {
+                    runSlots.release()
+                    return .cancelled(reason: cancellation.reason ?? "the incident closed before the run could start")
+                }
+                let exit = await launcher.run(request) {
+                    await self.handle(.runStarted(runID: runID, at: self.now()), for: id)
+                }
+                runSlots.release()
+                return exit
+            }
+            await self.runFinished(runID, of: id, exit: exit)
+        }
+    }
+
+    /// Runs `body` until it ends; when a stop is requested first, cancels it and still waits for its (prompt) end.
+    private static func run(
+        until cancellation: RunCancellation, _ body: @escaping @Sendable () async -> RunExit
+    ) async -> RunExit {
+        await withTaskGroup(of: RunExit?.self) { group in
+            group.addTask { await body() }
+            group.addTask {
+                await cancellation.wait()
+                return nil
+            }
+            while let next = await group.next() {
+                if let exit = next {
+                    group.cancelAll()
+                    return exit
+                }
+                // The stop was requested (or this task is being cancelled): the body sees the cancellation.
+                group.cancelAll()
+            }
+            return .cancelled(reason: cancellation.reason ?? "cancelled")
+        }
+    }
+
     private func runFinished(_ runID: Int, of id: UUID, exit: RunExit) async {
+        runCancellations[id]?[runID] = nil
+        if runCancellations[id]?.isEmpty == true { runCancellations[id] = nil }
         if stopping, store.isDurable, case .cancelled = exit {
             // The run goes on without us (a Job, a detached process); the next start resumes the incident.
             inFlight -= 1
@@ -452,9 +683,15 @@ public actor IncidentCoordinator: Service {
         }
     }
 
-    private func launchRequest(for run: RecipeRun, recipe: Recipe, of incident: Incident) -> LaunchRequest {
+    /// The launch request of a run about to start, from the incident as it is now; nil once the run or its
+    /// incident is finished (a queued run of an incident that resolved).
+    private func launchRequest(
+        _ runID: Int, recipe: Recipe, of id: UUID, cancellation: RunCancellation
+    ) -> LaunchRequest? {
+        guard let incident = live[id], let run = incident.run(runID), !run.state.isFinished else { return nil }
+        let payload = run.alertKeys.map { incident.alert.payload(restrictedTo: Set($0)) } ?? incident.payload
         let data = run.kind == .debugging
-            ? RecipeDataFile.debugging(payload: incident.payload, incident: incident.id)
+            ? RecipeDataFile.debugging(payload: payload, incident: incident.id)
             : RecipeDataFile.action(data: run.actionData ?? [:], incident: incident)
         let deadline = now().addingTimeInterval(TimeInterval(run.timeoutSeconds))
         var environment = recipe.env
@@ -468,7 +705,7 @@ public actor IncidentCoordinator: Service {
         return LaunchRequest(
             incidentID: incident.id, run: run, recipe: recipe, dataFile: data,
             aggregatorAddress: configuration.aggregatorAddress, redisAddress: configuration.redisAddress,
-            environment: environment
+            environment: environment, cancellation: cancellation
         )
     }
 

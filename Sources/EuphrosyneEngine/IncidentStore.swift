@@ -17,12 +17,18 @@ public struct IncidentPage: Sendable {
 ///
 /// The coordinator saves every new version of an incident; the API reads from here.
 public protocol IncidentStore: Sendable {
-    /// Saves the incident unless the store already holds a newer revision of it.
+    /// Saves the incident unless the store already holds a newer revision of it. Saving it closed (or resolved)
+    /// ends its claim on its notification group.
     func save(_ incident: Incident) async throws
+    /// Claims a notification group (`Incident.identity`) for the new incident `id`, atomically, so two replicas
+    /// or a restart never open two incidents for one group. Returns nil when `id` now holds the group, or the
+    /// incident that holds it already. `replacing` takes the group over from a holder found dead (its incident
+    /// gone or closed) only if that holder still has it.
+    func claim(identity: String, for id: UUID, replacing stale: UUID?) async throws -> UUID?
     func incident(_ id: UUID) async throws -> Incident?
     /// Newest first.
     func list(offset: Int, limit: Int) async throws -> IncidentPage
-    /// Incidents that are not closed (not failed or expired), for resuming them after a restart.
+    /// Incidents that are not closed (not failed, expired or resolved), for resuming them after a restart.
     func openIncidents() async throws -> [Incident]
     /// Whether incidents outlive the process, so a restarted reconciler can resume them.
     var isDurable: Bool { get }

@@ -120,15 +120,16 @@ public struct LocalProcessLauncher: RecipeLauncher {
             return .timedOut
         case .cancelled where process.hasExited:
             return .exited(status: await process.wait() ?? 0, stderrTail: Self.tail(of: stderrFile))
-        case .cancelled where leavesRunsRunningWhenCancelled:
+        case .cancelled where leavesRunsRunningWhenCancelled && request.cancellation.reason == nil:
             // The process reports over Redis and a restarted reconciler resumes the incident; it keeps its files.
             keepDirectory.set(true)
             logger.info("reconciler stopping; recipe left running", metadata: ["pid": "\(process.pid)"])
             return .cancelled(reason: "left running while the reconciler restarts")
         case .cancelled:
             await stop(process)
-            logger.info("recipe run cancelled and stopped")
-            return .cancelled(reason: "the reconciler stopped the run")
+            let reason = request.cancellation.reason ?? "the reconciler stopped the run"
+            logger.info("recipe run cancelled and stopped", metadata: ["reason": "\(reason)"])
+            return .cancelled(reason: reason)
         }
     }
 

@@ -27,6 +27,10 @@ public struct LogNotifier: Notifier {
             logger.info("job status", metadata: [
                 "jobs": "\(jobs.map { "\($0.name)=\($0.status.rawValue)" }.joined(separator: ","))",
             ])
+        case .resolved(_, let alert, let cancelledRuns):
+            logger.notice("alert resolved", metadata: [
+                "text": "\(ChatNotification.resolvedText(alert: alert, cancelledRuns: cancelledRuns))",
+            ])
         }
     }
 }

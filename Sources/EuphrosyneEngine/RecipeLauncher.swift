@@ -15,11 +15,15 @@ public struct LaunchRequest: Sendable {
     public var redisAddress: String
     /// `EUPHROSYNE_*` variables and the recipe's own `env`, added to the recipe's environment.
     public var environment: [String: String]
+    /// Says, once the launcher's task is cancelled, whether the coordinator asked for this run to stop (the
+    /// alert resolved) rather than the reconciler shutting down.
+    public var cancellation: RunCancellation
 
     public init(
         incidentID: UUID, run: RecipeRun, recipe: Recipe, dataFile: Data, aggregatorAddress: String,
-        redisAddress: String, environment: [String: String]
+        redisAddress: String, environment: [String: String], cancellation: RunCancellation = RunCancellation()
     ) {
+        self.cancellation = cancellation
         self.incidentID = incidentID
         self.run = run
         self.recipe = recipe
@@ -47,8 +51,9 @@ public struct LaunchRequest: Sendable {
 public protocol RecipeLauncher: Sendable {
     /// Runs the recipe until it ends and says how it ended.
     ///
-    /// Calls `started` once the run is up. Stops the run at `request.timeout` and returns `.timedOut`; stops it when
-    /// the calling task is cancelled and returns `.cancelled`. Never throws: a run that cannot start is
-    /// `.launchFailed`.
+    /// Calls `started` once the run is up; the timeout counts from then. Stops the run at `request.timeout` and
+    /// returns `.timedOut`; stops it when the calling task is cancelled and returns `.cancelled` (a launcher may
+    /// leave it running on a shutdown, but never when `request.cancellation.reason` is set). Never throws: a run
+    /// that cannot start is `.launchFailed`.
     func run(_ request: LaunchRequest, started: @escaping @Sendable () async -> Void) async -> RunExit
 }

@@ -8,7 +8,10 @@ import NIOCore
 /// Layout, every key with a TTL of `retentionSeconds` refreshed on each save:
 /// - `euphrosyne:incident:<uuid>`: a hash with `revision` and `data` (the incident as JSON);
 /// - `euphrosyne:incidents`: a sorted set of incident UUIDs scored by creation time (milliseconds), for listing;
-/// - `euphrosyne:incidents:open`: the set of incidents that are not closed, for resuming.
+/// - `euphrosyne:incidents:open`: the set of incidents that are not closed, for resuming;
+/// - `euphrosyne:group:<hash>`: the incident holding a notification group (`Incident.identity`, hashed because a
+///   group key can be long and hold any character), claimed with one atomic script when an incident opens and
+///   deleted by the save that closes it.
 /// A save is one Lua script, so a slower writer never replaces a newer revision.
 public struct RedisIncidentStore: IncidentStore {
     public let client: RedisClient
@@ -17,8 +20,19 @@ public struct RedisIncidentStore: IncidentStore {
     static let indexKey = "euphrosyne:incidents"
     static let openKey = "euphrosyne:incidents:open"
     static func incidentKey(_ id: UUID) -> String { "euphrosyne:incident:\(id.uuidString.lowercased())" }
+    static func groupKey(_ identity: String) -> String { "euphrosyne:group:\(Incident.identityDigest(identity))" }
 
-    /// KEYS: incident, index, open. ARGV: revision, data, retention seconds, created-at ms, uuid, open (1/0).
+    /// KEYS: group. ARGV: uuid, retention seconds, stale holder ("" for none). Returns nil when claimed, else the
+    /// holder.
+    static let claimScript = """
+        local holder = redis.call('GET', KEYS[1])
+        if holder and holder ~= ARGV[1] and holder ~= ARGV[3] then return holder end
+        redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+        return false
+        """
+
+    /// KEYS: incident, index, open, group. ARGV: revision, data, retention seconds, created-at ms, uuid,
+    /// open (1/0).
     static let saveScript = """
         local current = redis.call('HGET', KEYS[1], 'revision')
         if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
@@ -26,11 +40,14 @@ public struct RedisIncidentStore: IncidentStore {
         redis.call('EXPIRE', KEYS[1], ARGV[3])
         redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
         redis.call('EXPIRE', KEYS[2], ARGV[3])
+        local holdsGroup = redis.call('GET', KEYS[4]) == ARGV[5]
         if ARGV[6] == '1' then
           redis.call('SADD', KEYS[3], ARGV[5])
           redis.call('EXPIRE', KEYS[3], ARGV[3])
+          if holdsGroup then redis.call('EXPIRE', KEYS[4], ARGV[3]) end
         else
           redis.call('SREM', KEYS[3], ARGV[5])
+          if holdsGroup then redis.call('DEL', KEYS[4]) end
         end
         return 1
         """
@@ -46,13 +63,22 @@ public struct RedisIncidentStore: IncidentStore {
         let data = String(decoding: try Self.encoder.encode(incident), as: UTF8.self)
         _ = try await client.execute(EVAL(
             Self.saveScript,
-            keys: [Self.incidentKey(incident.id), Self.indexKey, Self.openKey],
+            keys: [Self.incidentKey(incident.id), Self.indexKey, Self.openKey, Self.groupKey(incident.identity)],
             arguments: [
                 String(incident.revision), data, String(retentionSeconds),
                 String(Int64(incident.createdAt.timeIntervalSince1970 * 1000)), incident.id.uuidString.lowercased(),
                 incident.state.isClosed ? "0" : "1",
             ]
         ))
+    }
+
+    public func claim(identity: String, for id: UUID, replacing stale: UUID?) async throws -> UUID? {
+        let holder = try await client.execute(EVAL(
+            Self.claimScript, keys: [Self.groupKey(identity)],
+            arguments: [id.uuidString.lowercased(), String(retentionSeconds), stale?.uuidString.lowercased() ?? ""]
+        ))
+        guard case .bulkString(let text) = holder.value else { return nil }
+        return UUID(uuidString: String(buffer: text))
     }
 
     public func incident(_ id: UUID) async throws -> Incident? {

@@ -87,6 +87,16 @@ extension APIError {
             var error = APIError(.serviceUnavailable, code: "store_unavailable", message: error.description)
             error.headers[HTTPField.Name("Retry-After")!] = "5"
             return error
+        case .intakeQueueFull(let retryAfter):
+            var error = APIError(.serviceUnavailable, code: "intake_queue_full", message: error.description)
+            error.headers[HTTPField.Name("Retry-After")!] = String(retryAfter)
+            return error
+        case .rateLimited(_, let retryAfter):
+            var error = APIError(.tooManyRequests, code: "rate_limited", message: error.description)
+            error.headers[HTTPField.Name("Retry-After")!] = String(retryAfter)
+            return error
+        case .notificationIgnored:
+            return APIError(.unprocessableContent, code: "notification_ignored", message: error.description)
         }
     }
 }

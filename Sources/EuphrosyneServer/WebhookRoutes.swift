@@ -5,12 +5,18 @@ import Hummingbird
 
 /// The webhook listener (8080, cluster-internal): alerts in, and results from recipes in local mode.
 enum WebhookRoutes {
-    struct Opened: Codable {
-        var uuid: String
-        var state: String
+    /// The answer to `/webhook`: what became of the notification.
+    struct Received: Codable {
+        /// `opened`, `joined` (an open incident of the same group), `resolved`, or `ignored`.
+        var outcome: String
+        var uuid: String?
+        var state: String?
+        /// The recipes this notification started.
         var recipes: [String]
-        /// False when the notification joined an incident already open for its group.
+        /// True when a new incident opened.
         var new: Bool
+        /// Why an ignored notification was ignored.
+        var reason: String?
     }
 
     struct Delivered: Codable {
@@ -21,18 +27,19 @@ enum WebhookRoutes {
     static func add<Context: RequestContext>(to router: Router<Context>, coordinator: IncidentCoordinator) {
         router.post("/webhook") { request, _ in
             let payload = try await RequestBody.jsonObject(request)
-            let received: (incident: Incident, isNew: Bool)
+            let reception: Reception
             do throws(CoordinatorError) {
-                received = try await coordinator.receive(payload: payload)
+                reception = try await coordinator.receive(payload: payload)
             } catch {
                 throw APIError.from(error)
             }
-            let incident = received.incident
+            var reason: String?
+            if case .ignored(let why) = reception { reason = why }
             return try JSONResponse.make(
-                Opened(uuid: incident.id.uuidString.lowercased(), state: incident.state.rawValue,
-                       recipes: received.isNew ? incident.runs.filter { $0.kind == .debugging }.map(\.recipe) : [],
-                       new: received.isNew),
-                status: .accepted
+                Received(outcome: reception.outcome, uuid: reception.incident?.id.uuidString.lowercased(),
+                         state: reception.incident?.state.rawValue, recipes: reception.startedRecipes,
+                         new: reception.isNew, reason: reason),
+                status: reception.incident == nil ? .ok : .accepted
             )
         }
 

@@ -49,7 +49,10 @@ struct LocalReconciler {
             configuration: CoordinatorConfiguration(
                 defaultRecipeTimeoutSeconds: settings.recipeTimeoutSeconds,
                 approvalWindowSeconds: settings.approvalWindowSeconds,
-                aggregatorAddress: settings.aggregatorAddress, redisAddress: settings.redisAddress
+                aggregatorAddress: settings.aggregatorAddress, redisAddress: settings.redisAddress,
+                maxRunsInFlight: settings.maxRuns, intakeQueueCapacity: settings.intakeQueue,
+                incidentsPerAlertNamePerHour: settings.maxIncidentsPerAlertname,
+                approvesResolvedIncidents: settings.approveResolved
             )
         )
         var checks: [(name: String, check: Readiness.Check)] = [

@@ -57,6 +57,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long Redis keeps incidents, in seconds (default 604800). (INCIDENT_RETENTION)", valueName: "seconds"))
     var retention: Int?
 
+    @Option(help: ArgumentHelp("Recipe runs in flight at once across all incidents; more wait their turn (default 32). (MAX_RUNS)", valueName: "count"))
+    var maxRuns: Int?
+
+    @Option(help: ArgumentHelp("Alert notifications taken in at once; beyond that /webhook answers 503 with Retry-After (default 512). (INTAKE_QUEUE)", valueName: "count"))
+    var intakeQueue: Int?
+
+    @Option(help: ArgumentHelp("At most this many new incidents per alert name in any hour; more answer 429 (default: no limit). (MAX_INCIDENTS_PER_ALERTNAME)", valueName: "count"))
+    var maxIncidentsPerAlertname: Int?
+
+    @Flag(help: "Let a resolved incident's suggested actions still be approved. (APPROVE_RESOLVED=1)")
+    var approveResolved = false
+
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (default info). (LOG_LEVEL)", valueName: "level"))
     var logLevel: String?
 

@@ -20,6 +20,10 @@ struct ServeSettings {
     var retentionSeconds: Int
     var redisUsername: String?
     var redisPassword: String?
+    var maxRuns: Int
+    var intakeQueue: Int
+    var maxIncidentsPerAlertname: Int?
+    var approveResolved: Bool
     var logLevel: Logger.Level
 
     init(options: Serve, environment: [String: String]) throws {
@@ -82,6 +86,15 @@ struct ServeSettings {
         retentionSeconds = try integer(
             options.retention, "INCIDENT_RETENTION", default: 7 * 86_400, range: 60...(365 * 86_400)
         )
+        maxRuns = try integer(options.maxRuns, "MAX_RUNS", default: 32, range: 1...10_000)
+        intakeQueue = try integer(options.intakeQueue, "INTAKE_QUEUE", default: 512, range: 1...1_000_000)
+        if options.maxIncidentsPerAlertname != nil || value(nil, "MAX_INCIDENTS_PER_ALERTNAME") != nil {
+            maxIncidentsPerAlertname = try integer(
+                options.maxIncidentsPerAlertname, "MAX_INCIDENTS_PER_ALERTNAME", default: 0, range: 1...1_000_000
+            )
+        }
+        approveResolved = options.approveResolved
+            || ["1", "true", "yes"].contains(environment["APPROVE_RESOLVED"]?.lowercased() ?? "")
         redisUsername = value(nil, "REDIS_USERNAME")
         redisPassword = value(nil, "REDIS_PASSWORD")
         let levelText = value(options.logLevel, "LOG_LEVEL") ?? "info"

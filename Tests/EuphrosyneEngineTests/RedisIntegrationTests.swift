@@ -28,7 +28,7 @@ import Testing
         let coordinator = IncidentCoordinator(
             registry: StaticRecipeRegistry(catalog), launcher: launcher(client), resultSource: results,
             notifier: notifier, store: RedisIncidentStore(client: client),
-            configuration: .init(defaultRecipeTimeoutSeconds: 60, drainTimeout: .milliseconds(500)), logger: quiet
+            configuration: .init(defaultRecipeTimeoutSeconds: 60, drainTimeout: .milliseconds(500), intakeQueueCapacity: 2_000), logger: quiet
         )
         return try await RunningServer.with(
             services: [client, subscriber, results, coordinator], ports: PortCollector(count: 0), logger: quiet

@@ -108,6 +108,9 @@ public struct DurableTestStore: IncidentStore {
     public func incident(_ id: UUID) async throws -> Incident? { await backing.incident(id) }
     public func list(offset: Int, limit: Int) async throws -> IncidentPage { await backing.list(offset: offset, limit: limit) }
     public func openIncidents() async throws -> [Incident] { await backing.openIncidents() }
+    public func claim(identity: String, for id: UUID, replacing stale: UUID?) async throws -> UUID? {
+        await backing.claim(identity: identity, for: id, replacing: stale)
+    }
 }
 
 extension Dictionary where Key == String, Value == JSONValue {
