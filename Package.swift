@@ -119,6 +119,7 @@ let package = Package(
                 "EuphrosyneCore",
                 "EuphrosyneEngine",
                 "EuphrosyneRedis",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

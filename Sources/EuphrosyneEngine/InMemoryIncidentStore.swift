@@ -33,9 +33,10 @@ public actor InMemoryIncidentStore: IncidentStore {
         }
     }
 
-    public func claim(identity: String, for id: UUID, replacing stale: UUID?) -> UUID? {
-        if let holder = claims[identity], holder != id, holder != stale { return holder }
-        claims[identity] = id
+    public func create(_ incident: Incident, replacing stale: UUID?) -> UUID? {
+        if let holder = claims[incident.identity], holder != incident.id, holder != stale { return holder }
+        if !incident.state.isClosed { claims[incident.identity] = incident.id }
+        save(incident)
         return nil
     }
 

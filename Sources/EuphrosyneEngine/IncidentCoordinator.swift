@@ -102,6 +102,9 @@ public actor IncidentCoordinator: Service {
     private var live: [UUID: Incident] = [:]
     /// The open incident of each notification identity, for deduplication.
     private var openByIdentity: [String: UUID] = [:]
+    /// Incidents being opened (not yet stored, their group not yet claimed), with the notifications of the same
+    /// group waiting to learn whether the opening succeeded.
+    private var opening: [UUID: [CheckedContinuation<Void, Never>]] = [:]
     private var draining = false
     /// The per-alert-name limit on new incidents, when configured.
     private var rateLimit: IncidentRateLimit?
@@ -280,6 +283,13 @@ public actor IncidentCoordinator: Service {
         let alert = AlertNotification(raw: payload)
         let identity = alert.identityKey
         let resolves = alert.aggregateStatus == .resolved
+        if let existing = openByIdentity[identity], opening[existing] != nil {
+            // Its group's incident is being opened: join it once it is, or take its place if that failed.
+            await withCheckedContinuation { continuation in
+                if opening[existing] != nil { opening[existing]!.append(continuation) } else { continuation.resume() }
+            }
+            return try await take(payload)
+        }
         if let existing = openByIdentity[identity], live[existing] != nil {
             if let reception = await notifyOpenIncident(existing, payload: payload, resolves: resolves) {
                 return reception
@@ -355,25 +365,11 @@ public actor IncidentCoordinator: Service {
             approvalWindowSeconds: configuration.approvalWindowSeconds, identity: identity, at: now()
         )
         openByIdentity[identity] = id
+        opening[id] = []
         func abandon() {
             live[id] = nil
             if openByIdentity[identity] == id { openByIdentity[identity] = nil }
-        }
-        // The store decides across restarts and replicas: another process may hold the group already.
-        let holder: Incident?
-        do {
-            holder = try await claimGroup(identity, for: id)
-        } catch {
-            abandon()
-            throw .storeUnavailable("\(error)")
-        }
-        if let holder {
-            abandon()
-            count { $0.notificationsDeduplicated += 1 }
-            logger(for: holder.id).info("notification belongs to an incident another reconciler holds", metadata: [
-                "state": "\(holder.state.rawValue)",
-            ])
-            return .joined(holder, started: [])
+            finishOpening(id)
         }
         let catalog = await registry.catalog()
         await resultSource.watch(incident: id)
@@ -384,14 +380,26 @@ public actor IncidentCoordinator: Service {
             defaultTimeoutSeconds: configuration.defaultRecipeTimeoutSeconds, at: now()
         ))
         incident.revision += 1
-        live[incident.id] = incident
+        live[id] = incident
+        // The store decides across restarts and replicas: another process may hold the group already.
+        let holder: Incident?
         do {
-            try await store.save(incident)
+            holder = try await create(incident)
         } catch {
             abandon()
-            await resultSource.unwatch(incident: incident.id)
+            await resultSource.unwatch(incident: id)
             throw .storeUnavailable("\(error)")
         }
+        if let holder {
+            abandon()
+            await resultSource.unwatch(incident: id)
+            count { $0.notificationsDeduplicated += 1 }
+            logger(for: holder.id).info("notification belongs to an incident another reconciler holds", metadata: [
+                "state": "\(holder.state.rawValue)",
+            ])
+            return .joined(holder, started: [])
+        }
+        finishOpening(id)
         count { $0.incidentsOpened += 1 }
         logger(for: incident.id).info("incident opened", metadata: [
             "alert": "\(alert.summary)",
@@ -401,17 +409,22 @@ public actor IncidentCoordinator: Service {
         return .opened(live[incident.id] ?? incident)
     }
 
-    /// Claims the notification group in the store for incident `id`. Returns the open incident that holds it
-    /// already (another replica's, or one of ours not resumed yet), or nil once `id` holds it. A holder whose
-    /// incident is gone or closed is taken over.
-    private func claimGroup(_ identity: String, for id: UUID) async throws -> Incident? {
-        guard let holderID = try await store.claim(identity: identity, for: id, replacing: nil) else { return nil }
+    /// Lets the notifications that waited for this opening go on.
+    private func finishOpening(_ id: UUID) {
+        for waiter in opening.removeValue(forKey: id) ?? [] { waiter.resume() }
+    }
+
+    /// Saves a new incident as the holder of its notification group. Returns the open incident that holds the
+    /// group already (another replica's, or one of ours not resumed yet), saving nothing; a holder whose incident
+    /// is gone or closed is taken over.
+    private func create(_ incident: Incident) async throws -> Incident? {
+        guard let holderID = try await store.create(incident, replacing: nil) else { return nil }
         if let holder = try await store.incident(holderID), !holder.state.isClosed { return holder }
-        guard let newHolder = try await store.claim(identity: identity, for: id, replacing: holderID) else { return nil }
-        guard let incident = try await store.incident(newHolder) else {
-            throw CoordinatorError.storeUnavailable("another reconciler is claiming the same notification group")
+        guard let newHolderID = try await store.create(incident, replacing: holderID) else { return nil }
+        guard let newHolder = try await store.incident(newHolderID) else {
+            throw CoordinatorError.storeUnavailable("another reconciler is opening an incident for the same group")
         }
-        return incident
+        return newHolder
     }
 
     private nonisolated func count(_ change: (inout CoordinatorStatistics) -> Void) {

@@ -20,11 +20,11 @@ public protocol IncidentStore: Sendable {
     /// Saves the incident unless the store already holds a newer revision of it. Saving it closed (or resolved)
     /// ends its claim on its notification group.
     func save(_ incident: Incident) async throws
-    /// Claims a notification group (`Incident.identity`) for the new incident `id`, atomically, so two replicas
-    /// or a restart never open two incidents for one group. Returns nil when `id` now holds the group, or the
-    /// incident that holds it already. `replacing` takes the group over from a holder found dead (its incident
-    /// gone or closed) only if that holder still has it.
-    func claim(identity: String, for id: UUID, replacing stale: UUID?) async throws -> UUID?
+    /// Saves the first version of a new incident and makes it the holder of its notification group
+    /// (`Incident.identity`), in one atomic step, so two replicas or a restart never open two incidents for one
+    /// group. When another incident holds the group it saves nothing and returns that incident's id. `stale`
+    /// names a holder found dead (its incident gone or closed) that may be replaced if it still holds the group.
+    func create(_ incident: Incident, replacing stale: UUID?) async throws -> UUID?
     func incident(_ id: UUID) async throws -> Incident?
     /// Newest first.
     func list(offset: Int, limit: Int) async throws -> IncidentPage

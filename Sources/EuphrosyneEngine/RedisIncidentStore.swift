@@ -10,8 +10,8 @@ import NIOCore
 /// - `euphrosyne:incidents`: a sorted set of incident UUIDs scored by creation time (milliseconds), for listing;
 /// - `euphrosyne:incidents:open`: the set of incidents that are not closed, for resuming;
 /// - `euphrosyne:group:<hash>`: the incident holding a notification group (`Incident.identity`, hashed because a
-///   group key can be long and hold any character), claimed with one atomic script when an incident opens and
-///   deleted by the save that closes it.
+///   group key can be long and hold any character), claimed by the script that saves a new incident's first
+///   version and deleted by the save that closes it.
 /// A save is one Lua script, so a slower writer never replaces a newer revision.
 public struct RedisIncidentStore: IncidentStore {
     public let client: RedisClient
@@ -22,14 +22,14 @@ public struct RedisIncidentStore: IncidentStore {
     static func incidentKey(_ id: UUID) -> String { "euphrosyne:incident:\(id.uuidString.lowercased())" }
     static func groupKey(_ identity: String) -> String { "euphrosyne:group:\(Incident.identityDigest(identity))" }
 
-    /// KEYS: group. ARGV: uuid, retention seconds, stale holder ("" for none). Returns nil when claimed, else the
-    /// holder.
-    static let claimScript = """
-        local holder = redis.call('GET', KEYS[1])
-        if holder and holder ~= ARGV[1] and holder ~= ARGV[3] then return holder end
-        redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-        return false
-        """
+    /// `saveScript` for a new incident, first claiming its group. KEYS and ARGV as `saveScript`, plus ARGV[7]: the
+    /// stale holder that may be replaced ("" for none). Returns the holder, saving nothing, when another incident
+    /// holds the group; otherwise saves and returns 1.
+    static let createScript = """
+        local holder = redis.call('GET', KEYS[4])
+        if holder and holder ~= ARGV[5] and holder ~= ARGV[7] then return holder end
+        if ARGV[6] == '1' then redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[3]) end
+        """ + "\n" + saveScript
 
     /// KEYS: incident, index, open, group. ARGV: revision, data, retention seconds, created-at ms, uuid,
     /// open (1/0).
@@ -60,25 +60,28 @@ public struct RedisIncidentStore: IncidentStore {
     public var isDurable: Bool { true }
 
     public func save(_ incident: Incident) async throws {
-        let data = String(decoding: try Self.encoder.encode(incident), as: UTF8.self)
-        _ = try await client.execute(EVAL(
-            Self.saveScript,
-            keys: [Self.incidentKey(incident.id), Self.indexKey, Self.openKey, Self.groupKey(incident.identity)],
-            arguments: [
-                String(incident.revision), data, String(retentionSeconds),
-                String(Int64(incident.createdAt.timeIntervalSince1970 * 1000)), incident.id.uuidString.lowercased(),
-                incident.state.isClosed ? "0" : "1",
-            ]
-        ))
+        _ = try await client.execute(EVAL(Self.saveScript, keys: keys(of: incident), arguments: arguments(of: incident)))
     }
 
-    public func claim(identity: String, for id: UUID, replacing stale: UUID?) async throws -> UUID? {
-        let holder = try await client.execute(EVAL(
-            Self.claimScript, keys: [Self.groupKey(identity)],
-            arguments: [id.uuidString.lowercased(), String(retentionSeconds), stale?.uuidString.lowercased() ?? ""]
+    private func keys(of incident: Incident) -> [String] {
+        [Self.incidentKey(incident.id), Self.indexKey, Self.openKey, Self.groupKey(incident.identity)]
+    }
+
+    private func arguments(of incident: Incident) throws -> [String] {
+        [
+            String(incident.revision), String(decoding: try Self.encoder.encode(incident), as: UTF8.self),
+            String(retentionSeconds), String(Int64(incident.createdAt.timeIntervalSince1970 * 1000)),
+            incident.id.uuidString.lowercased(), incident.state.isClosed ? "0" : "1",
+        ]
+    }
+
+    public func create(_ incident: Incident, replacing stale: UUID?) async throws -> UUID? {
+        let reply = try await client.execute(EVAL(
+            Self.createScript, keys: keys(of: incident),
+            arguments: arguments(of: incident) + [stale?.uuidString.lowercased() ?? ""]
         ))
-        guard case .bulkString(let text) = holder.value else { return nil }
-        return UUID(uuidString: String(buffer: text))
+        guard case .bulkString(let holder) = reply.value else { return nil }
+        return UUID(uuidString: String(buffer: holder))
     }
 
     public func incident(_ id: UUID) async throws -> Incident? {

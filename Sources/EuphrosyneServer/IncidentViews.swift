@@ -49,6 +49,11 @@ enum IncidentViews {
         var approvals: [ApprovalView]
         var approvalDeadline: Date?
         var closedReason: String?
+        /// Notifications of the group received so far (the first included), the last one's time, and when the
+        /// group resolved.
+        var notifications: Int
+        var lastNotifiedAt: Date
+        var resolvedAt: Date?
         var payload: [String: JSONValue]
     }
 
@@ -60,6 +65,7 @@ enum IncidentViews {
         var alert: AlertSummary
         var runs: Int
         var suggestedActions: [String]
+        var notifications: Int
     }
 
     struct Page: Codable {
@@ -96,7 +102,9 @@ enum IncidentViews {
                 ApprovalView(id: $0.id, actions: $0.actions, approvedAt: $0.approvedAt, approvedBy: $0.approvedBy,
                              runs: $0.runIDs, outcome: $0.outcome)
             },
-            approvalDeadline: incident.approvalDeadline, closedReason: incident.closedReason, payload: incident.payload
+            approvalDeadline: incident.approvalDeadline, closedReason: incident.closedReason,
+            notifications: incident.notificationCount, lastNotifiedAt: incident.lastNotifiedAt,
+            resolvedAt: incident.resolvedAt, payload: incident.payload
         )
     }
 
@@ -104,7 +112,7 @@ enum IncidentViews {
         Summary(
             uuid: incident.id.uuidString.lowercased(), state: incident.state.rawValue, createdAt: incident.createdAt,
             updatedAt: incident.updatedAt, alert: alert(incident), runs: incident.runs.count,
-            suggestedActions: incident.analysis?.actions ?? []
+            suggestedActions: incident.analysis?.actions ?? [], notifications: incident.notificationCount
         )
     }
 }

@@ -71,4 +71,31 @@ import Testing
         let decoded = try JSONDecoder().decode(Recipe.self, from: try JSONEncoder().encode(recipe))
         #expect(decoded == recipe)
     }
+
+    @Test func runForNewAlertsIsAnOptionalBooleanOfDebuggingRecipes() {
+        let (catalog, problems) = RecipeCatalog.load(yaml: """
+            debugging: |
+              disk:
+                enabled: true
+                entrypoint: "disk"
+                runForNewAlerts: true
+              once:
+                enabled: true
+                entrypoint: "once"
+              wrong:
+                enabled: true
+                entrypoint: "x"
+                runForNewAlerts: "sometimes"
+            actions: |
+              jira:
+                enabled: true
+                entrypoint: "jira"
+                runForNewAlerts: true
+            """)
+        #expect(catalog.debugging(named: "disk")?.runsForNewAlerts == true)
+        #expect(catalog.debugging(named: "once")?.runsForNewAlerts == false)
+        #expect(problems.map(\.recipe) == ["wrong", "jira"])
+        #expect(problems.first?.message == "field \"runForNewAlerts\" must be a boolean (true or false), got string \"sometimes\"")
+        #expect(problems.last?.message == "field \"runForNewAlerts\" applies to debugging recipes only")
+    }
 }

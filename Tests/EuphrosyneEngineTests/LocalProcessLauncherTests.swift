@@ -152,6 +152,25 @@ import Testing
         }
     }
 
+    @Test func aRunStoppedOnRequestIsStoppedEvenWhereAShutdownWouldLeaveIt() async throws {
+        let fixtures = try ScriptFixtures()
+        defer { fixtures.remove() }
+        let pidFile = fixtures.path("pid")
+        let script = try fixtures.script("resolved", "echo $$ > \(pidFile)\nexec sleep 300")
+        var launcher = Self.launcher(fixtures)
+        launcher.leavesRunsRunningWhenCancelled = true
+        let request = try Self.request(entrypoint: script, timeout: 300)
+        let started = Mutex(false)
+        let task = Task { await launcher.run(request) { started.withLock { $0 = true } } }
+        try await waitUntil("the recipe to start") { started.withLock { $0 } }
+        try await waitUntil("its pid") { (try? String(contentsOfFile: pidFile, encoding: .utf8))?.hasSuffix("\n") == true }
+        request.cancellation.cancel(reason: "the alert resolved")
+        task.cancel()
+        #expect(await task.value == .cancelled(reason: "the alert resolved"))
+        let pid = try #require(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(kill(pid, 0) != 0, "the process was left running")
+    }
+
     @Test func aRecipeStoppedAtItsTimeoutGetsSIGTERMFirst() async throws {
         // The reconciler's own threads block most signals; the recipe must not inherit that, or SIGTERM never
         // reaches it and it cannot clean up before the SIGKILL.

@@ -73,6 +73,44 @@ import Testing
         }
     }
 
+    @Test func aNotificationGroupIsHeldByOneOpenIncidentAtATime() async throws {
+        try await withRedisServer { server in
+            let client = RedisClient(configuration: server.configuration(), logger: Self.quiet)
+            let store = RedisIncidentStore(client: client, retentionSeconds: 3_600)
+            try await RunningServer.with(services: [client], ports: PortCollector(count: 0), logger: Self.quiet) { _ in
+                let group: [String: JSONValue] = ["version": .string("4"), "groupKey": .string(#"{}:{alertname="A b/\"c"}"#),
+                                                  "alerts": .array([])]
+                func incident() -> Incident {
+                    var incident = Incident(id: UUID(), payload: group, callbackSecret: "s", at: Date())
+                    incident.state = .diagnosing
+                    incident.revision = 1
+                    return incident
+                }
+                var first = incident()
+                let second = incident()
+                #expect(try await store.create(first, replacing: nil) == nil)
+                // Racing replicas: the second is refused and not saved.
+                #expect(try await store.create(second, replacing: nil) == first.id)
+                #expect(try await store.incident(second.id) == nil)
+                let key = RedisIncidentStore.groupKey(first.identity)
+                #expect(try await client.execute(TTL(key)) > 3_500)
+
+                // Closing the holder frees the group.
+                first.state = .resolved
+                first.revision = 2
+                try await store.save(first)
+                #expect(try await client.execute(EXISTS(key)) == 0)
+                #expect(try await store.create(second, replacing: nil) == nil)
+
+                // A holder found dead can be replaced, but only while it still holds the group.
+                let third = incident()
+                #expect(try await store.create(third, replacing: UUID()) == second.id)
+                #expect(try await store.create(third, replacing: second.id) == nil)
+                #expect(try await store.incident(third.id)?.state == .diagnosing)
+            }
+        }
+    }
+
     // MARK: Results
 
     @Test func aThousandIncidentsShareOneSubscriberConnection() async throws {

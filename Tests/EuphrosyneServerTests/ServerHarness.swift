@@ -24,14 +24,14 @@ struct ServerHarness {
     init(_ behaviours: [String: ScriptedLauncher.Behaviour] = [
         "dummy": .report(analysis: "fine", actions: ["jira"], delay: .zero),
         "jira": .report(analysis: "OPS-1", actions: [], delay: .zero),
-    ], readiness: Readiness = Readiness()) {
+    ], readiness: Readiness = Readiness(), registry: (any RecipeRegistry)? = nil,
+         // Hanging scripted recipes are stopped quickly when a test's coordinator shuts down.
+         configuration: CoordinatorConfiguration = .init(drainTimeout: .milliseconds(200))) {
         launcher = ScriptedLauncher(behaviours)
         coordinator = IncidentCoordinator(
-            registry: StaticRecipeRegistry(Self.catalog), launcher: launcher,
+            registry: registry ?? StaticRecipeRegistry(Self.catalog), launcher: launcher,
             resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9"), notifier: notifier,
-            store: InMemoryIncidentStore(),
-            // Hanging scripted recipes are stopped quickly when a test's coordinator shuts down.
-            configuration: .init(drainTimeout: .milliseconds(200))
+            store: InMemoryIncidentStore(), configuration: configuration
         )
         let coordinator = self.coordinator
         launcher.deliverResults { _ = await coordinator.deliver($0) }

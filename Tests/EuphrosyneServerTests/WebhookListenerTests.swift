@@ -87,6 +87,86 @@ import Testing
         }
     }
 
+    @Test func aGroupIsOpenedJoinedResolvedAndThenIgnored() async throws {
+        let harness = ServerHarness(["dummy": .hang])
+        let resolved = Self.alertmanagerPayload.replacingOccurrences(of: "\"firing\"", with: "\"resolved\"")
+        try await harness.running {
+            try await harness.webhook.test(.router) { client in
+                let opened = try await client.execute(uri: "/webhook", method: .post,
+                                                      body: ByteBuffer(json: Self.alertmanagerPayload))
+                #expect(opened.status == .accepted)
+                #expect(opened.json?["outcome"] == .string("opened"))
+                #expect(opened.json?["new"] == .bool(true))
+                let uuid = try #require(opened.json?["uuid"])
+
+                let joined = try await client.execute(uri: "/webhook", method: .post,
+                                                      body: ByteBuffer(json: Self.alertmanagerPayload))
+                #expect(joined.status == .accepted)
+                #expect(joined.json?["outcome"] == .string("joined"))
+                #expect(joined.json?["uuid"] == uuid)
+                #expect(joined.json?["new"] == .bool(false))
+                #expect(joined.json?["recipes"] == .array([]))
+
+                let ended = try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: resolved))
+                #expect(ended.status == .accepted)
+                #expect(ended.json?["outcome"] == .string("resolved"))
+                #expect(ended.json?["state"] == .string("resolved"))
+                #expect(ended.json?["uuid"] == uuid)
+
+                // Alertmanager may send the resolved group again: nothing is open for it any more.
+                let ignored = try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: resolved))
+                #expect(ignored.status == .ok)
+                #expect(ignored.json?["outcome"] == .string("ignored"))
+                #expect(ignored.json?["uuid"] == nil)
+                #expect(ignored.json?["reason"]?.stringValue?.contains("no open incident") == true)
+            }
+        }
+    }
+
+    @Test func aFullIntakeQueueAnswers503WithRetryAfter() async throws {
+        let gate = Gate()
+        let harness = ServerHarness(
+            registry: GatedRegistry(ServerHarness.catalog, gate: gate),
+            configuration: .init(drainTimeout: .milliseconds(200), intakeQueueCapacity: 1))
+        try await harness.running {
+            let coordinator = harness.coordinator
+            let held = Task { try await coordinator.receive(payload: ["held": .bool(true)]) }
+            try await waitUntil("the queue to fill") { coordinator.statistics.intakeQueueDepth == 1 }
+            try await harness.webhook.test(.router) { client in
+                try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: Self.alertmanagerPayload)) {
+                    response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(response.headers[HTTPField.Name("Retry-After")!] == "5")
+                    #expect(response.apiError?.code == "intake_queue_full")
+                }
+            }
+            gate.open()
+            #expect(try await held.value.isNew)
+            #expect(coordinator.statistics.refusedQueueFull == 1)
+        }
+    }
+
+    @Test func anAlertNameOverItsHourlyLimitAnswers429WithRetryAfter() async throws {
+        let harness = ServerHarness(
+            ["dummy": .hang], configuration: .init(drainTimeout: .milliseconds(200), incidentsPerAlertNamePerHour: 1))
+        let otherGroup = Self.alertmanagerPayload.replacingOccurrences(of: "\"fingerprint\":\"09f827451c0fe9f3\"",
+                                                                       with: "\"fingerprint\":\"1111111111111111\"")
+            .replacingOccurrences(of: #""groupKey":"{}:{alertname=\"X\"}""#, with: #""groupKey":"{}:{alertname=\"X\", zone=\"b\"}""#)
+        try await harness.running {
+            try await harness.webhook.test(.router) { client in
+                let first = try await client.execute(uri: "/webhook", method: .post,
+                                                     body: ByteBuffer(json: Self.alertmanagerPayload))
+                #expect(first.status == .accepted)
+                try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: otherGroup)) { response in
+                    #expect(response.status == .tooManyRequests)
+                    #expect(response.apiError?.code == "rate_limited")
+                    let retryAfter = Int(response.headers[HTTPField.Name("Retry-After")!] ?? "") ?? 0
+                    #expect((3_500...3_600).contains(retryAfter))
+                }
+            }
+        }
+    }
+
     @Test func anUnknownPathIsAJSON404() async throws {
         let harness = ServerHarness()
         try await harness.webhook.test(.router) { client in

@@ -30,6 +30,8 @@ public final class ScriptedLauncher: RecipeLauncher {
 
     public var requests: [LaunchRequest] { state.withLock { $0.requests } }
     public var maxRunning: Int { state.withLock { $0.maxRunning } }
+    /// Runs under way right now.
+    public var running: Int { state.withLock { $0.running } }
 
     public func run(_ request: LaunchRequest, started: @escaping @Sendable () async -> Void) async -> RunExit {
         let deliver = state.withLock { state in
@@ -108,12 +110,28 @@ public struct DurableTestStore: IncidentStore {
     public func incident(_ id: UUID) async throws -> Incident? { await backing.incident(id) }
     public func list(offset: Int, limit: Int) async throws -> IncidentPage { await backing.list(offset: offset, limit: limit) }
     public func openIncidents() async throws -> [Incident] { await backing.openIncidents() }
-    public func claim(identity: String, for id: UUID, replacing stale: UUID?) async throws -> UUID? {
-        await backing.claim(identity: identity, for: id, replacing: stale)
+    public func create(_ incident: Incident, replacing stale: UUID?) async throws -> UUID? {
+        await backing.create(incident, replacing: stale)
     }
 }
 
 extension Dictionary where Key == String, Value == JSONValue {
     /// A generic alert payload no other test sends, so incidents are not deduplicated into one.
     public static var unique: Self { ["test-alert": .string(UUID().uuidString)] }
+}
+
+/// A registry whose catalog is only handed out once the gate opens: holds notifications in the intake queue.
+public struct GatedRegistry: RecipeRegistry {
+    public let fixed: RecipeCatalog
+    public let gate: Gate
+
+    public init(_ catalog: RecipeCatalog, gate: Gate) {
+        fixed = catalog
+        self.gate = gate
+    }
+
+    public func catalog() async -> RecipeCatalog {
+        await gate.wait()
+        return fixed
+    }
 }
