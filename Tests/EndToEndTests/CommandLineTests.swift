@@ -97,6 +97,17 @@ import Testing
             let listed = try await Self.run(["incidents", "--api-url", "http://127.0.0.1:\(api)"])
             #expect(listed.stdout.contains(id) && listed.stdout.contains("done"))
 
+            // The group resolves: the incident says so, and so does the bot.
+            let resolvedPath = try #require(Bundle.module.url(forResource: "alertmanager-resolved", withExtension: "json",
+                                                              subdirectory: "Fixtures")).path
+            let resolved = try await Self.run(["alert", resolvedPath, "--webhook-url", "http://127.0.0.1:\(webhook)"])
+            let answer = try JSONValue.parseObject(Data(resolved.stdout.utf8))
+            #expect(answer["outcome"] == .string("resolved") && answer["uuid"] == .string(id), "\(resolved.stdout)")
+            try await waitUntil("the resolve at the bot") { loop.bot.received(path: "/api/analysis").count == 3 }
+            let told = loop.bot.received(path: "/api/analysis").last?.json
+            #expect(told?["analysis"]?.stringValue?.hasPrefix("Resolved: PodCrashLooping") == true)
+            #expect(told?["actions"] == .array([]))
+
             kill(serve.processIdentifier, SIGTERM)
             try await waitUntil("serve to stop after SIGTERM", timeout: .seconds(30)) { !serve.isRunning }
             #expect(serve.terminationStatus == 0)
