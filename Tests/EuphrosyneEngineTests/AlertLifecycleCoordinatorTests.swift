@@ -14,32 +14,25 @@ import Testing
     static let catalog = RecipeCatalog(
         debugging: [.fake("dummy"), .fake("slow"), diskUsage], actions: [.fake("jira", .action)])
 
+    /// The coordinator tests' harness, with a configuration that stops hanging runs quickly.
     struct Harness {
-        let coordinator: IncidentCoordinator
-        let launcher: ScriptedLauncher
-        let notifier = RecordingNotifier()
+        let base: IncidentCoordinatorTests.Harness
+        var coordinator: IncidentCoordinator { base.coordinator }
+        var launcher: ScriptedLauncher { base.launcher }
+        var notifier: RecordingNotifier { base.notifier }
 
         init(_ behaviours: [String: ScriptedLauncher.Behaviour], catalog: RecipeCatalog = catalog,
              registry: (any RecipeRegistry)? = nil, store: any IncidentStore = InMemoryIncidentStore(),
              configuration: CoordinatorConfiguration = .init(defaultRecipeTimeoutSeconds: 30,
                                                             drainTimeout: .milliseconds(200))) {
-            launcher = ScriptedLauncher(behaviours)
-            coordinator = IncidentCoordinator(
-                registry: registry ?? StaticRecipeRegistry(catalog), launcher: launcher,
-                resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9/"), notifier: notifier,
-                store: store, configuration: configuration
-            )
-            let coordinator = self.coordinator
-            launcher.deliverResults { _ = await coordinator.deliver($0) }
+            base = .init(behaviours, catalog: catalog, registry: registry, store: store, configuration: configuration)
         }
 
         func running<T: Sendable>(_ body: @Sendable (IncidentCoordinator) async throws -> T) async throws -> T {
-            try await RunningServer.with(services: [coordinator], ports: PortCollector(count: 0)) { _ in
-                try await body(coordinator)
-            }
+            try await base.running(body)
         }
 
-        func state(of id: UUID) async throws -> Incident.State? { try await coordinator.incident(id)?.state }
+        func state(of id: UUID) async throws -> Incident.State? { try await base.state(of: id) }
 
         func resolvedNotifications(for id: UUID) -> [[String]] {
             notifier.notifications.compactMap {

@@ -6,23 +6,25 @@ import Testing
 @testable import EuphrosyneEngine
 
 @Suite struct IncidentCoordinatorTests {
+    /// A coordinator over scripted recipes, a recording notifier and a store; the coordinator tests share it.
     struct Harness {
         let coordinator: IncidentCoordinator
         let launcher: ScriptedLauncher
         let notifier: RecordingNotifier
-        let store: InMemoryIncidentStore
+        let store: any IncidentStore
 
         init(_ behaviours: [String: ScriptedLauncher.Behaviour], catalog: RecipeCatalog,
-             drainTimeout: Duration = .seconds(10)) {
+             drainTimeout: Duration = .seconds(10), registry: (any RecipeRegistry)? = nil,
+             store: any IncidentStore = InMemoryIncidentStore(), configuration: CoordinatorConfiguration? = nil) {
             launcher = ScriptedLauncher(behaviours)
             notifier = RecordingNotifier()
-            store = InMemoryIncidentStore()
+            self.store = store
             coordinator = IncidentCoordinator(
-                registry: StaticRecipeRegistry(catalog), launcher: launcher,
+                registry: registry ?? StaticRecipeRegistry(catalog), launcher: launcher,
                 resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9/"), notifier: notifier,
                 store: store,
-                configuration: .init(defaultRecipeTimeoutSeconds: 5, aggregatorAddress: "agg:1", redisAddress: "",
-                                     drainTimeout: drainTimeout)
+                configuration: configuration ?? .init(defaultRecipeTimeoutSeconds: 5, aggregatorAddress: "agg:1",
+                                                      redisAddress: "", drainTimeout: drainTimeout)
             )
             let coordinator = self.coordinator
             launcher.deliverResults { _ = await coordinator.deliver($0) }

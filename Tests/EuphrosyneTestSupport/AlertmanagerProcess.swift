@@ -194,15 +194,7 @@ public actor AlertmanagerProcess {
     private func terminate(signal: Int32) async {
         guard let process else { return }
         self.process = nil
-        process.signalGroup(signal)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !process.hasExited, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        if !process.hasExited {
-            process.signalGroup(SIGKILL)
-            _ = await process.wait()
-        }
+        await process.stop(with: signal)
     }
 
     /// The settings of the one route and its webhook receiver, validated.

@@ -1,0 +1,77 @@
+import EuphrosyneCore
+import Foundation
+
+/// Settings of the coordinator that do not depend on the mode.
+public struct CoordinatorConfiguration: Sendable {
+    /// Timeout of a recipe without its own `timeout` (`--recipe-timeout`).
+    public var defaultRecipeTimeoutSeconds: Int
+    /// How long an analysed incident accepts approvals before it expires.
+    public var approvalWindowSeconds: Int
+    /// Passed to every recipe as `--aggregator-address`.
+    public var aggregatorAddress: String
+    /// Passed to every recipe as `--redis-address`.
+    public var redisAddress: String
+    /// On graceful shutdown, how long running recipes and pending notifications get to finish before they are
+    /// stopped.
+    public var drainTimeout: Duration
+    /// With results arriving by themselves (Redis), how long a run that exited without a durable copy of its
+    /// result may still deliver one over pub/sub before it counts as having exited without one.
+    public var resultGraceAfterExit: Duration
+    /// Recipe runs in flight at once across all incidents (`--max-runs`); further runs queue, first come first
+    /// served, and their timeout starts when they start.
+    public var maxRunsInFlight: Int
+    /// Notifications being taken in at once (`--intake-queue`); beyond that `/webhook` answers 503 with
+    /// `Retry-After`, and Alertmanager retries.
+    public var intakeQueueCapacity: Int
+    /// At most this many new incidents per alert name in any hour (`--max-incidents-per-alertname`); nil: no limit.
+    public var incidentsPerAlertNamePerHour: Int?
+    /// Whether a resolved incident still accepts approvals of its suggested actions (`--approve-resolved`).
+    public var approvesResolvedIncidents: Bool
+
+    public init(
+        defaultRecipeTimeoutSeconds: Int = 300, approvalWindowSeconds: Int = 86_400, aggregatorAddress: String = "",
+        redisAddress: String = "", drainTimeout: Duration = .seconds(25),
+        resultGraceAfterExit: Duration = .seconds(1), maxRunsInFlight: Int = 32, intakeQueueCapacity: Int = 512,
+        incidentsPerAlertNamePerHour: Int? = nil, approvesResolvedIncidents: Bool = false
+    ) {
+        self.maxRunsInFlight = maxRunsInFlight
+        self.intakeQueueCapacity = intakeQueueCapacity
+        self.incidentsPerAlertNamePerHour = incidentsPerAlertNamePerHour
+        self.approvesResolvedIncidents = approvesResolvedIncidents
+        self.resultGraceAfterExit = resultGraceAfterExit
+        self.defaultRecipeTimeoutSeconds = defaultRecipeTimeoutSeconds
+        self.approvalWindowSeconds = approvalWindowSeconds
+        self.aggregatorAddress = aggregatorAddress
+        self.redisAddress = redisAddress
+        self.drainTimeout = drainTimeout
+    }
+}
+
+/// Why the coordinator refused a request. The server maps each case to an HTTP status.
+public enum CoordinatorError: Error, Sendable, CustomStringConvertible {
+    case incidentNotFound(UUID)
+    case approvalRejected(ApprovalRejection)
+    /// Draining for shutdown: no new incidents or approvals.
+    case shuttingDown
+    /// The incident store failed; the request can be retried.
+    case storeUnavailable(String)
+    /// Too many notifications are being taken in already; retry after the given number of seconds.
+    case intakeQueueFull(retryAfterSeconds: Int)
+    /// The alert name opened its quota of incidents this hour; retry after the given number of seconds.
+    case rateLimited(alertName: String, retryAfterSeconds: Int)
+    /// The notification opened nothing (a resolved notification for a group with no open incident).
+    case notificationIgnored(String)
+
+    public var description: String {
+        switch self {
+        case .incidentNotFound(let id): return "no incident \(id.uuidString.lowercased())"
+        case .approvalRejected(let rejection): return rejection.description
+        case .shuttingDown: return "the reconciler is shutting down"
+        case .storeUnavailable(let reason): return "the incident store is unavailable: \(reason)"
+        case .intakeQueueFull: return "too many alert notifications are being taken in; retry shortly"
+        case .rateLimited(let name, _):
+            return "alert \"\(name)\" reached its limit of new incidents for this hour"
+        case .notificationIgnored(let reason): return reason
+        }
+    }
+}
