@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -41,12 +42,30 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Our own Kubernetes client on AsyncHTTPClient: configuration (in-cluster, kubeconfig), typed resources,
+        // verbs, watch, and an informer cache.
+        .target(
+            name: "EuphrosyneKubernetes",
+            dependencies: [
+                "EuphrosyneCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The coordinator that drives incidents, its ports and their adapters.
         .target(
             name: "EuphrosyneEngine",
             dependencies: [
                 "EuphrosyneCore",
                 "EuphrosyneRedis",
+                "EuphrosyneKubernetes",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,6 +103,7 @@ let package = Package(
         .executableTarget(
             name: "euphrosyne",
             dependencies: [
+                "EuphrosyneKubernetes",
                 "EuphrosyneCore",
                 "EuphrosyneEngine",
                 "EuphrosyneRedis",

@@ -25,6 +25,12 @@ public struct Recipe: Sendable, Hashable, Codable {
     /// Extension field `runForNewAlerts`: when an alert joins the group of an open incident, run this debugging
     /// recipe again for the new alerts. Off by default: a later notification of the group then starts nothing.
     public var runsForNewAlerts: Bool = false
+    /// Extension field `resources` (cluster mode): the Job container's requests and limits. Nil: none, as in the
+    /// original.
+    public var resources: RecipeResources?
+    /// Extension field `serviceAccountName` (cluster mode): the service account the Job's pod runs as. Nil: the
+    /// namespace's default, as in the original.
+    public var serviceAccountName: String?
 
     public init(
         name: String,

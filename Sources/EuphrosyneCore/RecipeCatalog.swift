@@ -238,15 +238,55 @@ private struct RecipeBuilder {
         let env = environment(config)
         let match = matchers(config)
         let runsForNewAlerts = boolean(config, "runForNewAlerts") ?? false
+        let resources = resources(config)
+        let serviceAccountName = optionalString(config, "serviceAccountName").flatMap { $0.isEmpty ? nil : $0 }
+        if let serviceAccountName, !RecipeResources.isDNSSubdomain(serviceAccountName) {
+            problem("field \"serviceAccountName\" must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.'), got \"\(serviceAccountName)\"")
+        }
         if runsForNewAlerts, kind == .action {
             problem("field \"runForNewAlerts\" applies to debugging recipes only")
         }
 
         guard problems.isEmpty, let entrypoint else { return nil }
-        return Recipe(
+        var recipe = Recipe(
             name: name, kind: kind, enabled: enabled, image: image.flatMap { $0.isEmpty ? nil : $0 },
             entrypoint: entrypoint, arguments: arguments, description: description,
             timeoutSeconds: timeout, env: env, match: match, runsForNewAlerts: runsForNewAlerts)
+        recipe.resources = resources
+        recipe.serviceAccountName = serviceAccountName
+        return recipe
+    }
+
+    /// `resources`: `requests` and `limits`, each a mapping of resource names to quantities (`100m`, `128Mi`, `1`).
+    private mutating func resources(_ config: Node.Mapping) -> RecipeResources? {
+        guard let value = present(config, "resources") else { return nil }
+        guard let mapping = value.mapping else {
+            problem("field \"resources\" must be a mapping with \"requests\" and/or \"limits\", got \(value.yamlKind)")
+            return nil
+        }
+        var resources = RecipeResources()
+        for (key, entry) in mapping {
+            guard let part = key.yamlString, part == "requests" || part == "limits" else {
+                problem("field \"resources\" takes only \"requests\" and \"limits\", got \"\(key.yamlString ?? key.yamlKind)\"")
+                continue
+            }
+            guard let quantities = entry.mapping else {
+                problem("field \"resources.\(part)\" must be a mapping of resource names to quantities, got \(entry.yamlKind)")
+                continue
+            }
+            var values: [String: String] = [:]
+            for (name, quantity) in quantities {
+                guard let resource = name.yamlString, let amount = quantity.scalar?.string,
+                      RecipeResources.isQuantity(amount)
+                else {
+                    problem("field \"resources.\(part)\" must map resource names to quantities like \"100m\" or \"128Mi\", got \(quantity.yamlKind) for \(name.yamlString ?? "?")")
+                    continue
+                }
+                values[resource] = amount
+            }
+            if part == "requests" { resources.requests = values } else { resources.limits = values }
+        }
+        return resources
     }
 
     /// Resolves YAML merge keys (`<<: *defaults`), which Yams leaves in the node tree. Without

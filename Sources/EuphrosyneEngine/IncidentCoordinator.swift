@@ -452,7 +452,15 @@ public actor IncidentCoordinator: Service {
         } else {
             incidents = live.values.sorted { $0.createdAt < $1.createdAt }
         }
-        let statuses = incidents.flatMap { incident in incident.runs.map { JobStatus(run: $0, incident: incident.id) } }
+        var statuses: [JobStatus] = []
+        for incident in incidents {
+            // The cluster's view where there is one (the Jobs); runs whose Job is gone (cleaned up) as the
+            // incident remembers them.
+            let jobs = await launcher.jobStatuses(incident: incident.id) ?? []
+            let withJobs = Set(jobs.compactMap(KubernetesJobLauncher.runID(of:)))
+            statuses += jobs
+            statuses += incident.runs.filter { !withJobs.contains($0.id) }.map { JobStatus(run: $0, incident: incident.id) }
+        }
         notify(.jobStatus(incident: id, statuses))
         return statuses
     }
@@ -492,8 +500,10 @@ public actor IncidentCoordinator: Service {
                 endDeduplication(of: incident)
             case .notifyAnalysis(let analysis):
                 notify(.analysis(incident: incident.id, analysis))
+                cleanUp(incident.id, .debugging)
             case .notifyActionOutcome(let approvalID, let analysis):
                 notify(.actionOutcome(incident: incident.id, approvalID: approvalID, analysis))
+                cleanUp(incident.id, .approval(approvalID))
             case .scheduleApprovalDeadline(let deadline):
                 let id = incident.id
                 submit { [now] in
@@ -506,6 +516,7 @@ public actor IncidentCoordinator: Service {
             case .release:
                 live[incident.id] = nil
                 endDeduplication(of: incident)
+                cleanUp(incident.id, .all)
                 let source = resultSource
                 submit { await source.unwatch(incident: incident.id) }
                 logger(for: incident.id).info("incident closed", metadata: [
@@ -514,6 +525,18 @@ public actor IncidentCoordinator: Service {
             }
         }
     }
+
+    /// Removes what a finished phase left behind in the cluster (nothing in local mode). Counted as work in flight,
+    /// so a shutdown lets it finish.
+    private func cleanUp(_ id: UUID, _ phase: RunPhase) {
+        inFlight += 1
+        submit { [launcher] in
+            await launcher.cleanUp(incident: id, phase: phase)
+            await self.cleanUpFinished()
+        }
+    }
+
+    private func cleanUpFinished() { inFlight -= 1 }
 
     /// The group's next notification opens a new incident. (The store's claim ends with the save of the closed
     /// incident, which `handle` did before these actions.)

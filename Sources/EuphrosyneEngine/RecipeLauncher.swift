@@ -56,4 +56,35 @@ public protocol RecipeLauncher: Sendable {
     /// leave it running on a shutdown, but never when `request.cancellation.reason` is set). Never throws: a run
     /// that cannot start is `.launchFailed`.
     func run(_ request: LaunchRequest, started: @escaping @Sendable () async -> Void) async -> RunExit
+
+    /// Removes what the runs of a finished phase left behind (Jobs, data ConfigMaps).
+    func cleanUp(incident: UUID, phase: RunPhase) async
+
+    /// The runs' states as the cluster sees them (the Jobs), or nil when the launcher has no such view.
+    func jobStatuses(incident: UUID) async -> [JobStatus]?
+}
+
+/// Which runs of an incident a clean-up covers: its diagnosis, one approval's actions, or everything.
+public enum RunPhase: Sendable, Hashable {
+    case debugging
+    case approval(Int)
+    case all
+
+    /// The value of the `euphrosyne.io/phase` label of the Jobs and ConfigMaps of this phase.
+    public var label: String? {
+        switch self {
+        case .debugging: return "debugging"
+        case .approval(let id): return "approval-\(id)"
+        case .all: return nil
+        }
+    }
+}
+
+extension RecipeLauncher {
+    /// Removes what the runs of a finished phase left behind (Jobs, data ConfigMaps). Local processes leave
+    /// nothing.
+    public func cleanUp(incident: UUID, phase: RunPhase) async {}
+
+    /// The runs' states as the cluster sees them (the Jobs), or nil when the launcher has no such view.
+    public func jobStatuses(incident: UUID) async -> [JobStatus]? { nil }
 }

@@ -45,73 +45,42 @@ struct LocalReconciler {
 
         let coordinator = IncidentCoordinator(
             registry: StaticRecipeRegistry(catalog), launcher: launcher, resultSource: resultSource,
-            notifier: notifier, store: store,
-            configuration: CoordinatorConfiguration(
-                defaultRecipeTimeoutSeconds: settings.recipeTimeoutSeconds,
-                approvalWindowSeconds: settings.approvalWindowSeconds,
-                aggregatorAddress: settings.aggregatorAddress, redisAddress: settings.redisAddress,
-                maxRunsInFlight: settings.maxRuns, intakeQueueCapacity: settings.intakeQueue,
-                incidentsPerAlertNamePerHour: settings.maxIncidentsPerAlertname,
-                approvesResolvedIncidents: settings.approveResolved
-            )
+            notifier: notifier, store: store, configuration: settings.coordinatorConfiguration
         )
-        var checks: [(name: String, check: Readiness.Check)] = [
-            (name: "coordinator", check: { await coordinator.isAcceptingWork ? nil : "shutting down" }),
-        ]
+        var checks: [(name: String, check: Readiness.Check)] = []
         if let redis {
             checks.append((name: "redis", check: { redis.client.isConnected ? nil : "Redis is unreachable" }))
         }
-        let readiness = Readiness(checks)
         let callbackSource = callback
-        let logger = self.logger
         let explicitCallback = settings.callbackURL != nil
-        let webhook = Listeners.webhook(
-            coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.webhookPort,
-            logger: Logger(label: "euphrosyne.webhook"),
-            onServerRunning: { port in
-                if !explicitCallback { callbackSource.setBaseURL("http://127.0.0.1:\(port)") }
-                logger.notice("webhook listener ready", metadata: ["port": "\(port)"])
-            }
-        )
-        let api = Listeners.api(
-            coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.apiPort,
-            logger: Logger(label: "euphrosyne.api"),
-            onServerRunning: { port in logger.notice("API listener ready", metadata: ["port": "\(port)"]) }
-        )
         logger.notice("starting in local mode", metadata: [
-            "recipes": "\(settings.recipesFile)",
+            "recipes": "\(settings.recipesFile ?? "")",
             "debugging": "\(catalog.enabledDebugging.map(\.name).joined(separator: ","))",
             "actions": "\(catalog.enabledActions.map(\.name).joined(separator: ","))",
             "notifier": "\(settings.webexBotAddress == nil ? "log" : "bot")",
             "store": "\(redis == nil ? "memory" : "redis")",
         ])
-        // Shutdown runs in reverse: the API stops first, the coordinator drains while the webhook listener (and
-        // Redis) still bring the results of running recipes, then the webhook listener and Redis stop.
-        let group = ServiceGroup(configuration: .init(
-            services: (redis?.services ?? []) + [
-                .init(service: webhook),
-                .init(service: coordinator),
-                .init(service: api),
-            ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        ))
-        try await group.run()
+        try await ReconcilerServices(
+            settings: settings, logger: logger, coordinator: coordinator, readinessChecks: checks,
+            servicesBefore: (redis?.services ?? []).map(\.service),
+            onWebhookPort: { port in if !explicitCallback { callbackSource.setBaseURL("http://127.0.0.1:\(port)") } }
+        ).run()
     }
 
     private func loadCatalog() throws -> RecipeCatalog {
         let text: String
+        let path = settings.recipesFile ?? ""
         do {
-            text = try String(contentsOfFile: settings.recipesFile, encoding: .utf8)
+            text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ReconcilerStartError("cannot read the recipe registry \(settings.recipesFile): \(error.localizedDescription)")
+            throw ReconcilerStartError("cannot read the recipe registry \(path): \(error.localizedDescription)")
         }
         let (catalog, problems) = RecipeCatalog.load(yaml: text)
         for problem in problems {
             logger.warning("recipe registry problem; skipping", metadata: ["problem": "\(problem)"])
         }
         if catalog.debugging.isEmpty && catalog.actions.isEmpty && !problems.isEmpty {
-            throw ReconcilerStartError("the recipe registry \(settings.recipesFile) has no usable recipe")
+            throw ReconcilerStartError("the recipe registry \(path) has no usable recipe")
         }
         if catalog.enabledDebugging.isEmpty {
             logger.warning("no enabled debugging recipe: every incident will close as failed")
@@ -129,7 +98,7 @@ struct LocalReconciler {
     }
 }
 
-/// The Redis side of local mode with `--redis-address`: one command client, one subscriber connection for every
+/// The Redis side of cluster mode, and of local mode with `--redis-address`: one command client, one subscriber connection for every
 /// result channel, and the result source on top of them.
 struct RedisParts {
     let client: RedisClient

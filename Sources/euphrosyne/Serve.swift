@@ -80,6 +80,15 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "euphrosyne")
-        try await LocalReconciler(settings: settings, logger: logger).run()
+        do {
+            if settings.local {
+                try await LocalReconciler(settings: settings, logger: logger).run()
+            } else {
+                try await ClusterReconciler(settings: settings, logger: logger).run()
+            }
+        } catch let error as ReconcilerStartError {
+            logger.critical("cannot start: \(error.description)")
+            throw ExitCode(1)
+        }
     }
 }

@@ -1,12 +1,18 @@
 import ArgumentParser
 import EuphrosyneCore
+import EuphrosyneEngine
+import EuphrosyneKubernetes
 import Foundation
 import Logging
 
 /// The resolved configuration of `serve`: each flag, else its environment variable, else the default.
 struct ServeSettings {
     var local: Bool
-    var recipesFile: String
+    /// The registry file of local mode; cluster mode reads the ConfigMap.
+    var recipesFile: String?
+    /// Cluster mode: where the reconciler runs (its registry ConfigMap is there) and how it reaches the API.
+    var reconcilerNamespace: String?
+    var kubernetes: KubernetesConfiguration?
     var aggregatorAddress: String
     var redisAddress: String
     var webexBotAddress: String?
@@ -52,20 +58,33 @@ struct ServeSettings {
 
         local = options.local || ["1", "true", "yes"].contains(environment["EUPHROSYNE_LOCAL"]?.lowercased() ?? "")
         if !local {
-            if let reason = Self.clusterCredentials(environment: environment) {
-                throw ValidationError("""
-                    found \(reason), but cluster mode (Jobs on Kubernetes, results over Redis) is not part of this \
-                    build yet; start with --local to run recipes as local processes
-                    """)
+            // Cluster mode when this runs in a pod or a kubeconfig is there; otherwise local mode, which needs
+            // nothing else.
+            do {
+                kubernetes = try KubernetesConfiguration.inCluster(environment: environment)
+                if kubernetes == nil {
+                    let paths = KubernetesConfiguration.kubeconfigPaths(environment: environment)
+                    if !paths.isEmpty { kubernetes = try KubernetesConfiguration.kubeconfig(paths: paths) }
+                }
+            } catch {
+                throw ValidationError("cluster mode: \(error.description) (start with --local to run recipes as local processes)")
             }
-            local = true
+            local = kubernetes == nil
         }
-        guard let recipes = value(options.recipes, "RECIPES_FILE") else {
-            throw ValidationError(
-                "local mode needs a recipe registry: --recipes FILE (ConfigMap format, e.g. examples/recipes.yaml)"
-            )
+        if local {
+            guard let recipes = value(options.recipes, "RECIPES_FILE") else {
+                throw ValidationError(
+                    "local mode needs a recipe registry: --recipes FILE (ConfigMap format, e.g. examples/recipes.yaml)"
+                )
+            }
+            recipesFile = recipes
+        } else {
+            let serviceAccountNamespace = (try? String(
+                contentsOfFile: KubernetesConfiguration.serviceAccountDirectory + "/namespace", encoding: .utf8
+            ))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            reconcilerNamespace = [serviceAccountNamespace, value(nil, "RECONCILER_NAMESPACE"), kubernetes?.namespace]
+                .compactMap { $0 }.first { !$0.isEmpty } ?? "default"
         }
-        recipesFile = recipes
         aggregatorAddress = value(options.aggregatorAddress, "AGGREGATOR_ADDRESS") ?? ""
         redisAddress = value(options.redisAddress, "REDIS_ADDRESS") ?? ""
         webexBotAddress = value(options.webexBotAddress, "WEBEX_BOT_ADDRESS")
@@ -75,7 +94,7 @@ struct ServeSettings {
             }
         }
         recipeTimeoutSeconds = try integer(options.recipeTimeout, "RECIPE_TIMEOUT", default: 300, range: 1...86_400)
-        recipeNamespace = value(options.recipeNamespace, "RECIPE_NAMESPACE")
+        recipeNamespace = value(options.recipeNamespace, "RECIPE_NAMESPACE") ?? reconcilerNamespace
         host = value(options.host, "LISTEN_HOST") ?? "0.0.0.0"
         webhookPort = try integer(options.webhookPort, "WEBHOOK_PORT", default: 8080, range: 0...65_535)
         apiPort = try integer(options.apiPort, "API_PORT", default: 8081, range: 0...65_535)
@@ -102,16 +121,18 @@ struct ServeSettings {
             throw ValidationError("unknown log level \"\(levelText)\"")
         }
         logLevel = level
+        if !local, redisAddress.isEmpty {
+            throw ValidationError("cluster mode needs --redis-address (REDIS_ADDRESS): recipes in Jobs report over Redis, and incidents are kept there")
+        }
     }
 
-    /// Where cluster credentials were found, if anywhere.
-    static func clusterCredentials(environment: [String: String]) -> String? {
-        let serviceAccount = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-        if FileManager.default.fileExists(atPath: serviceAccount) { return "a service account token" }
-        if let kubeconfig = environment["KUBECONFIG"], !kubeconfig.isEmpty { return "KUBECONFIG" }
-        if let home = environment["HOME"], FileManager.default.fileExists(atPath: home + "/.kube/config") {
-            return "~/.kube/config"
-        }
-        return nil
+    /// The coordinator's settings, the same in both modes.
+    var coordinatorConfiguration: CoordinatorConfiguration {
+        CoordinatorConfiguration(
+            defaultRecipeTimeoutSeconds: recipeTimeoutSeconds, approvalWindowSeconds: approvalWindowSeconds,
+            aggregatorAddress: aggregatorAddress, redisAddress: redisAddress, maxRunsInFlight: maxRuns,
+            intakeQueueCapacity: intakeQueue, incidentsPerAlertNamePerHour: maxIncidentsPerAlertname,
+            approvesResolvedIncidents: approveResolved
+        )
     }
 }

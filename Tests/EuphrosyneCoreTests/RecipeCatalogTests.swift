@@ -363,10 +363,41 @@ import Testing
             entrypoint: probe
             matchers:
               - alertname=~"Pod.*"
-            resources: {cpu: 100m}
+            owner: {team: sre}
             """)
         #expect(problems == [])
         #expect(catalog.debugging.map(\.name) == ["probe"])
+    }
+
+    @Test func resourcesAndServiceAccountAreClusterExtensions() {
+        let (catalog, problems) = loadDebugging("""
+            enabled: true
+            entrypoint: probe
+            serviceAccountName: pod-reader
+            resources:
+              requests: {cpu: 100m, memory: 64Mi}
+              limits: {memory: 128Mi, cpu: 1}
+            """)
+        #expect(problems == [])
+        let recipe = catalog.debugging.first
+        #expect(recipe?.serviceAccountName == "pod-reader")
+        #expect(recipe?.resources == RecipeResources(requests: ["cpu": "100m", "memory": "64Mi"],
+                                                     limits: ["memory": "128Mi", "cpu": "1"]))
+        // Absent, they keep the original behaviour: nothing set.
+        let plain = loadDebugging("enabled: true\nentrypoint: probe").catalog.debugging.first
+        #expect(plain?.resources == nil && plain?.serviceAccountName == nil)
+    }
+
+    @Test(arguments: [
+        ("resources: {cpu: 100m}", "field \"resources\" takes only \"requests\" and \"limits\", got \"cpu\""),
+        ("resources: 2", "field \"resources\" must be a mapping with \"requests\" and/or \"limits\", got number 2"),
+        ("resources: {limits: {memory: lots}}", "field \"resources.limits\" must map resource names to quantities like \"100m\" or \"128Mi\", got string \"lots\" for memory"),
+        ("serviceAccountName: Pod_Reader", "field \"serviceAccountName\" must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.'), got \"Pod_Reader\""),
+    ])
+    func badClusterExtensionsAreReported(field: String, message: String) {
+        let (catalog, problems) = loadDebugging("enabled: true\nentrypoint: probe\n" + field)
+        #expect(catalog.debugging.isEmpty)
+        #expect(problems.map(\.message) == [message])
     }
 
     @Test func nullFieldsCountAsMissing() {

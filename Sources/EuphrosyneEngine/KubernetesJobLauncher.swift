@@ -1,0 +1,405 @@
+import EuphrosyneCore
+import EuphrosyneKubernetes
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Runs each recipe as a Kubernetes Job, for cluster mode, exactly as the original system did (DESIGN.md): a data
+/// ConfigMap per incident (per action for action recipes) holding `data.json`, mounted at `/app`, and one Job per run
+/// with `generateName: <recipe>-`, the labels `app`, `recipe`, `uuid`, the `description` annotation,
+/// `restartPolicy: Never`, `backoffLimit: 0`, the Jira variables from Secret `euphrosyne-keys`, and the entrypoint
+/// followed by exactly the three original flags.
+///
+/// Beyond the original: `activeDeadlineSeconds` (the recipe timeout), `ttlSecondsAfterFinished` as a backstop, the
+/// data ConfigMap as owner of its Jobs (deleting it cleans up), `app.kubernetes.io/*` labels, a restrictive
+/// container securityContext, and the registry's `resources` and `serviceAccountName`. Jobs and their pods are
+/// followed through informers (no polling): a failed Job, or a pod that cannot start (image pull error, missing
+/// Secret), ends the run at once with the tail of its pod log.
+public final class KubernetesJobLauncher: RecipeLauncher, Service {
+    public struct Settings: Sendable {
+        /// Where Jobs and data ConfigMaps are created (`--recipe-namespace`).
+        public var namespace: String
+        /// Finished Jobs are deleted by Kubernetes after this long even if the reconciler never cleans them up.
+        public var ttlSecondsAfterFinished: Int
+        /// The Secret the Jira variables come from.
+        public var keysSecret: String
+        /// How long past its `activeDeadlineSeconds` a Job may take to say it failed before the launcher stops it
+        /// itself.
+        public var deadlineGrace: Duration
+        /// On shutdown, leave Jobs running (their results come over Redis to the next reconciler).
+        public var leavesRunsRunningWhenCancelled: Bool
+
+        public init(namespace: String, ttlSecondsAfterFinished: Int = 3_600, keysSecret: String = "euphrosyne-keys",
+                    deadlineGrace: Duration = .seconds(30), leavesRunsRunningWhenCancelled: Bool = true) {
+            self.namespace = namespace
+            self.ttlSecondsAfterFinished = ttlSecondsAfterFinished
+            self.keysSecret = keysSecret
+            self.deadlineGrace = deadlineGrace
+            self.leavesRunsRunningWhenCancelled = leavesRunsRunningWhenCancelled
+        }
+    }
+
+    /// Where the data file is mounted, and the path recipes are given.
+    public static let mountPath = "/app"
+    public static let dataFilePath = "/app/data.json"
+    /// The label every object of ours carries, as in the original system.
+    public static let selector = "app=euphrosyne"
+    /// Waiting reasons of a container that will not start by itself.
+    static let fatalWaitingReasons: Set<String> = [
+        "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError",
+        "ErrImageNeverPull",
+    ]
+
+    public let settings: Settings
+    private let client: KubernetesClient
+    private let logger: Logger
+    private let jobs: Informer<Job>
+    private let pods: Informer<Pod>
+    /// Data ConfigMaps being or already created, by incident and phase, so the runs of one phase share one.
+    private let dataConfigMaps = Mutex<[String: Task<ConfigMap, any Error>]>([:])
+
+    public init(client: KubernetesClient, settings: Settings,
+                logger: Logger = Logger(label: "euphrosyne.launcher.kubernetes")) {
+        self.client = client
+        self.settings = settings
+        self.logger = logger
+        jobs = Informer(client: client, namespace: settings.namespace, labelSelector: Self.selector, logger: logger)
+        pods = Informer(client: client, namespace: settings.namespace, labelSelector: Self.selector,
+                        key: { $0.metadata.labels?["batch.kubernetes.io/job-name"] ?? $0.metadata.labels?["job-name"] },
+                        logger: logger)
+    }
+
+    /// Follows the Jobs and pods of the recipe namespace.
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await self.jobs.run() }
+            group.addTask { try await self.pods.run() }
+        }
+    }
+
+    // MARK: - Objects
+
+    static func phase(of run: RecipeRun) -> RunPhase {
+        run.approvalID.map(RunPhase.approval) ?? .debugging
+    }
+
+    /// The labels of the original system, ours, and the phase and run they belong to.
+    static func labels(for request: LaunchRequest) -> [String: String] {
+        [
+            "app": "euphrosyne",
+            "recipe": request.recipe.name,
+            "uuid": request.incidentID.uuidString.lowercased(),
+            "app.kubernetes.io/name": "euphrosyne",
+            "app.kubernetes.io/component": request.run.kind == .debugging ? "debugging-recipe" : "action-recipe",
+            "app.kubernetes.io/managed-by": "euphrosyne",
+            "euphrosyne.io/phase": phase(of: request.run).label ?? "debugging",
+            "euphrosyne.io/run": String(request.run.id),
+        ]
+    }
+
+    /// The data ConfigMap of a request's phase: one for the diagnosis, one per action run.
+    static func dataConfigMap(for request: LaunchRequest) -> ConfigMap {
+        var labels = labels(for: request)
+        labels["recipe"] = nil
+        if request.run.kind == .debugging { labels["euphrosyne.io/run"] = nil }
+        return ConfigMap(
+            metadata: ObjectMeta(generateName: "euphrosyne-data-", labels: labels,
+                                 annotations: ["description": "data.json of incident \(request.incidentID.uuidString.lowercased())"]),
+            data: ["data.json": String(decoding: request.dataFile, as: UTF8.self)]
+        )
+    }
+
+    /// The Job of one run, owned by its data ConfigMap.
+    func job(for request: LaunchRequest, data: ConfigMap) -> Job {
+        let labels = Self.labels(for: request)
+        let recipe = request.recipe
+        var environment = [
+            EnvVar(name: "JIRA_URL", secret: settings.keysSecret, key: "jira-url", optional: true),
+            EnvVar(name: "JIRA_USER", secret: settings.keysSecret, key: "jira-user", optional: true),
+            EnvVar(name: "JIRA_TOKEN", secret: settings.keysSecret, key: "jira-token", optional: true),
+        ]
+        environment += request.environment.sorted { $0.key < $1.key }.map { EnvVar(name: $0.key, value: $0.value) }
+        let arguments = request.arguments(dataFilePath: Self.dataFilePath)
+        let container = Container(
+            name: "recipe", image: recipe.image, command: Array(arguments.prefix(recipe.arguments.count)),
+            args: Array(arguments.dropFirst(recipe.arguments.count)), env: environment,
+            volumeMounts: [VolumeMount(name: "data", mountPath: Self.mountPath, readOnly: true)],
+            resources: recipe.resources.map {
+                ResourceRequirements(requests: $0.requests.isEmpty ? nil : $0.requests,
+                                     limits: $0.limits.isEmpty ? nil : $0.limits)
+            },
+            securityContext: SecurityContext(allowPrivilegeEscalation: false, dropCapabilities: ["ALL"],
+                                             seccompProfile: SeccompProfile(type: "RuntimeDefault"))
+        )
+        return Job(
+            metadata: ObjectMeta(
+                generateName: "\(String(recipe.name.prefix(57)))-", labels: labels,
+                annotations: ["description": recipe.description],
+                ownerReferences: OwnerReference(to: data).map { [$0] }
+            ),
+            spec: Job.Spec(
+                backoffLimit: 0, activeDeadlineSeconds: request.run.timeoutSeconds,
+                ttlSecondsAfterFinished: settings.ttlSecondsAfterFinished,
+                template: PodTemplateSpec(
+                    metadata: ObjectMeta(labels: labels, annotations: ["description": recipe.description]),
+                    spec: PodSpec(restartPolicy: "Never", serviceAccountName: recipe.serviceAccountName,
+                                  containers: [container], volumes: [Volume(name: "data", configMap: data.metadata.name ?? "")])
+                )
+            )
+        )
+    }
+
+    // MARK: - RecipeLauncher
+
+    public func run(_ request: LaunchRequest, started: @escaping @Sendable () async -> Void) async -> RunExit {
+        var logger = self.logger
+        logger[metadataKey: "incident"] = "\(request.incidentID.uuidString.lowercased())"
+        logger[metadataKey: "recipe"] = "\(request.recipe.name)"
+        guard request.recipe.image != nil else {
+            return .launchFailed(reason: "the recipe has no image, which a Job needs")
+        }
+        let data: ConfigMap
+        do {
+            data = try await dataConfigMap(for: request)
+        } catch {
+            return .launchFailed(reason: "cannot create the data ConfigMap: \(error)")
+        }
+        let created: Job
+        do {
+            created = try await createJob(job(for: request, data: data), for: request)
+        } catch {
+            return .launchFailed(reason: "cannot create the Job: \(error)")
+        }
+        guard let name = created.metadata.name else { return .launchFailed(reason: "the API returned a Job without a name") }
+        logger[metadataKey: "job"] = "\(name)"
+        logger.debug("recipe Job created")
+        await started()
+        return await follow(name, request: request, logger: logger)
+    }
+
+    /// Creates (or reuses) the data ConfigMap of the request's phase.
+    private func dataConfigMap(for request: LaunchRequest) async throws -> ConfigMap {
+        let key = "\(request.incidentID)/" + (request.run.kind == .debugging ? "debugging" : "run-\(request.run.id)")
+        let client = self.client
+        let namespace = settings.namespace
+        let task = dataConfigMaps.withLock { tasks in
+            if let existing = tasks[key] { return existing }
+            let task = Task { () throws -> ConfigMap in
+                try await client.create(Self.dataConfigMap(for: request), namespace: namespace)
+            }
+            tasks[key] = task
+            return task
+        }
+        do {
+            return try await task.value
+        } catch {
+            // Let the next run of the phase try again.
+            dataConfigMaps.withLock { tasks in tasks[key] = nil }
+            throw error
+        }
+    }
+
+    /// Creates the Job. After a failure that may have happened after the server stored it (a timeout), looks for
+    /// the run's Job first, so a run never gets two.
+    private func createJob(_ job: Job, for request: LaunchRequest) async throws(KubernetesError) -> Job {
+        do {
+            return try await client.create(job, namespace: settings.namespace)
+        } catch {
+            guard error.kind == .transport else { throw error }
+            let selector = "uuid=\(request.incidentID.uuidString.lowercased()),euphrosyne.io/run=\(request.run.id)"
+            if let existing = try await client.list(Job.self, namespace: settings.namespace, labelSelector: selector).items.first {
+                return existing
+            }
+            return try await client.create(job, namespace: settings.namespace)
+        }
+    }
+
+    private enum Ending: Sendable {
+        case succeeded
+        case failed(reason: String, message: String)
+        case cannotStart(pod: String, reason: String, message: String)
+        case deleted
+        case deadline
+        case cancelled
+    }
+
+    /// Waits for the Job to end, for its pod to be unable to start, for the deadline, or for cancellation.
+    private func follow(_ name: String, request: LaunchRequest, logger: Logger) async -> RunExit {
+        let jobChanges = await jobs.follow(name)
+        let podChanges = await pods.follow(name)
+        let jobs = self.jobs
+        let pods = self.pods
+        let limit = request.timeout + settings.deadlineGrace
+        let ending: Ending = await withTaskGroup(of: Ending?.self) { group in
+            group.addTask {
+                // The cache first (the Job may have ended before we followed it), then every change.
+                if let decided = Self.decision(await jobs.object(named: name)) { return decided }
+                for await job in jobChanges {
+                    guard let job else { return .deleted }
+                    if let decided = Self.decision(job) { return decided }
+                }
+                return nil
+            }
+            group.addTask {
+                for pod in await pods.objects(withKey: name) {
+                    if let stuck = Self.cannotStart(pod) { return stuck }
+                }
+                for await pod in podChanges {
+                    if let pod, let stuck = Self.cannotStart(pod) { return stuck }
+                }
+                return nil
+            }
+            group.addTask {
+                do { try await Task.sleep(for: limit) } catch { return nil }
+                return .deadline
+            }
+            var result: Ending = .cancelled
+            while let next = await group.next() {
+                if let next {
+                    result = next
+                    break
+                }
+                if Task.isCancelled { break }
+            }
+            group.cancelAll()
+            return result
+        }
+
+        switch ending {
+        case .succeeded:
+            return .exited(status: 0, stderrTail: await logTail(of: name))
+        case .failed(let reason, let message):
+            if reason == "DeadlineExceeded" {
+                logger.warning("recipe Job reached its deadline")
+                return .timedOut
+            }
+            let exitCode = await terminatedExitCode(of: name) ?? 1
+            let tail = await logTail(of: name)
+            return .exited(status: Int32(clamping: exitCode),
+                           stderrTail: "Job failed (\(reason)\(message.isEmpty ? "" : ": \(message)"))" + (tail.isEmpty ? "" : "; log: \(tail)"))
+        case .cannotStart(let pod, let reason, let message):
+            logger.warning("recipe pod cannot start; deleting its Job", metadata: ["pod": "\(pod)", "reason": "\(reason)"])
+            await deleteJob(name, logger: logger)
+            return .launchFailed(reason: "pod \(pod) cannot start: \(reason)\(message.isEmpty ? "" : ": \(message)")")
+        case .deleted:
+            return .cancelled(reason: "the Job \(name) was deleted")
+        case .deadline:
+            logger.warning("recipe Job outlived its deadline; deleting it")
+            await deleteJob(name, logger: logger)
+            return .timedOut
+        case .cancelled:
+            if let reason = request.cancellation.reason {
+                await deleteJob(name, logger: logger)
+                return .cancelled(reason: reason)
+            }
+            if settings.leavesRunsRunningWhenCancelled {
+                logger.info("reconciler stopping; recipe Job left running")
+                return .cancelled(reason: "left running while the reconciler restarts")
+            }
+            await deleteJob(name, logger: logger)
+            return .cancelled(reason: "the reconciler stopped the run")
+        }
+    }
+
+    private static func decision(_ job: Job?) -> Ending? {
+        guard let job else { return nil }
+        switch job.outcome {
+        case .running: return nil
+        case .succeeded: return .succeeded
+        case .failed(let reason, let message): return .failed(reason: reason, message: message)
+        }
+    }
+
+    private static func cannotStart(_ pod: Pod) -> Ending? {
+        for status in pod.status?.containerStatuses ?? [] {
+            if let waiting = status.state?.waiting, let reason = waiting.reason, fatalWaitingReasons.contains(reason) {
+                return .cannotStart(pod: pod.metadata.name ?? "?", reason: reason, message: waiting.message ?? "")
+            }
+        }
+        return nil
+    }
+
+    /// Deletes a Job and its pods; runs even when the calling task is cancelled.
+    private func deleteJob(_ name: String, logger: Logger) async {
+        let client = self.client
+        let namespace = settings.namespace
+        let result = await Task {
+            do throws(KubernetesError) {
+                try await client.delete(Job.self, name: name, namespace: namespace, propagation: .background)
+                return nil as KubernetesError?
+            } catch {
+                return error
+            }
+        }.value
+        if let result { logger.error("cannot delete the recipe Job", metadata: ["error": "\(result)"]) }
+    }
+
+    /// The newest pod of the Job.
+    private func pod(of job: String) async -> Pod? {
+        await pods.objects(withKey: job).max { ($0.metadata.creationTimestamp ?? "") < ($1.metadata.creationTimestamp ?? "") }
+    }
+
+    private func terminatedExitCode(of job: String) async -> Int? {
+        await pod(of: job)?.status?.containerStatuses?.first?.state?.terminated?.exitCode
+    }
+
+    /// The last lines of the Job's pod log; empty when there is none.
+    private func logTail(of job: String) async -> String {
+        guard let pod = await pod(of: job), let name = pod.metadata.name else { return "" }
+        do {
+            return try await client.podLog(name: name, namespace: settings.namespace, tailLines: 20, limitBytes: 4_096)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            return ""
+        }
+    }
+
+    // MARK: - Clean-up and status
+
+    public func cleanUp(incident: UUID, phase: RunPhase) async {
+        var selector = "app=euphrosyne,uuid=\(incident.uuidString.lowercased())"
+        if let label = phase.label { selector += ",euphrosyne.io/phase=\(label)" }
+        let prefix = "\(incident)/"
+        dataConfigMaps.withLock { tasks in
+            for key in tasks.keys where key.hasPrefix(prefix) {
+                if phase == .all || (phase == .debugging) == (key == prefix + "debugging") { tasks[key] = nil }
+            }
+        }
+        do throws(KubernetesError) {
+            // Deleting the data ConfigMaps lets the garbage collector remove the Jobs they own; the Jobs are
+            // deleted explicitly too, failed ones included, so nothing waits on the collector.
+            try await client.deleteCollection(Job.self, namespace: settings.namespace, labelSelector: selector,
+                                              propagation: .background)
+            try await client.deleteCollection(ConfigMap.self, namespace: settings.namespace, labelSelector: selector,
+                                              propagation: .background)
+        } catch {
+            var logger = self.logger
+            logger[metadataKey: "incident"] = "\(incident.uuidString.lowercased())"
+            logger.error("cannot clean up the incident's Jobs and ConfigMaps", metadata: ["error": "\(error)"])
+        }
+    }
+
+    public func jobStatuses(incident: UUID) async -> [JobStatus]? {
+        let id = incident.uuidString.lowercased()
+        return await jobs.all
+            .filter { $0.metadata.labels?["uuid"] == id }
+            .sorted { ($0.metadata.creationTimestamp ?? "", $0.metadata.name ?? "") < ($1.metadata.creationTimestamp ?? "", $1.metadata.name ?? "") }
+            .map { job in
+                let phase: JobStatus.Phase
+                switch job.outcome {
+                case .running: phase = .active
+                case .succeeded: phase = .completed
+                case .failed: phase = .failed
+                }
+                return JobStatus(
+                    name: job.metadata.name ?? "", startTime: job.status?.startTime ?? job.metadata.creationTimestamp ?? "",
+                    status: phase, labels: job.metadata.labels ?? [:],
+                    description: job.metadata.annotations?["description"] ?? ""
+                )
+            }
+    }
+
+    /// The run a Job belongs to, from its labels.
+    public static func runID(of status: JobStatus) -> Int? { status.labels["euphrosyne.io/run"].flatMap(Int.init) }
+}

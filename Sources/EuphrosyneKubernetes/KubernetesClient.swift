@@ -1,0 +1,336 @@
+import AsyncHTTPClient
+import EuphrosyneCore
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import NIOSSL
+
+/// A typed client for the few Kubernetes resources Euphrosyne uses: get, list (label and field selectors), create
+/// (with `generateName`), delete, deletecollection (with a propagation policy), watch, pod logs and
+/// SelfSubjectAccessReview.
+///
+/// Built on AsyncHTTPClient with TLS verified against the configured CA. Every request carries fresh credentials
+/// (a 401 re-reads the token file and retries once); failures the server calls temporary (429, 5xx) and transport
+/// errors are retried with jittered back-off, up to `retries` times, then thrown.
+public final class KubernetesClient: Sendable {
+    public let configuration: KubernetesConfiguration
+    /// Attempts after the first for a request that failed in a retryable way.
+    public let retries: Int
+    /// The limit for one request (not for watches, which last `timeoutSeconds`).
+    public let requestTimeout: TimeAmount
+    private let httpClient: HTTPClient
+    private let logger: Logger
+
+    public enum PropagationPolicy: String, Sendable {
+        case background = "Background"
+        case foreground = "Foreground"
+        case orphan = "Orphan"
+    }
+
+    public init(
+        configuration: KubernetesConfiguration, retries: Int = 4, requestTimeout: TimeAmount = .seconds(30),
+        logger: Logger = Logger(label: "euphrosyne.kubernetes")
+    ) throws(KubernetesError) {
+        self.configuration = configuration
+        self.retries = retries
+        self.requestTimeout = requestTimeout
+        self.logger = logger
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            if let ca = configuration.caPEM {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(ca.utf8)))
+            }
+            if case .clientCertificate(let certificate, let key) = configuration.credentials {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(key.utf8), format: .pem))
+            }
+        } catch {
+            throw KubernetesError(.credentials, message: "cannot load the TLS certificates: \(error)")
+        }
+        var http = HTTPClient.Configuration(tlsConfiguration: tls)
+        http.timeout = .init(connect: .seconds(10), read: .seconds(600))
+        http.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+    }
+
+    /// Closes the connections. Call once, when the client is no longer used.
+    public func shutdown() async throws {
+        try await httpClient.shutdown()
+    }
+
+    // MARK: - Typed verbs
+
+    public func get<Object: KubernetesObject>(
+        _ type: Object.Type, name: String, namespace: String?
+    ) async throws(KubernetesError) -> Object {
+        try decode(Object.self, from: try await send(.GET, Object.resource.objectPath(name: name, namespace: namespace)))
+    }
+
+    /// One page of objects, or every page when `limit` is nil.
+    public func list<Object: KubernetesObject>(
+        _ type: Object.Type, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil,
+        limit: Int? = 500
+    ) async throws(KubernetesError) -> KubernetesList<Object> {
+        var items: [Object] = []
+        var token: String?
+        var meta = KubernetesList<Object>.Meta()
+        repeat {
+            var query: [(String, String)] = []
+            if let labelSelector { query.append(("labelSelector", labelSelector)) }
+            if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
+            if let limit { query.append(("limit", String(limit))) }
+            if let token { query.append(("continue", token)) }
+            let page = try decode(
+                KubernetesList<Object>.self,
+                from: try await send(.GET, Object.resource.collectionPath(namespace: namespace), query: query)
+            )
+            items += page.items
+            meta = page.metadata
+            token = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil
+        return KubernetesList(metadata: meta, items: items)
+    }
+
+    /// Creates the object and returns it as stored, with its server-chosen name when it had a `generateName`.
+    public func create<Object: KubernetesObject>(
+        _ object: Object, namespace: String?
+    ) async throws(KubernetesError) -> Object {
+        var object = object
+        object.apiVersion = Object.resource.apiVersion
+        object.kind = Object.resource.kind
+        let body = try encode(object)
+        return try decode(Object.self, from: try await send(
+            .POST, Object.resource.collectionPath(namespace: namespace), body: body))
+    }
+
+    /// Deletes one object. A Job's pods go with it unless `propagation` is `.orphan` (the API's own default for
+    /// Jobs is to orphan them). An object already gone counts as deleted.
+    public func delete<Object: KubernetesObject>(
+        _ type: Object.Type, name: String, namespace: String?, propagation: PropagationPolicy = .background
+    ) async throws(KubernetesError) {
+        do {
+            _ = try await send(.DELETE, Object.resource.objectPath(name: name, namespace: namespace),
+                               query: [("propagationPolicy", propagation.rawValue)])
+        } catch where error.isNotFound {
+            return
+        }
+    }
+
+    /// Deletes every object the selector matches.
+    public func deleteCollection<Object: KubernetesObject>(
+        _ type: Object.Type, namespace: String?, labelSelector: String,
+        propagation: PropagationPolicy = .background
+    ) async throws(KubernetesError) {
+        _ = try await send(.DELETE, Object.resource.collectionPath(namespace: namespace),
+                           query: [("labelSelector", labelSelector), ("propagationPolicy", propagation.rawValue)])
+    }
+
+    /// The last lines of a pod's log (`text/plain`).
+    public func podLog(
+        name: String, namespace: String, container: String? = nil, tailLines: Int = 50, limitBytes: Int = 16_384
+    ) async throws(KubernetesError) -> String {
+        var query = [("tailLines", String(tailLines)), ("limitBytes", String(limitBytes))]
+        if let container { query.append(("container", container)) }
+        let body = try await send(.GET, Pod.resource.objectPath(name: name, namespace: namespace) + "/log", query: query)
+        return String(decoding: body, as: UTF8.self)
+    }
+
+    /// Asks whether this client's identity may do `attributes`.
+    public func review(_ attributes: ResourceAttributes) async throws(KubernetesError) -> SelfSubjectAccessReview.Status {
+        let answer = try await create(SelfSubjectAccessReview(attributes), namespace: nil)
+        guard let status = answer.status else {
+            throw KubernetesError(.unexpectedResponse, message: "a SelfSubjectAccessReview came back without a status")
+        }
+        return status
+    }
+
+    // MARK: - Watch
+
+    /// One watch request: the events after `resourceVersion` until the server ends the stream (after
+    /// `timeoutSeconds`) or the connection drops. A 410 (as an HTTP status or as an `ERROR` event) is thrown as a
+    /// `KubernetesError` whose `isGone` is true. `Informer` adds re-listing and reconnecting on top.
+    public func watch<Object: KubernetesObject>(
+        _ type: Object.Type, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil,
+        resourceVersion: String?, timeoutSeconds: Int = 300
+    ) -> AsyncThrowingStream<WatchEvent<Object>, any Error> {
+        var query: [(String, String)] = [("watch", "true"), ("allowWatchBookmarks", "true"),
+                                         ("timeoutSeconds", String(timeoutSeconds))]
+        if let resourceVersion { query.append(("resourceVersion", resourceVersion)) }
+        if let labelSelector { query.append(("labelSelector", labelSelector)) }
+        if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
+        let path = Object.resource.collectionPath(namespace: namespace)
+        let deadline = TimeAmount.seconds(Int64(timeoutSeconds) + 30)
+        let parameters = query
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    let response = try await self.execute(.GET, path, query: parameters, body: nil, timeout: deadline,
+                                                          allowRefresh: true)
+                    guard (200..<300).contains(Int(response.status.code)) else {
+                        let body = try await response.body.collect(upTo: 1 << 20)
+                        throw self.apiError(status: Int(response.status.code), body: Data(buffer: body))
+                    }
+                    var buffer = Data()
+                    for try await chunk in response.body {
+                        buffer.append(contentsOf: chunk.readableBytesView)
+                        while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                            let line = buffer[buffer.startIndex..<newline]
+                            buffer = Data(buffer[buffer.index(after: newline)...])
+                            if let event = try self.watchEvent(Object.self, line: Data(line)) {
+                                continuation.yield(event)
+                            }
+                        }
+                    }
+                    if let event = try self.watchEvent(Object.self, line: buffer) { continuation.yield(event) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    private struct RawWatchEvent: Decodable {
+        var type: String
+    }
+
+    private struct ObjectEvent<Object: Decodable>: Decodable {
+        var object: Object
+    }
+
+    private func watchEvent<Object: KubernetesObject>(
+        _ type: Object.Type, line: Data
+    ) throws(KubernetesError) -> WatchEvent<Object>? {
+        guard line.contains(where: { !($0 == 32 || $0 == 9 || $0 == 13 || $0 == 10) }) else { return nil }
+        let raw = try decode(RawWatchEvent.self, from: line)
+        if raw.type == "ERROR" {
+            let status = (try? JSONDecoder().decode(ObjectEvent<APIStatus>.self, from: line))?.object
+            throw KubernetesError(.api(status: status?.code ?? 500), apiStatus: status,
+                                  message: status?.message ?? "watch error")
+        }
+        guard let kind = WatchEvent<Object>.Kind(rawValue: raw.type) else {
+            throw KubernetesError(.unexpectedResponse, message: "unknown watch event type \(raw.type)")
+        }
+        return WatchEvent(kind: kind, object: try decode(ObjectEvent<Object>.self, from: line).object)
+    }
+
+    // MARK: - Transport
+
+    /// Sends a request and returns the body of a 2xx answer; retries what is worth retrying.
+    func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil
+    ) async throws(KubernetesError) -> Data {
+        var attempt = 0
+        while true {
+            do throws(KubernetesError) {
+                let response = try await execute(method, path, query: query, body: body, timeout: requestTimeout,
+                                                 allowRefresh: true)
+                let data: Data
+                do {
+                    data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
+                } catch {
+                    throw KubernetesError(.transport, message: "reading the answer to \(method) \(path): \(error)")
+                }
+                if let warning = response.headers.first(name: "Warning") {
+                    logger.warning("Kubernetes API warning", metadata: ["path": "\(path)", "warning": "\(warning)"])
+                }
+                let status = Int(response.status.code)
+                guard (200..<300).contains(status) else { throw apiError(status: status, body: data) }
+                return data
+            } catch {
+                guard error.isRetryable, attempt < retries, !Task.isCancelled else { throw error }
+                attempt += 1
+                let wait = Self.backoff(attempt: attempt, retryAfter: error.apiStatus?.details?.retryAfterSeconds)
+                logger.notice("Kubernetes request failed; retrying", metadata: [
+                    "method": "\(method)", "path": "\(path)", "attempt": "\(attempt)", "error": "\(error)",
+                ])
+                let failure = error
+                do { try await Task.sleep(for: wait) } catch { throw failure }
+            }
+        }
+    }
+
+    /// Exponential back-off from 200 ms, capped at 5 s, with ±50 % jitter; or the server's `retryAfterSeconds`.
+    static func backoff(attempt: Int, retryAfter: Int? = nil) -> Duration {
+        if let retryAfter, retryAfter > 0 { return .seconds(min(retryAfter, 30)) }
+        let base = min(5_000.0, 200.0 * pow(2.0, Double(attempt - 1)))
+        return .milliseconds(Int(base * Double.random(in: 0.5...1.5)))
+    }
+
+    /// One HTTP exchange with credentials; on 401 re-reads a token file and tries once more.
+    private func execute(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?, timeout: TimeAmount,
+        allowRefresh: Bool
+    ) async throws(KubernetesError) -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: configuration.server + path + Self.queryString(query))
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "euphrosyne")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        switch configuration.credentials {
+        case .bearer(let source):
+            do {
+                request.headers.add(name: "Authorization", value: "Bearer \(try source.token())")
+            } catch {
+                throw KubernetesError(.credentials, message: "cannot read the token: \(error)")
+            }
+        case .basic(let username, let password):
+            let encoded = Data("\(username):\(password)".utf8).base64EncodedString()
+            request.headers.add(name: "Authorization", value: "Basic \(encoded)")
+        case .none, .clientCertificate:
+            break
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await httpClient.execute(request, timeout: timeout)
+        } catch {
+            throw KubernetesError(.transport, message: "\(method) \(path): \(error)")
+        }
+        if response.status == .unauthorized, allowRefresh, case .bearer(let source) = configuration.credentials,
+           source.canRefresh {
+            // The token may have rotated under us: read it again and retry once.
+            source.invalidate()
+            return try await execute(method, path, query: query, body: body, timeout: timeout, allowRefresh: false)
+        }
+        return response
+    }
+
+    private func apiError(status: Int, body: Data) -> KubernetesError {
+        let decoded = try? JSONDecoder().decode(APIStatus.self, from: body)
+        let message = decoded?.message ?? String(decoding: body.prefix(300), as: UTF8.self)
+        return KubernetesError(.api(status: status), apiStatus: decoded, message: message)
+    }
+
+    static func queryString(_ query: [(String, String)]) -> String {
+        guard !query.isEmpty else { return "" }
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+,;!()/?:@$'*")
+        return "?" + query.map { key, value in
+            "\(key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
+        }.joined(separator: "&")
+    }
+
+    private func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws(KubernetesError) -> Value {
+        do {
+            return try JSONDecoder().decode(Value.self, from: data)
+        } catch {
+            throw KubernetesError(.unexpectedResponse, message: "cannot decode \(Value.self): \(error)")
+        }
+    }
+
+    private func encode<Value: Encodable>(_ value: Value) throws(KubernetesError) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            return try encoder.encode(value)
+        } catch {
+            throw KubernetesError(.unexpectedResponse, message: "cannot encode \(Value.self): \(error)")
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// The start-up RBAC check: asks the API server (SelfSubjectAccessReview) for every permission cluster mode needs
+/// and reports all that are missing in one message, so an operator fixes the Role once.
+public enum PermissionCheck {
+    /// What the reconciler does in the recipe namespace: Jobs and their data ConfigMaps, the pods' state and logs.
+    public static func recipeNamespace(_ namespace: String) -> [ResourceAttributes] {
+        ["create", "get", "list", "watch", "delete", "deletecollection"].map {
+            ResourceAttributes(verb: $0, group: "batch", resource: "jobs", namespace: namespace)
+        } + ["create", "deletecollection"].map {
+            ResourceAttributes(verb: $0, resource: "configmaps", namespace: namespace)
+        } + ["list", "watch"].map {
+            ResourceAttributes(verb: $0, resource: "pods", namespace: namespace)
+        } + [ResourceAttributes(verb: "get", resource: "pods", subresource: "log", namespace: namespace)]
+    }
+
+    /// What it reads in its own namespace: the recipe registry ConfigMap, watched.
+    public static func reconcilerNamespace(_ namespace: String) -> [ResourceAttributes] {
+        ["list", "watch"].map { ResourceAttributes(verb: $0, resource: "configmaps", namespace: namespace) }
+    }
+
+    /// Every permission both namespaces need, without repeats.
+    public static func required(recipeNamespace: String, reconcilerNamespace: String) -> [ResourceAttributes] {
+        var seen = Set<ResourceAttributes>()
+        return (Self.recipeNamespace(recipeNamespace) + Self.reconcilerNamespace(reconcilerNamespace))
+            .filter { seen.insert($0).inserted }
+    }
+
+    /// The permissions of `required` the server denies. Throws when the server cannot be asked.
+    public static func missing(
+        _ required: [ResourceAttributes], client: KubernetesClient
+    ) async throws(KubernetesError) -> [ResourceAttributes] {
+        var missing: [ResourceAttributes] = []
+        for attributes in required where try await !client.review(attributes).allowed {
+            missing.append(attributes)
+        }
+        return missing
+    }
+
+    /// One message naming every missing permission, e.g.
+    /// `missing Kubernetes permissions: create jobs.batch in "recipes", get pods/log in "recipes"`.
+    public static func message(for missing: [ResourceAttributes]) -> String {
+        "missing Kubernetes permissions: " + missing.map { attributes in
+            attributes.description + (attributes.namespace.map { " in \"\($0)\"" } ?? "")
+        }.joined(separator: ", ") + "; grant them in the Role bound to the reconciler's ServiceAccount (see deploy/)"
+    }
+}

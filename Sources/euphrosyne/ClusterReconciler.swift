@@ -1,0 +1,86 @@
+import AsyncHTTPClient
+import EuphrosyneCore
+import EuphrosyneEngine
+import EuphrosyneKubernetes
+import EuphrosyneServer
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Wires cluster mode: the registry from the `orpheus-operator-recipes` ConfigMap (watched), recipes as Jobs in the
+/// recipe namespace, results and incidents in Redis, and the bot or log notifier. Before serving, it checks the
+/// reconciler's RBAC permissions and refuses to start with one message naming every missing one.
+struct ClusterReconciler {
+    var settings: ServeSettings
+    var logger: Logger
+
+    func run() async throws {
+        guard let configuration = settings.kubernetes, let reconcilerNamespace = settings.reconcilerNamespace,
+              let recipeNamespace = settings.recipeNamespace
+        else { throw ReconcilerStartError("cluster mode without a Kubernetes configuration") }
+        let client: KubernetesClient
+        do {
+            client = try KubernetesClient(configuration: configuration, logger: Logger(label: "euphrosyne.kubernetes"))
+        } catch {
+            throw ReconcilerStartError("cannot set up the Kubernetes client: \(error)")
+        }
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            try await checkPermissions(client, recipeNamespace: recipeNamespace, reconcilerNamespace: reconcilerNamespace)
+            try await serve(client: client, httpClient: httpClient, recipeNamespace: recipeNamespace,
+                            reconcilerNamespace: reconcilerNamespace)
+        } catch {
+            try? await httpClient.shutdown()
+            try? await client.shutdown()
+            throw error
+        }
+        try await httpClient.shutdown()
+        try await client.shutdown()
+    }
+
+    private func checkPermissions(
+        _ client: KubernetesClient, recipeNamespace: String, reconcilerNamespace: String
+    ) async throws {
+        let required = PermissionCheck.required(recipeNamespace: recipeNamespace, reconcilerNamespace: reconcilerNamespace)
+        let missing: [ResourceAttributes]
+        do {
+            missing = try await PermissionCheck.missing(required, client: client)
+        } catch {
+            throw ReconcilerStartError("cannot check permissions with the Kubernetes API at \(client.configuration.server): \(error)")
+        }
+        guard missing.isEmpty else { throw ReconcilerStartError(PermissionCheck.message(for: missing)) }
+    }
+
+    private func serve(
+        client: KubernetesClient, httpClient: HTTPClient, recipeNamespace: String, reconcilerNamespace: String
+    ) async throws {
+        let redis = try RedisParts(settings: settings, logger: logger)
+        let registry = ConfigMapRecipeRegistry(client: client, namespace: reconcilerNamespace,
+                                               logger: Logger(label: "euphrosyne.registry"))
+        let launcher = KubernetesJobLauncher(
+            client: client, settings: .init(namespace: recipeNamespace),
+            logger: Logger(label: "euphrosyne.launcher.kubernetes")
+        )
+        let notifier: any Notifier = settings.webexBotAddress.map {
+            BotNotifier(baseURL: $0, httpClient: httpClient, logger: Logger(label: "euphrosyne.notifier.bot"))
+        } ?? LogNotifier()
+        let coordinator = IncidentCoordinator(
+            registry: registry, launcher: launcher, resultSource: redis.results, notifier: notifier,
+            store: RedisIncidentStore(client: redis.client, retentionSeconds: settings.retentionSeconds),
+            configuration: settings.coordinatorConfiguration
+        )
+        logger.notice("starting in cluster mode", metadata: [
+            "apiServer": "\(client.configuration.server)", "namespace": "\(reconcilerNamespace)",
+            "recipeNamespace": "\(recipeNamespace)", "registry": "\(reconcilerNamespace)/\(registry.name)",
+            "notifier": "\(settings.webexBotAddress == nil ? "log" : "bot")",
+        ])
+        try await ReconcilerServices(
+            settings: settings, logger: logger, coordinator: coordinator,
+            readinessChecks: [
+                (name: "redis", check: { redis.client.isConnected ? nil : "Redis is unreachable" }),
+                (name: "registry", check: { await registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),
+            ],
+            servicesBefore: redis.services.map(\.service) + [registry, launcher]
+        ).run()
+    }
+}

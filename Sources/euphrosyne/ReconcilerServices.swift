@@ -1,0 +1,51 @@
+import EuphrosyneEngine
+import EuphrosyneServer
+import Logging
+import ServiceLifecycle
+
+/// What both modes run once their adapters are built: the two listeners around the coordinator, in one
+/// `ServiceGroup` that SIGTERM/SIGINT shut down gracefully.
+struct ReconcilerServices {
+    var settings: ServeSettings
+    var logger: Logger
+    var coordinator: IncidentCoordinator
+    /// Readiness checks beside the coordinator's own.
+    var readinessChecks: [(name: String, check: Readiness.Check)]
+    /// Services the coordinator depends on (Redis, informers), started before it and stopped after it.
+    var servicesBefore: [any Service]
+    /// Told the webhook listener's port once it listens.
+    var onWebhookPort: @Sendable (Int) async -> Void = { _ in }
+
+    func run() async throws {
+        let coordinator = self.coordinator
+        let accepting: Readiness.Check = { await coordinator.isAcceptingWork ? nil : "shutting down" }
+        let readiness = Readiness([(name: "coordinator", check: accepting)] + readinessChecks)
+        let logger = self.logger
+        let onWebhookPort = self.onWebhookPort
+        let webhook = Listeners.webhook(
+            coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.webhookPort,
+            logger: Logger(label: "euphrosyne.webhook"),
+            onServerRunning: { port in
+                await onWebhookPort(port)
+                logger.notice("webhook listener ready", metadata: ["port": "\(port)"])
+            }
+        )
+        let api = Listeners.api(
+            coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.apiPort,
+            logger: Logger(label: "euphrosyne.api"),
+            onServerRunning: { port in logger.notice("API listener ready", metadata: ["port": "\(port)"]) }
+        )
+        // Shutdown runs in reverse: the API stops first, the coordinator drains while the webhook listener (and
+        // Redis) still bring the results of running recipes, then the webhook listener and the rest stop.
+        let group = ServiceGroup(configuration: .init(
+            services: servicesBefore.map { .init(service: $0) } + [
+                .init(service: webhook),
+                .init(service: coordinator),
+                .init(service: api),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+    }
+}
