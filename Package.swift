@@ -149,6 +149,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "EuphrosyneKubernetesTests",
+            dependencies: ["EuphrosyneKubernetes"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EuphrosyneCoreTests",
             dependencies: ["EuphrosyneCore"],
             resources: [.copy("Fixtures")],

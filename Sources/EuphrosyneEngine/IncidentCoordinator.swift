@@ -457,7 +457,7 @@ public actor IncidentCoordinator: Service {
             // The cluster's view where there is one (the Jobs); runs whose Job is gone (cleaned up) as the
             // incident remembers them.
             let jobs = await launcher.jobStatuses(incident: incident.id) ?? []
-            let withJobs = Set(jobs.compactMap(KubernetesJobLauncher.runID(of:)))
+            let withJobs = Set(jobs.compactMap(\.runID))
             statuses += jobs
             statuses += incident.runs.filter { !withJobs.contains($0.id) }.map { JobStatus(run: $0, incident: incident.id) }
         }

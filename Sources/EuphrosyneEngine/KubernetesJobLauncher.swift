@@ -400,6 +400,4 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
             }
     }
 
-    /// The run a Job belongs to, from its labels.
-    public static func runID(of status: JobStatus) -> Int? { status.labels["euphrosyne.io/run"].flatMap(Int.init) }
 }

@@ -88,3 +88,8 @@ extension RecipeLauncher {
     /// The runs' states as the cluster sees them (the Jobs), or nil when the launcher has no such view.
     public func jobStatuses(incident: UUID) async -> [JobStatus]? { nil }
 }
+
+extension JobStatus {
+    /// The run a launcher's Job belongs to: launchers that report Jobs label them `euphrosyne.io/run=<run id>`.
+    public var runID: Int? { labels["euphrosyne.io/run"].flatMap(Int.init) }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+
+@testable import EuphrosyneKubernetes
+
+/// Paths, query strings, Job outcomes and the permission message, as values.
+@Suite struct ResourceTests {
+    @Test func pathsFollowTheAPIGroups() {
+        #expect(Job.resource.collectionPath(namespace: "alerts") == "/apis/batch/v1/namespaces/alerts/jobs")
+        #expect(ConfigMap.resource.objectPath(name: "a", namespace: "alerts") == "/api/v1/namespaces/alerts/configmaps/a")
+        #expect(SelfSubjectAccessReview.resource.collectionPath(namespace: "ignored")
+                == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+    }
+
+    @Test func selectorsAreEncodedAsOneQueryValue() {
+        let query = KubernetesClient.queryString([("labelSelector", "app=euphrosyne,uuid in (a,b),!gone"),
+                                                  ("fieldSelector", "metadata.name=orpheus-operator-recipes")])
+        #expect(query == "?labelSelector=app%3Deuphrosyne%2Cuuid%20in%20%28a%2Cb%29%2C%21gone&fieldSelector=metadata.name%3Dorpheus-operator-recipes")
+    }
+
+    static func job(_ conditions: [(String, String, String?)]) -> Job {
+        var job = Job(metadata: ObjectMeta(name: "j"), spec: .init(template: .init(spec: .init(containers: []))))
+        job.status = Job.Status(conditions: conditions.map { Job.Condition(type: $0.0, status: $0.1, reason: $0.2) })
+        return job
+    }
+
+    @Test func aJobOutcomeFollowsItsConditions() {
+        #expect(Self.job([]).outcome == .running)
+        #expect(Self.job([("Complete", "True", nil)]).outcome == .succeeded)
+        #expect(Self.job([("SuccessCriteriaMet", "True", "CompletionsReached")]).outcome == .succeeded)
+        // 1.31+: FailureTarget decides before the terminal Failed arrives.
+        #expect(Self.job([("FailureTarget", "True", "BackoffLimitExceeded")]).outcome
+                == .failed(reason: "BackoffLimitExceeded", message: ""))
+        #expect(Self.job([("FailureTarget", "True", "DeadlineExceeded"), ("Failed", "True", "DeadlineExceeded")]).outcome
+                == .failed(reason: "DeadlineExceeded", message: ""))
+        #expect(Self.job([("Failed", "False", nil), ("Suspended", "True", nil)]).outcome == .running)
+    }
+
+    @Test func theMissingPermissionsAreNamedInOneMessage() {
+        let missing = [
+            ResourceAttributes(verb: "create", group: "batch", resource: "jobs", namespace: "recipes"),
+            ResourceAttributes(verb: "get", resource: "pods", subresource: "log", namespace: "recipes"),
+        ]
+        #expect(PermissionCheck.message(for: missing).hasPrefix(
+            #"missing Kubernetes permissions: create jobs.batch in "recipes", get pods/log in "recipes""#))
+        let required = PermissionCheck.required(recipeNamespace: "a", reconcilerNamespace: "a")
+        #expect(Set(required).count == required.count)
+        #expect(required.contains(ResourceAttributes(verb: "watch", resource: "configmaps", namespace: "a")))
+    }
+
+    @Test func backoffGrowsWithJitterAndHonoursRetryAfter() {
+        for attempt in 1...8 {
+            let wait = KubernetesClient.backoff(attempt: attempt)
+            #expect(wait >= .milliseconds(100) && wait <= .milliseconds(7_500))
+        }
+        #expect(KubernetesClient.backoff(attempt: 1, retryAfter: 3) == .seconds(3))
+    }
+}
