@@ -133,7 +133,7 @@ public actor IncidentCoordinator: Service {
             await resultSource.watch(incident: incident.id)
             for run in incident.unfinishedRuns {
                 let deadline = (run.startedAt ?? run.createdAt).addingTimeInterval(TimeInterval(run.timeoutSeconds))
-                watchResumedRun(run.id, of: incident.id, until: deadline)
+                watchResumedRun(run, of: incident.id, until: deadline)
             }
             if let deadline = incident.approvalDeadline {
                 execute([.scheduleApprovalDeadline(deadline)], for: incident)
@@ -144,14 +144,26 @@ public actor IncidentCoordinator: Service {
         }
     }
 
-    /// A run started by a previous process: no launcher watches it, so the coordinator enforces its timeout.
-    private func watchResumedRun(_ runID: Int, of id: UUID, until deadline: Date) {
-        submit { [now] in
-            let wait = deadline.timeIntervalSince(now())
-            if wait > 0 {
-                do { try await Task.sleep(for: .seconds(wait)) } catch { return }
+    /// A run started by a previous process. The launcher follows it again where it can (a Job); otherwise the
+    /// coordinator enforces its timeout. A resolve stops it like any other run.
+    private func watchResumedRun(_ run: RecipeRun, of id: UUID, until deadline: Date) {
+        let cancellation = RunCancellation()
+        runCancellations[id, default: [:]][run.id] = cancellation
+        inFlight += 1
+        submit { [launcher, now] in
+            let exit = await Self.run(until: cancellation) {
+                if let exit = await launcher.reattach(incident: id, run: run, until: deadline, cancellation: cancellation) {
+                    return exit
+                }
+                let wait = deadline.timeIntervalSince(now())
+                if wait > 0 {
+                    do { try await Task.sleep(for: .seconds(wait)) } catch {
+                        return .cancelled(reason: cancellation.reason ?? "the reconciler stopped watching the run")
+                    }
+                }
+                return .timedOut
             }
-            await self.handle(.runEnded(runID: runID, exit: .timedOut, at: now()), for: id)
+            await self.runFinished(run.id, of: id, exit: exit)
         }
     }
 

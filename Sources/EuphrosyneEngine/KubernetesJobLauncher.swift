@@ -175,7 +175,24 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         logger[metadataKey: "job"] = "\(name)"
         logger.debug("recipe Job created")
         await started()
-        return await follow(name, request: request, logger: logger)
+        return await follow(name, timeout: request.timeout, cancellation: request.cancellation, logger: logger)
+    }
+
+    public func reattach(
+        incident: UUID, run: RecipeRun, until deadline: Date, cancellation: RunCancellation
+    ) async -> RunExit? {
+        await jobs.waitUntilSynced()
+        let id = incident.uuidString.lowercased()
+        guard let job = await jobs.all.first(where: {
+            $0.metadata.labels?["uuid"] == id && $0.metadata.labels?["euphrosyne.io/run"] == String(run.id)
+        }), let name = job.metadata.name else { return nil }
+        var logger = self.logger
+        logger[metadataKey: "incident"] = "\(id)"
+        logger[metadataKey: "job"] = "\(name)"
+        logger.info("following a recipe Job started before the restart")
+        let remaining = max(0, deadline.timeIntervalSinceNow)
+        return await follow(name, timeout: .milliseconds(Int64(remaining * 1000)), cancellation: cancellation,
+                            logger: logger)
     }
 
     /// Creates (or reuses) the data ConfigMap of the request's phase.
@@ -225,12 +242,14 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
     }
 
     /// Waits for the Job to end, for its pod to be unable to start, for the deadline, or for cancellation.
-    private func follow(_ name: String, request: LaunchRequest, logger: Logger) async -> RunExit {
+    private func follow(
+        _ name: String, timeout: Duration, cancellation: RunCancellation, logger: Logger
+    ) async -> RunExit {
         let jobChanges = await jobs.follow(name)
         let podChanges = await pods.follow(name)
         let jobs = self.jobs
         let pods = self.pods
-        let limit = request.timeout + settings.deadlineGrace
+        let limit = timeout + settings.deadlineGrace
         let ending: Ending = await withTaskGroup(of: Ending?.self) { group in
             group.addTask {
                 // The cache first (the Job may have ended before we followed it), then every change.
@@ -289,7 +308,7 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
             await deleteJob(name, logger: logger)
             return .timedOut
         case .cancelled:
-            if let reason = request.cancellation.reason {
+            if let reason = cancellation.reason {
                 await deleteJob(name, logger: logger)
                 return .cancelled(reason: reason)
             }

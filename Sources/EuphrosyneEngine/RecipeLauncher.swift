@@ -62,6 +62,11 @@ public protocol RecipeLauncher: Sendable {
 
     /// The runs' states as the cluster sees them (the Jobs), or nil when the launcher has no such view.
     func jobStatuses(incident: UUID) async -> [JobStatus]?
+
+    /// Follows a run a previous reconciler started, until it ends or `deadline` (plus a grace) passes, like `run`
+    /// does. Nil when the launcher cannot find it again (a local process): the coordinator then only enforces the
+    /// deadline.
+    func reattach(incident: UUID, run: RecipeRun, until deadline: Date, cancellation: RunCancellation) async -> RunExit?
 }
 
 /// Which runs of an incident a clean-up covers: its diagnosis, one approval's actions, or everything.
@@ -87,6 +92,11 @@ extension RecipeLauncher {
 
     /// The runs' states as the cluster sees them (the Jobs), or nil when the launcher has no such view.
     public func jobStatuses(incident: UUID) async -> [JobStatus]? { nil }
+
+    /// Local processes cannot be found again after a restart.
+    public func reattach(incident: UUID, run: RecipeRun, until deadline: Date, cancellation: RunCancellation) async -> RunExit? {
+        nil
+    }
 }
 
 extension JobStatus {
