@@ -192,6 +192,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
+                "EuphrosyneKubernetes",
                 "EuphrosyneServer", "EuphrosyneEngine", "EuphrosyneTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -143,8 +143,11 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
                 ttlSecondsAfterFinished: settings.ttlSecondsAfterFinished,
                 template: PodTemplateSpec(
                     metadata: ObjectMeta(labels: labels, annotations: ["description": recipe.description]),
+                    // No service-link variables: a Service named like `euphrosyne-api` would inject
+                    // EUPHROSYNE_API_* variables, which collide with the EUPHROSYNE_ prefix recipes read.
                     spec: PodSpec(restartPolicy: "Never", serviceAccountName: recipe.serviceAccountName,
-                                  containers: [container], volumes: [Volume(name: "data", configMap: data.metadata.name ?? "")])
+                                  enableServiceLinks: false, containers: [container],
+                                  volumes: [Volume(name: "data", configMap: data.metadata.name ?? "")])
                 )
             )
         )

@@ -213,13 +213,15 @@ public struct PodSpec: Codable, Sendable, Hashable {
     public var restartPolicy: String?
     public var serviceAccountName: String?
     public var automountServiceAccountToken: Bool?
+    public var enableServiceLinks: Bool?
     public var securityContext: PodSecurityContext?
     public var containers: [Container]
     public var volumes: [Volume]?
 
     public init(restartPolicy: String? = nil, serviceAccountName: String? = nil,
-                automountServiceAccountToken: Bool? = nil, securityContext: PodSecurityContext? = nil,
-                containers: [Container], volumes: [Volume]? = nil) {
+                automountServiceAccountToken: Bool? = nil, enableServiceLinks: Bool? = nil,
+                securityContext: PodSecurityContext? = nil, containers: [Container], volumes: [Volume]? = nil) {
+        self.enableServiceLinks = enableServiceLinks
         self.restartPolicy = restartPolicy
         self.serviceAccountName = serviceAccountName
         self.automountServiceAccountToken = automountServiceAccountToken

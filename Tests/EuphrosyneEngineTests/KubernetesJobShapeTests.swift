@@ -64,6 +64,7 @@ import Testing
         let pod = spec.template.spec
         #expect(pod.restartPolicy == "Never")
         #expect(pod.serviceAccountName == nil)
+        #expect(pod.enableServiceLinks == false)
         #expect(spec.template.metadata?.labels == labels)
         #expect(pod.volumes == [Volume(name: "data", configMap: "euphrosyne-data-x7k2p")])
 
