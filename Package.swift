@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // Test support only: the Kubernetes emulator makes its own CA and server certificate.
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -148,9 +152,29 @@ let package = Package(
             path: "Tests/EuphrosyneTestSupport",
             swiftSettings: swiftSettings
         ),
+        // An in-process Kubernetes API server (HTTPS, bearer token) with a job controller and a local "kubelet" that
+        // runs each Job's pod as a process: what cluster mode is tested against.
+        .target(
+            name: "KubernetesEmulator",
+            dependencies: [
+                "EuphrosyneEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/KubernetesEmulator",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EuphrosyneKubernetesTests",
-            dependencies: ["EuphrosyneKubernetes"],
+            dependencies: ["EuphrosyneKubernetes", "KubernetesEmulator", "EuphrosyneTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -192,6 +216,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
+                "KubernetesEmulator",
                 "EuphrosyneKubernetes",
                 "EuphrosyneServer", "EuphrosyneEngine", "EuphrosyneTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -1,0 +1,182 @@
+import EuphrosyneTestSupport
+import Foundation
+import KubernetesEmulator
+import Testing
+
+@testable import EuphrosyneKubernetes
+
+/// The client against the Kubernetes API emulator (HTTPS with its own CA, bearer tokens, `Status` errors).
+@Suite struct KubernetesClientTests {
+    /// Runs `body` with an emulator and a client for it; stops both.
+    static func withEmulator<T: Sendable>(
+        namespaces: [String] = ["alerts"], permissions: Permissions = .all, token: TokenSource? = nil,
+        retries: Int = 3, requestTimeout: Duration = .seconds(10),
+        _ body: @Sendable (KubernetesEmulator, KubernetesClient) async throws -> T
+    ) async throws -> T {
+        let emulator = try await KubernetesEmulator.start(namespaces: namespaces, permissions: permissions)
+        let validToken = await emulator.validToken()
+        let source = token ?? TokenSource(token: validToken)
+        let client = try KubernetesClient(
+            configuration: KubernetesConfiguration(server: emulator.baseURL, caPEM: emulator.caPEM,
+                                                   credentials: .bearer(source)),
+            retries: retries, requestTimeout: .milliseconds(Int64(requestTimeout / .milliseconds(1))))
+        do {
+            let result = try await body(emulator, client)
+            try await client.shutdown()
+            await emulator.stop()
+            return result
+        } catch {
+            try? await client.shutdown()
+            await emulator.stop()
+            throw error
+        }
+    }
+
+    static func configMap(_ labels: [String: String], name: String? = nil) -> ConfigMap {
+        ConfigMap(metadata: ObjectMeta(name: name, generateName: name == nil ? "data-" : nil, labels: labels),
+                  data: ["data.json": "{}"])
+    }
+
+    @Test func createsWithGenerateNameGetsListsBySelectorAndDeletes() async throws {
+        try await Self.withEmulator { _, client in
+            let first = try await client.create(Self.configMap(["app": "euphrosyne", "uuid": "a"]), namespace: "alerts")
+            let name = try #require(first.metadata.name)
+            #expect(name.hasPrefix("data-") && name.count == "data-".count + 5)
+            #expect(first.metadata.uid != nil && first.metadata.resourceVersion != nil)
+            _ = try await client.create(Self.configMap(["app": "euphrosyne", "uuid": "b"]), namespace: "alerts")
+            _ = try await client.create(Self.configMap(["app": "other"]), namespace: "alerts")
+
+            #expect(try await client.get(ConfigMap.self, name: name, namespace: "alerts").data == ["data.json": "{}"])
+            func names(_ selector: String) async throws -> Int {
+                try await client.list(ConfigMap.self, namespace: "alerts", labelSelector: selector).items.count
+            }
+            #expect(try await names("app=euphrosyne") == 2)
+            #expect(try await names("app=euphrosyne,uuid in (a,c)") == 1)
+            #expect(try await names("app!=euphrosyne") == 1)
+            #expect(try await names("!uuid") == 1)
+
+            try await client.delete(ConfigMap.self, name: name, namespace: "alerts")
+            // Deleting what is gone is fine; getting it is a NotFound with the API's reason.
+            try await client.delete(ConfigMap.self, name: name, namespace: "alerts")
+            do throws(KubernetesError) {
+                _ = try await client.get(ConfigMap.self, name: name, namespace: "alerts")
+                Issue.record("a deleted ConfigMap was found")
+            } catch {
+                #expect(error.isNotFound && error.reason == "NotFound")
+            }
+            try await client.deleteCollection(ConfigMap.self, namespace: "alerts", labelSelector: "app=euphrosyne")
+            #expect(try await names("app") == 1)
+        }
+    }
+
+    @Test func apiErrorsKeepTheirStatusAndReason() async throws {
+        try await Self.withEmulator { _, client in
+            _ = try await client.create(Self.configMap([:], name: "fixed"), namespace: "alerts")
+            do throws(KubernetesError) {
+                _ = try await client.create(Self.configMap([:], name: "fixed"), namespace: "alerts")
+                Issue.record("a duplicate name was accepted")
+            } catch {
+                #expect(error.isAlreadyExists && error.statusCode == 409)
+            }
+            do throws(KubernetesError) {
+                _ = try await client.create(Self.configMap([:], name: "Not_Valid"), namespace: "alerts")
+                Issue.record("an invalid name was accepted")
+            } catch {
+                #expect(error.statusCode == 422 && error.reason == "Invalid")
+                #expect(error.apiStatus?.details?.causes?.first?.field == "metadata.name")
+            }
+            do throws(KubernetesError) {
+                _ = try await client.create(Self.configMap([:]), namespace: "nowhere")
+                Issue.record("a ConfigMap was created in a namespace that does not exist")
+            } catch {
+                #expect(error.isNotFound)
+            }
+        }
+    }
+
+    @Test func aRotatedTokenIsReadAgainFromItsFile() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("token").path
+        let emulator = try await KubernetesEmulator.start(namespaces: ["alerts"])
+        try await emulator.validToken().write(toFile: file, atomically: true, encoding: .utf8)
+        // A long refresh interval: only the 401 makes the client read the file again.
+        let source = TokenSource(file: file, refreshInterval: .seconds(3600))
+        let client = try KubernetesClient(configuration: KubernetesConfiguration(
+            server: emulator.baseURL, caPEM: emulator.caPEM, credentials: .bearer(source)))
+        do {
+            _ = try await client.list(ConfigMap.self, namespace: "alerts")
+            // The kubelet rotates the projected token: the old one is refused from now on.
+            try await emulator.rotateToken().write(toFile: file, atomically: true, encoding: .utf8)
+            _ = try await client.list(ConfigMap.self, namespace: "alerts")
+            let statuses = await emulator.requestLog.map(\.status)
+            #expect(statuses == [200, 401, 200])
+        } catch {
+            Issue.record("\(error)")
+        }
+        try await client.shutdown()
+        await emulator.stop()
+    }
+
+    @Test func serverErrorsAndTimeoutsAreRetriedThenReported() async throws {
+        try await Self.withEmulator(retries: 3, requestTimeout: .milliseconds(500)) { emulator, client in
+            await emulator.failNextRequests(2, status: 500)
+            _ = try await client.list(ConfigMap.self, namespace: "alerts")
+            await emulator.failNextRequests(1, status: 0)
+            _ = try await client.list(ConfigMap.self, namespace: "alerts")
+            await emulator.failNextRequests(10, status: 503)
+            do throws(KubernetesError) {
+                _ = try await client.list(ConfigMap.self, namespace: "alerts")
+                Issue.record("a persistent failure was not reported")
+            } catch {
+                #expect(error.statusCode == 503 && error.reason == "ServiceUnavailable")
+            }
+        }
+    }
+
+    @Test func aWatchFromAnExpiredVersionIsGone() async throws {
+        try await Self.withEmulator { emulator, client in
+            let list = try await client.list(ConfigMap.self, namespace: "alerts")
+            for _ in 0..<3 { _ = try await client.create(Self.configMap(["app": "x"]), namespace: "alerts") }
+            await emulator.compactHistory()
+            do {
+                for try await _ in client.watch(ConfigMap.self, namespace: "alerts", resourceVersion: list.metadata.resourceVersion) {}
+                Issue.record("a watch from a compacted version did not fail")
+            } catch let error as KubernetesError {
+                #expect(error.isGone)
+            }
+        }
+    }
+
+    @Test func theInformerFollowsChangesOfOneKey() async throws {
+        try await Self.withEmulator { _, client in
+            let informer = Informer<ConfigMap>(client: client, namespace: "alerts", labelSelector: "app=euphrosyne")
+            let run = Task { try await informer.run() }
+            await informer.waitUntilSynced()
+            let changes = await informer.follow("watched")
+            var created = try await client.create(Self.configMap(["app": "euphrosyne"], name: "watched"), namespace: "alerts")
+            _ = try await client.create(Self.configMap(["app": "other"], name: "ignored"), namespace: "alerts")
+            var iterator = changes.makeAsyncIterator()
+            let added = await iterator.next()
+            #expect(added??.metadata.name == "watched")
+            try await client.delete(ConfigMap.self, name: "watched", namespace: "alerts")
+            let deleted = await iterator.next()
+            #expect(deleted.map { $0 == nil } == true)
+            #expect(await informer.all.isEmpty)
+            created.metadata.name = nil
+            run.cancel()
+        }
+    }
+
+    @Test func theStartUpCheckNamesEveryDeniedPermission() async throws {
+        let permissions = Permissions.all
+            .denying(verbs: ["deletecollection"], group: "batch", resources: ["jobs"])
+            .denying(verbs: ["get"], resources: ["pods/log"])
+        try await Self.withEmulator(permissions: permissions) { _, client in
+            let missing = try await PermissionCheck.missing(
+                PermissionCheck.required(recipeNamespace: "alerts", reconcilerNamespace: "alerts"), client: client)
+            #expect(missing.map(\.description) == ["deletecollection jobs.batch", "get pods/log"])
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+
+/// Discovery documents (legacy, non-aggregated: clients fall back to them), a minimal OpenAPI v3 that lets
+/// `kubectl create` use server-side field validation, and `Table` rendering for `kubectl get`.
+enum Discovery {
+    static let groups = ["batch", "authorization.k8s.io", "coordination.k8s.io"]
+
+    static let version: JSON = [
+        "major": "1", "minor": "32", "gitVersion": "v1.32.0-emulator", "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean", "buildDate": "2024-12-11T00:00:00Z", "goVersion": "go1.23.3", "compiler": "gc",
+        "platform": "linux/amd64",
+    ]
+
+    static var rootPaths: [String] {
+        ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]
+            + groups.flatMap { ["/apis/\($0)", "/apis/\($0)/v1"] }
+    }
+
+    static func apiVersions(port: Int) -> JSON {
+        ["kind": "APIVersions", "versions": ["v1"],
+         "serverAddressByClientCIDRs": [["clientCIDR": "0.0.0.0/0", "serverAddress": .string("127.0.0.1:\(port)")]]]
+    }
+
+    static func group(_ name: String) -> JSON {
+        let version: JSON = ["groupVersion": .string("\(name)/v1"), "version": "v1"]
+        return ["kind": "APIGroup", "apiVersion": "v1", "name": .string(name), "versions": [version], "preferredVersion": version]
+    }
+
+    static var groupList: JSON {
+        var list = groups.map { name -> JSON in
+            var entry = group(name)
+            entry.removeValue(forKey: "kind")
+            entry.removeValue(forKey: "apiVersion")
+            return entry
+        }
+        list.sort { ($0["name"].string ?? "") < ($1["name"].string ?? "") }
+        return ["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(list)]
+    }
+
+    static func resourceList(group: String) -> JSON {
+        var resources: [JSON] = []
+        for resource in Resource.allCases where resource.group == group {
+            var entry: JSON = [
+                "name": .string(resource.rawValue), "singularName": .string(resource.singular), "namespaced": true,
+                "kind": .string(resource.kind), "verbs": .array(resource.verbs.map { .string($0) }),
+                "storageVersionHash": .string(Data(resource.kind.utf8).base64EncodedString()),
+            ]
+            if !resource.shortNames.isEmpty { entry["shortNames"] = .array(resource.shortNames.map { .string($0) }) }
+            if resource == .pods || resource == .jobs { entry["categories"] = ["all"] }
+            resources.append(entry)
+            if resource.hasStatusSubresource {
+                resources.append(["name": .string("\(resource.rawValue)/status"), "singularName": "", "namespaced": true,
+                                  "kind": .string(resource.kind), "verbs": ["get", "patch", "update"]])
+            }
+            if resource == .pods {
+                resources.append(["name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]])
+            }
+        }
+        if group.isEmpty {
+            resources.append(["name": "namespaces", "singularName": "namespace", "namespaced": false, "kind": "Namespace",
+                              "verbs": ["get", "list"], "shortNames": ["ns"]])
+        }
+        if group == "authorization.k8s.io" {
+            resources.append(["name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": false,
+                              "kind": "SelfSubjectAccessReview", "verbs": ["create"]])
+        }
+        resources.sort { ($0["name"].string ?? "") < ($1["name"].string ?? "") }
+        let groupVersion = group.isEmpty ? "v1" : "\(group)/v1"
+        return ["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(groupVersion), "resources": .array(resources)]
+    }
+
+    // MARK: OpenAPI
+
+    /// `/openapi/v3` lists one document per group version; each declares, for the PATCH of every kind, the
+    /// `fieldValidation` query parameter: that is what kubectl looks for to validate on the server instead of
+    /// downloading schemas. `/openapi/v2` is an empty Swagger document.
+    static func openAPI(_ rest: [String]) -> APIResponse {
+        if rest == ["v2"] {
+            return .json(200, ["swagger": "2.0", "info": ["title": "Kubernetes", "version": "v1.32.0"], "paths": [:], "definitions": [:]], [:])
+        }
+        guard rest.first == "v3" else { return KubernetesEmulator.unknownPath }
+        let documents = ["api/v1": "", "apis/batch/v1": "batch", "apis/authorization.k8s.io/v1": "authorization.k8s.io",
+                         "apis/coordination.k8s.io/v1": "coordination.k8s.io"]
+        if rest.count == 1 {
+            var paths: JSON = [:]
+            for key in documents.keys.sorted() {
+                paths[key] = ["serverRelativeURL": .string("/openapi/v3/\(key)?hash=EMULATOR\(key.count)")]
+            }
+            return .json(200, ["paths": paths], [:])
+        }
+        let key = rest.dropFirst().joined(separator: "/")
+        guard let group = documents[key] else { return KubernetesEmulator.unknownPath }
+        var paths: JSON = [:]
+        for resource in Resource.allCases where resource.group == group {
+            let path = "/\(key)/namespaces/{namespace}/\(resource.rawValue)/{name}"
+            let gvk: JSON = ["group": .string(group), "version": "v1", "kind": .string(resource.kind)]
+            let operation: JSON = [
+                "operationId": .string("patch\(resource.kind)"),
+                "parameters": [
+                    ["name": "fieldValidation", "in": "query", "description": "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields.", "schema": ["type": "string", "uniqueItems": true]],
+                    ["name": "fieldManager", "in": "query", "schema": ["type": "string", "uniqueItems": true]],
+                    ["name": "dryRun", "in": "query", "schema": ["type": "string", "uniqueItems": true]],
+                ],
+                "responses": ["200": ["description": "OK"]],
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": gvk,
+            ]
+            let post: JSON = [
+                "operationId": .string("create\(resource.kind)"),
+                "parameters": [["name": "fieldValidation", "in": "query", "schema": ["type": "string", "uniqueItems": true]]],
+                "responses": ["201": ["description": "Created"]],
+                "x-kubernetes-action": "post",
+                "x-kubernetes-group-version-kind": gvk,
+            ]
+            paths[path] = ["patch": operation]
+            paths["/\(key)/namespaces/{namespace}/\(resource.rawValue)"] = ["post": post]
+        }
+        return .json(200, ["openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.32.0"], "paths": paths,
+                           "components": ["schemas": [:]]], [:])
+    }
+
+    // MARK: Table
+
+    /// A `meta.k8s.io/v1` Table, as the server answers `Accept: application/json;as=Table;...` (kubectl get).
+    static func table(_ resource: Resource, _ objects: [JSON], revision: Int, metadata: JSON? = nil) -> JSON {
+        func column(_ name: String, _ type: String = "string", format: String = "") -> JSON {
+            ["name": .string(name), "type": .string(type), "format": .string(format), "description": .string(name), "priority": 0]
+        }
+        var columns: [JSON] = [column("Name", format: "name")]
+        switch resource {
+        case .configMaps: columns += [column("Data", "integer")]
+        case .secrets: columns += [column("Type"), column("Data", "integer")]
+        case .pods: columns += [column("Ready"), column("Status"), column("Restarts", "string")]
+        case .jobs: columns += [column("Status"), column("Completions"), column("Duration")]
+        case .leases: columns += [column("Holder")]
+        }
+        columns.append(column("Age"))
+        let rows = objects.map { object -> JSON in
+            let metadata = object["metadata"]
+            var cells: [JSON] = [metadata["name"]]
+            switch resource {
+            case .configMaps:
+                cells.append(.int(Int64((object["data"].object?.count ?? 0) + (object["binaryData"].object?.count ?? 0))))
+            case .secrets:
+                cells += [object["type"], .int(Int64(object["data"].object?.count ?? 0))]
+            case .pods:
+                let statuses = object["status"]["containerStatuses"].array ?? []
+                let ready = statuses.filter { $0["ready"].bool == true }.count
+                let total = object["spec"]["containers"].array?.count ?? 0
+                let waiting = statuses.compactMap { $0["state"]["waiting"]["reason"].string }.first
+                let terminated = statuses.compactMap { $0["state"]["terminated"]["reason"].string }.first
+                let phase = object["status"]["phase"].string ?? "Pending"
+                let status = object["metadata"]["deletionTimestamp"].isNull ? (waiting ?? (phase == "Running" ? "Running" : terminated ?? phase)) : "Terminating"
+                cells += [.string("\(ready)/\(total)"), .string(status), .string(String(statuses.reduce(0) { $0 + ($1["restartCount"].int ?? 0) }))]
+            case .jobs:
+                let conditions = object["status"]["conditions"].array ?? []
+                func has(_ type: String) -> Bool { conditions.contains { $0["type"].string == type && $0["status"].string == "True" } }
+                let status = has("Complete") ? "Complete" : has("Failed") ? "Failed" : has("Suspended") ? "Suspended"
+                    : has("FailureTarget") ? "FailureTarget" : has("SuccessCriteriaMet") ? "SuccessCriteriaMet" : "Running"
+                let start = object["status"]["startTime"].string.flatMap(Timestamp.parse)
+                let end = object["status"]["completionTime"].string.flatMap(Timestamp.parse)
+                cells += [.string(status), .string("\(object["status"]["succeeded"].int ?? 0)/\(object["spec"]["completions"].int ?? 1)"),
+                          .string(start == nil ? "" : Timestamp.age(since: start, now: end ?? Date()))]
+            case .leases:
+                cells.append(object["spec"]["holderIdentity"].isNull ? "" : object["spec"]["holderIdentity"])
+            }
+            cells.append(.string(Timestamp.age(since: metadata["creationTimestamp"].string.flatMap(Timestamp.parse))))
+            var partial = metadata
+            partial.removeValue(forKey: "managedFields")
+            return ["cells": .array(cells), "object": ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": partial]]
+        }
+        return ["kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata ?? ["resourceVersion": .string(String(revision))],
+                "columnDefinitions": .array(columns), "rows": .array(rows)]
+    }
+}
