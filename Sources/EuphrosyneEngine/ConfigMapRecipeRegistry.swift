@@ -28,12 +28,15 @@ public final class ConfigMapRecipeRegistry: RecipeRegistry, Service {
 
     public func run() async throws {
         let changes = await informer.follow(name)
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await self.informer.run() }
-            group.addTask {
-                await self.informer.waitUntilSynced()
-                self.load(await self.informer.object(named: self.name))
-                for await configMap in changes { self.load(configMap) }
+        // The change stream never ends by itself: the whole group stops on graceful shutdown.
+        try await cancelWhenGracefulShutdown {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await self.informer.run() }
+                group.addTask {
+                    await self.informer.waitUntilSynced()
+                    self.load(await self.informer.object(named: self.name))
+                    for await configMap in changes { self.load(configMap) }
+                }
             }
         }
     }

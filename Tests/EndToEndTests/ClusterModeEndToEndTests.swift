@@ -1,0 +1,227 @@
+import EuphrosyneCore
+import EuphrosyneTestSupport
+import Foundation
+import KubernetesEmulator
+import Testing
+
+/// Cluster mode end to end: the real `euphrosyne serve` with a kubeconfig for the Kubernetes API emulator (whose
+/// kubelet runs each Job's pod as a local process: the built `euphrosyne-recipes`, or a script "image"), a real
+/// `redis-server` for results and incidents, and the fake bot.
+@Suite struct ClusterModeEndToEndTests {
+    static let namespace = "euphrosyne"
+
+    /// The registry ConfigMap: `dummy` (fast), `slow` (2 s), `broken` (crashes with a message on stderr), and the
+    /// `record` action.
+    static func registry(recordFile: String) -> String {
+        let data = [
+            "debugging": """
+                dummy:
+                  enabled: true
+                  image: euphrosyne/recipes:latest
+                  entrypoint: euphrosyne-recipes dummy
+                  description: Proves the loop works
+                  env: {DUMMY_SUGGEST: record}
+                slow:
+                  enabled: true
+                  image: euphrosyne/recipes:latest
+                  entrypoint: euphrosyne-recipes dummy
+                  description: Takes its time
+                  env: {DUMMY_DELAY_SECONDS: "2", DUMMY_SUGGEST: record}
+                broken:
+                  enabled: true
+                  image: example/broken:1.0
+                  entrypoint: crash
+                  description: Always crashes
+                """,
+            "actions": """
+                record:
+                  enabled: true
+                  image: euphrosyne/recipes:latest
+                  entrypoint: euphrosyne-recipes record
+                  env: {RECORD_FILE: \(recordFile)}
+                """,
+        ]
+        let encoded = String(decoding: try! JSONEncoder().encode(data), as: UTF8.self)
+        return #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"orpheus-operator-recipes"},"data":"# + encoded + "}"
+    }
+
+    /// The emulator with the recipes image (the built binaries) and a crashing script image.
+    static func emulator(_ loop: LocalLoop, permissions: Permissions = .all) async throws -> KubernetesEmulator {
+        let brokenImage = loop.directory.appendingPathComponent("broken-image")
+        try FileManager.default.createDirectory(at: brokenImage, withIntermediateDirectories: true)
+        try writeExecutableScript(at: brokenImage.appendingPathComponent("crash").path,
+                                  "#!/bin/sh\necho \"disk exploded while reading $2\" >&2\nexit 3\n")
+        return try await KubernetesEmulator.start(
+            namespaces: [namespace], permissions: permissions,
+            kubelet: Kubelet.Configuration(
+                images: ["euphrosyne/recipes:latest": .init(directory: LocalLoop.productsDirectory),
+                         "example/broken:1.0": .init(directory: brokenImage.path)],
+                environment: ["PATH": "/usr/bin:/bin", "HOME": loop.directory.path]
+            )
+        )
+    }
+
+    /// Starts `euphrosyne serve` in cluster mode (no `--local`; the kubeconfig makes it a cluster).
+    static func serve(_ loop: LocalLoop, _ emulator: KubernetesEmulator, redisPort: Int, botPort: Int) throws
+        -> (process: Process, log: URL)
+    {
+        let kubeconfig = loop.directory.appendingPathComponent("kubeconfig").path
+        let log = loop.directory.appendingPathComponent("serve.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let serve = Process()
+        serve.executableURL = URL(fileURLWithPath: CommandLineTests.euphrosyne)
+        serve.arguments = [
+            "serve", "--host", "127.0.0.1", "--webhook-port", "0", "--api-port", "0",
+            "--redis-address", "127.0.0.1:\(redisPort)", "--webex-bot-address", "http://127.0.0.1:\(botPort)",
+        ]
+        serve.environment = ["KUBECONFIG": kubeconfig, "HOME": loop.directory.path, "PATH": "/usr/bin:/bin"]
+        serve.standardError = try FileHandle(forWritingTo: log)
+        serve.standardOutput = FileHandle.nullDevice
+        try serve.run()
+        return (serve, log)
+    }
+
+    @Test func anAlertRunsAsJobsReportsOverRedisAndIsCleanedUp() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let emulator = try await Self.emulator(loop)
+        do {
+            try await emulator.writeKubeconfig(to: loop.directory.appendingPathComponent("kubeconfig").path,
+                                               namespace: Self.namespace)
+            _ = try await emulator.seed(.configMaps, namespace: Self.namespace,
+                                        JSON.parse(Self.registry(recordFile: loop.recordFile)))
+            try await withRedisServer { redis in
+                try await RunningServer.with([loop.bot.router]) { botPorts in
+                    let (serve, log) = try Self.serve(loop, emulator, redisPort: redis.port, botPort: botPorts[0])
+                    defer { if serve.isRunning { serve.terminate() } }
+                    try await waitUntil("both listeners") {
+                        let text = try String(contentsOf: log, encoding: .utf8)
+                        return CommandLineTests.port(named: "API", in: text) != nil || !serve.isRunning
+                    }
+                    let text = try String(contentsOf: log, encoding: .utf8)
+                    let webhook = try #require(CommandLineTests.port(named: "webhook", in: text), "\(text)")
+                    let api = try #require(CommandLineTests.port(named: "API", in: text), "\(text)")
+                    let endpoints = LocalLoop.Endpoints(webhook: webhook, api: api, bot: botPorts[0])
+                    try await Self.exercise(endpoints, emulator, loop)
+                    kill(serve.processIdentifier, SIGTERM)
+                    try await waitUntil("serve to stop", timeout: .seconds(40)) { !serve.isRunning }
+                    let finalLog = try String(contentsOf: log, encoding: .utf8)
+                    #expect(serve.terminationStatus == 0, "\(finalLog)")
+                }
+            }
+        } catch {
+            await emulator.stop()
+            throw error
+        }
+        await emulator.stop()
+    }
+
+    static func jobs(_ emulator: KubernetesEmulator, incident: String) async -> [JSON] {
+        await emulator.objects(.jobs, namespace: namespace).filter { $0["metadata"]["labels"]["uuid"].string == incident }
+    }
+
+    static func exercise(_ endpoints: LocalLoop.Endpoints, _ emulator: KubernetesEmulator, _ loop: LocalLoop) async throws {
+        let alert = try LocalModeEndToEndTests.fixture("alertmanager-firing.json")
+        let id = try await endpoints.alert(alert)
+        let uuid = id.uuidString.lowercased()
+
+        // One Job per recipe, in the original shape.
+        try await waitUntil("three Jobs") { await jobs(emulator, incident: uuid).count == 3 }
+        let all = await jobs(emulator, incident: uuid)
+        let dummy = try #require(all.first { $0["metadata"]["labels"]["recipe"].string == "dummy" })
+        #expect(dummy["metadata"]["name"].string?.hasPrefix("dummy-") == true)
+        #expect(dummy["metadata"]["labels"]["app"].string == "euphrosyne")
+        #expect(dummy["metadata"]["annotations"]["description"].string == "Proves the loop works")
+        #expect(dummy["spec"]["backoffLimit"].int == 0)
+        #expect(dummy["spec"]["activeDeadlineSeconds"].int == 300)
+        #expect(dummy["metadata"]["ownerReferences"][0]["kind"].string == "ConfigMap")
+        let container = dummy["spec"]["template"]["spec"]["containers"][0]
+        #expect(dummy["spec"]["template"]["spec"]["restartPolicy"].string == "Never")
+        let argv = (container["command"].array ?? []) + (container["args"].array ?? [])
+        #expect(argv.compactMap(\.string) == [
+            "euphrosyne-recipes", "dummy", "--data-file-path", "/app/data.json", "--aggregator-address", "",
+            "--redis-address", argv.last?.string ?? "",
+        ])
+
+        // While `slow` runs, /api/status answers from the Jobs.
+        let (statusCode, _) = try await endpoints.post(endpoints.api, "/api/status", #"{"uuid":"\#(uuid)"}"#)
+        #expect(statusCode == 200)
+        try await waitUntil("the Job states at the bot") { !loop.bot.received(path: "/api/status").isEmpty }
+        let states = loop.bot.received(path: "/api/status").first?.json?.arrayValue ?? []
+        #expect(Set(states.compactMap { $0["name"]?.stringValue }) == Set(all.compactMap { $0["metadata"]["name"].string }))
+        #expect(states.allSatisfy { $0["labels"]?["app"] == .string("euphrosyne") })
+
+        // The crashing recipe is reported as soon as its Job fails, with the end of its log.
+        try await waitUntil("the broken Job to fail") {
+            await jobs(emulator, incident: uuid).contains { job in
+                job["metadata"]["labels"]["recipe"].string == "broken"
+                    && (job["status"]["conditions"].array ?? []).contains { $0["type"].string == "Failed" }
+            }
+        }
+        let failedAt = ContinuousClock.now
+        try await waitUntil("the broken run to be reported failed", timeout: .seconds(10), pollEvery: .milliseconds(10)) {
+            let runs = try await endpoints.incident(id)["runs"]?.arrayValue ?? []
+            return runs.contains { $0["recipe"] == .string("broken") && $0["state"] == .string("failed") }
+        }
+        #expect(ContinuousClock.now - failedAt < .seconds(2))
+
+        // The analysis reaches the bot: the two dummies over Redis, the crash with its reason.
+        try await waitUntil("the analysis at the bot", timeout: .seconds(60)) {
+            !loop.bot.received(path: "/api/analysis").isEmpty
+        }
+        let analysis = try #require(loop.bot.received(path: "/api/analysis").first?.json)
+        #expect(analysis["actions"] == .array([.string("record")]))
+        let text = analysis["analysis"]?.stringValue ?? ""
+        #expect(text.contains("dummy: Dummy analysis of PodCrashLooping"), "\(text)")
+        #expect(text.contains("broken"), "\(text)")
+        #expect(text.contains("disk exploded while reading"), "\(text)")
+
+        // The diagnosis is over: its Jobs and data ConfigMap are cleaned up.
+        try await waitUntil("the diagnosis cleaned up") {
+            let jobsLeft = await jobs(emulator, incident: uuid)
+            let configMaps = await emulator.objects(.configMaps, namespace: namespace)
+            return jobsLeft.isEmpty && configMaps.allSatisfy { $0["metadata"]["labels"]["uuid"].string != uuid }
+        }
+
+        // An approval runs the action as a Job; its outcome reaches the bot.
+        let (approved, _) = try await endpoints.post(endpoints.api, "/api/actions",
+                                                     #"{"uuid":"\#(uuid)","actions":[{"name":"record","data":{"ticket":"OPS-42"}}]}"#)
+        #expect(approved == 202)
+        try await waitUntil("the action outcome at the bot", timeout: .seconds(60)) {
+            loop.bot.received(path: "/api/analysis").count == 2
+        }
+        #expect(try String(contentsOfFile: loop.recordFile, encoding: .utf8).contains(#""ticket":"OPS-42""#))
+        try await waitUntil("everything cleaned up") {
+            let jobsLeft = await jobs(emulator, incident: uuid)
+            let configMaps = await emulator.objects(.configMaps, namespace: namespace)
+            return jobsLeft.isEmpty && configMaps.allSatisfy { $0["metadata"]["labels"]["uuid"].string != uuid }
+        }
+
+        // The registry was watched, never fetched per alert.
+        let registryGets = await emulator.requestLog.filter {
+            $0.method == "GET" && $0.path.hasSuffix("/configmaps/orpheus-operator-recipes")
+        }
+        #expect(registryGets.isEmpty)
+    }
+
+    @Test func aDeniedPermissionStopsStartupNamingIt() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let emulator = try await Self.emulator(loop, permissions: Permissions.all
+            .denying(verbs: ["deletecollection"], group: "batch", resources: ["jobs"])
+            .denying(verbs: ["get"], resources: ["pods/log"]))
+        do {
+            try await emulator.writeKubeconfig(to: loop.directory.appendingPathComponent("kubeconfig").path,
+                                               namespace: Self.namespace)
+            let (serve, log) = try Self.serve(loop, emulator, redisPort: 1, botPort: 1)
+            try await waitUntil("serve to refuse to start", timeout: .seconds(30)) { !serve.isRunning }
+            #expect(serve.terminationStatus == 1)
+            let text = try String(contentsOf: log, encoding: .utf8)
+            #expect(text.contains(#"missing Kubernetes permissions: deletecollection jobs.batch in "euphrosyne", get pods/log in "euphrosyne""#), "\(text)")
+        } catch {
+            await emulator.stop()
+            throw error
+        }
+        await emulator.stop()
+    }
+}
