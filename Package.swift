@@ -172,6 +172,18 @@ let package = Package(
             path: "Tests/KubernetesEmulator",
             swiftSettings: swiftSettings
         ),
+        // The emulator held to the API's conventions and to a real client (kubectl).
+        .testTarget(
+            name: "KubernetesEmulatorTests",
+            dependencies: [
+                "KubernetesEmulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EuphrosyneKubernetesTests",
             dependencies: ["EuphrosyneKubernetes", "KubernetesEmulator", "EuphrosyneTestSupport"],

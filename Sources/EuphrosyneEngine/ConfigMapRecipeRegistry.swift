@@ -17,6 +17,8 @@ public final class ConfigMapRecipeRegistry: RecipeRegistry, Service {
     private let informer: Informer<ConfigMap>
     private let logger: Logger
     private let state = Mutex<(catalog: RecipeCatalog, version: String?)>((RecipeCatalog(debugging: [], actions: []), nil))
+    /// Whether the first list has been loaded, and who waits for it.
+    private let firstLoad = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     public init(client: KubernetesClient, namespace: String, name: String = RecipeCatalog.configMapName,
                 logger: Logger = Logger(label: "euphrosyne.registry")) {
@@ -35,6 +37,7 @@ public final class ConfigMapRecipeRegistry: RecipeRegistry, Service {
                 group.addTask {
                     await self.informer.waitUntilSynced()
                     self.load(await self.informer.object(named: self.name))
+                    self.finishFirstLoad()
                     for await configMap in changes { self.load(configMap) }
                 }
             }
@@ -42,14 +45,27 @@ public final class ConfigMapRecipeRegistry: RecipeRegistry, Service {
     }
 
     /// Whether the first list of the ConfigMap has been loaded.
-    public var isLoaded: Bool {
-        get async { await informer.hasSynced }
-    }
+    public var isLoaded: Bool { firstLoad.withLock { $0.done } }
 
     /// The current catalog. Before the first list it waits for it, so the first alert sees the real registry.
     public func catalog() async -> RecipeCatalog {
-        await informer.waitUntilSynced()
+        await withCheckedContinuation { continuation in
+            let done = firstLoad.withLock { state in
+                if !state.done { state.waiters.append(continuation) }
+                return state.done
+            }
+            if done { continuation.resume() }
+        }
         return state.withLock { $0.catalog }
+    }
+
+    private func finishFirstLoad() {
+        let waiters = firstLoad.withLock { state in
+            state.done = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     private func load(_ configMap: ConfigMap?) {

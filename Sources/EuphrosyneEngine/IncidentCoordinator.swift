@@ -607,8 +607,9 @@ public actor IncidentCoordinator: Service {
     private func runFinished(_ runID: Int, of id: UUID, exit: RunExit) async {
         runCancellations[id]?[runID] = nil
         if runCancellations[id]?.isEmpty == true { runCancellations[id] = nil }
-        if stopping, store.isDurable, case .cancelled = exit {
-            // The run goes on without us (a Job, a detached process); the next start resumes the incident.
+        if stopping, store.isDurable {
+            // The run goes on without us (a Job, a detached process), or ended while we stop and its result may
+            // be in Redis where we can no longer read it: the next start resumes the incident and finds out.
             inFlight -= 1
             return
         }

@@ -162,17 +162,25 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         guard request.recipe.image != nil else {
             return .launchFailed(reason: "the recipe has no image, which a Job needs")
         }
-        let data: ConfigMap
-        do {
-            data = try await dataConfigMap(for: request)
-        } catch {
-            return .launchFailed(reason: "cannot create the data ConfigMap: \(error)")
+        // Creation is not cut short by cancellation: a Job the server stored must be known, so that a stop deletes
+        // it and a shutdown leaves it to the next reconciler, instead of being orphaned mid-request.
+        let creation = Task { () -> Result<Job, LaunchFailure> in
+            let data: ConfigMap
+            do {
+                data = try await self.dataConfigMap(for: request)
+            } catch {
+                return .failure(LaunchFailure(reason: "cannot create the data ConfigMap: \(error)"))
+            }
+            do {
+                return .success(try await self.createJob(self.job(for: request, data: data), for: request))
+            } catch {
+                return .failure(LaunchFailure(reason: "cannot create the Job: \(error)"))
+            }
         }
         let created: Job
-        do {
-            created = try await createJob(job(for: request, data: data), for: request)
-        } catch {
-            return .launchFailed(reason: "cannot create the Job: \(error)")
+        switch await creation.value {
+        case .success(let job): created = job
+        case .failure(let failure): return .launchFailed(reason: failure.reason)
         }
         guard let name = created.metadata.name else { return .launchFailed(reason: "the API returned a Job without a name") }
         logger[metadataKey: "job"] = "\(name)"
@@ -186,9 +194,15 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
     ) async -> RunExit? {
         await jobs.waitUntilSynced()
         let id = incident.uuidString.lowercased()
-        guard let job = await jobs.all.first(where: {
+        var job = await jobs.all.first(where: {
             $0.metadata.labels?["uuid"] == id && $0.metadata.labels?["euphrosyne.io/run"] == String(run.id)
-        }), let name = job.metadata.name else { return nil }
+        })
+        if job == nil {
+            // The cache may trail a Job created a moment ago: ask the API.
+            job = try? await client.list(Job.self, namespace: settings.namespace,
+                                         labelSelector: "uuid=\(id),euphrosyne.io/run=\(run.id)").items.first
+        }
+        guard let job, job.metadata.deletionTimestamp == nil, let name = job.metadata.name else { return nil }
         var logger = self.logger
         logger[metadataKey: "incident"] = "\(id)"
         logger[metadataKey: "job"] = "\(name)"
@@ -233,6 +247,10 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
             }
             return try await client.create(job, namespace: settings.namespace)
         }
+    }
+
+    private struct LaunchFailure: Error {
+        var reason: String
     }
 
     private enum Ending: Sendable {
@@ -357,9 +375,14 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         if let result { logger.error("cannot delete the recipe Job", metadata: ["error": "\(result)"]) }
     }
 
-    /// The newest pod of the Job.
+    /// The newest pod of the Job: from the cache, else (the pod's events may trail the Job's) from the API.
     private func pod(of job: String) async -> Pod? {
-        await pods.objects(withKey: job).max { ($0.metadata.creationTimestamp ?? "") < ($1.metadata.creationTimestamp ?? "") }
+        var candidates = await pods.objects(withKey: job)
+        if candidates.isEmpty {
+            candidates = (try? await client.list(Pod.self, namespace: settings.namespace,
+                                                 labelSelector: "job-name=\(job)").items) ?? []
+        }
+        return candidates.max { ($0.metadata.creationTimestamp ?? "") < ($1.metadata.creationTimestamp ?? "") }
     }
 
     private func terminatedExitCode(of job: String) async -> Int? {

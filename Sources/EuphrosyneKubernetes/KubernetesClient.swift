@@ -241,7 +241,8 @@ public final class KubernetesClient: Sendable {
                 guard (200..<300).contains(status) else { throw apiError(status: status, body: data) }
                 return data
             } catch {
-                guard error.isRetryable, attempt < retries, !Task.isCancelled else { throw error }
+                guard error.isRetryable, attempt < retries, !Task.isCancelled,
+                      method != .POST || Self.creationSurelyFailed(error) else { throw error }
                 attempt += 1
                 let wait = Self.backoff(attempt: attempt, retryAfter: error.apiStatus?.details?.retryAfterSeconds)
                 logger.notice("Kubernetes request failed; retrying", metadata: [
@@ -251,6 +252,13 @@ public final class KubernetesClient: Sendable {
                 do { try await Task.sleep(for: wait) } catch { throw failure }
             }
         }
+    }
+
+    /// Whether a failed POST certainly created nothing, so sending it again cannot create a second object: the
+    /// server refused it (429, 500, 503). A lost connection or a 504 may have come after the object was stored.
+    static func creationSurelyFailed(_ error: KubernetesError) -> Bool {
+        guard case .api(let status) = error.kind else { return false }
+        return status == 429 || status == 500 || status == 503
     }
 
     /// Exponential back-off from 200 ms, capped at 5 s, with ±50 % jitter; or the server's `retryAfterSeconds`.

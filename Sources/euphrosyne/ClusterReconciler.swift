@@ -78,7 +78,7 @@ struct ClusterReconciler {
             settings: settings, logger: logger, coordinator: coordinator,
             readinessChecks: [
                 (name: "redis", check: { redis.client.isConnected ? nil : "Redis is unreachable" }),
-                (name: "registry", check: { await registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),
+                (name: "registry", check: { registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),
             ],
             servicesBefore: redis.services.map(\.service) + [registry, launcher]
         ).run()

@@ -148,7 +148,9 @@ import Testing
         #expect(statusCode == 200)
         try await waitUntil("the Job states at the bot") { !loop.bot.received(path: "/api/status").isEmpty }
         let states = loop.bot.received(path: "/api/status").first?.json?.arrayValue ?? []
-        #expect(Set(states.compactMap { $0["name"]?.stringValue }) == Set(all.compactMap { $0["metadata"]["name"].string }))
+        let creations = await emulator.requestLog.filter { $0.method == "POST" && $0.path.hasSuffix("/jobs") }
+        #expect(Set(states.compactMap { $0["name"]?.stringValue }) == Set(all.compactMap { $0["metadata"]["name"].string }),
+                "Job creations: \(creations)")
         #expect(states.allSatisfy { $0["labels"]?["app"] == .string("euphrosyne") })
 
         // The crashing recipe is reported as soon as its Job fails, with the end of its log.

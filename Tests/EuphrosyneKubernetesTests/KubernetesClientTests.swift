@@ -120,7 +120,7 @@ import Testing
     }
 
     @Test func serverErrorsAndTimeoutsAreRetriedThenReported() async throws {
-        try await Self.withEmulator(retries: 3, requestTimeout: .milliseconds(500)) { emulator, client in
+        try await Self.withEmulator(retries: 3, requestTimeout: .seconds(3)) { emulator, client in
             await emulator.failNextRequests(2, status: 500)
             _ = try await client.list(ConfigMap.self, namespace: "alerts")
             await emulator.failNextRequests(1, status: 0)

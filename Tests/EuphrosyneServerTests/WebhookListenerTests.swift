@@ -278,7 +278,7 @@ import Testing
                     #expect(response.json?["recipes"] == .array([]))
                 }
             }
-            #expect(harness.launcher.requests.count == 1)
+            try await waitUntil("the one launch") { harness.launcher.requests.count == 1 }
         }
     }
 }

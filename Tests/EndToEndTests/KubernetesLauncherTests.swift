@@ -1,0 +1,207 @@
+import EuphrosyneCore
+import EuphrosyneEngine
+import EuphrosyneKubernetes
+import EuphrosyneTestSupport
+import Foundation
+import KubernetesEmulator
+import Testing
+
+/// The Job launcher and the ConfigMap registry against the Kubernetes API emulator, whose kubelet runs each pod as
+/// a local script: the failure paths a cluster brings (image pulls, deadlines, stops, restarts, API outages) and
+/// registry edits.
+@Suite struct KubernetesLauncherTests {
+    static let namespace = "recipes"
+
+    /// An emulator whose `scripts:1` image holds small shell scripts, a client for it, and a running launcher.
+    struct Cluster: Sendable {
+        let emulator: KubernetesEmulator
+        let client: KubernetesClient
+        let launcher: KubernetesJobLauncher
+        let images: URL
+
+        static func with<T: Sendable>(
+            leaveRunning: Bool = false, _ body: @Sendable (Cluster) async throws -> T
+        ) async throws -> T {
+            let images = FileManager.default.temporaryDirectory.appendingPathComponent("images-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: images) }
+            try writeExecutableScript(at: images.appendingPathComponent("quick").path, "#!/bin/sh\necho quick done\n")
+            try writeExecutableScript(at: images.appendingPathComponent("sleepy").path, "#!/bin/sh\nexec sleep 60\n")
+            let emulator = try await KubernetesEmulator.start(
+                namespaces: [namespace],
+                kubelet: Kubelet.Configuration(images: ["scripts:1": .init(directory: images.path)],
+                                               environment: ["PATH": "/usr/bin:/bin"]))
+            let token = await emulator.validToken()
+            let client = try KubernetesClient(
+                configuration: KubernetesConfiguration(server: emulator.baseURL, caPEM: emulator.caPEM,
+                                                       credentials: .bearer(TokenSource(token: token))),
+                retries: 3)
+            let launcher = KubernetesJobLauncher(
+                client: client,
+                settings: .init(namespace: namespace, deadlineGrace: .seconds(5), leavesRunsRunningWhenCancelled: leaveRunning))
+            let informers = Task { try await launcher.run() }
+            let cluster = Cluster(emulator: emulator, client: client, launcher: launcher, images: images)
+            do {
+                let result = try await body(cluster)
+                informers.cancel()
+                _ = await informers.result
+                try await client.shutdown()
+                await emulator.stop()
+                return result
+            } catch {
+                informers.cancel()
+                _ = await informers.result
+                try? await client.shutdown()
+                await emulator.stop()
+                throw error
+            }
+        }
+
+        func jobs() async -> [JSON] { await emulator.objects(.jobs, namespace: namespace) }
+    }
+
+    static let incident = UUID()
+
+    static func request(_ entrypoint: String, image: String = "scripts:1", timeout: Int = 60, run: Int = 1) throws -> LaunchRequest {
+        let recipe = try Recipe(name: "probe", kind: .debugging, enabled: true, image: image, entrypoint: entrypoint)
+        let recipeRun = RecipeRun(id: run, recipe: "probe", kind: .debugging, description: "", name: "probe-bbbbb",
+                                  timeoutSeconds: timeout, createdAt: Date())
+        return LaunchRequest(incidentID: incident, run: recipeRun, recipe: recipe, dataFile: Data("{}".utf8),
+                             aggregatorAddress: "", redisAddress: "", environment: [:])
+    }
+
+    @Test func aPodThatCannotPullItsImageFailsItsRunAtOnceAndItsJobIsDeleted() async throws {
+        try await Cluster.with { cluster in
+            let started = ContinuousClock.now
+            let exit = await cluster.launcher.run(try Self.request("quick", image: "missing/image:1")) {}
+            guard case .launchFailed(let reason) = exit else {
+                Issue.record("expected a launch failure, got \(exit)")
+                return
+            }
+            #expect(reason.contains("ErrImagePull") || reason.contains("ImagePullBackOff"), "\(reason)")
+            #expect(ContinuousClock.now - started < .seconds(10))
+            try await waitUntil("the Job to be deleted") { await cluster.jobs().isEmpty }
+        }
+    }
+
+    @Test func aJobPastItsDeadlineTimesOut() async throws {
+        try await Cluster.with { cluster in
+            let exit = await cluster.launcher.run(try Self.request("sleepy", timeout: 1)) {}
+            #expect(exit == .timedOut)
+        }
+    }
+
+    @Test func aStopRequestDeletesTheJobAndItsPod() async throws {
+        try await Cluster.with(leaveRunning: true) { cluster in
+            let request = try Self.request("sleepy")
+            let launcher = cluster.launcher
+            let task = Task { await launcher.run(request) {} }
+            try await waitUntil("the pod to run") { await cluster.emulator.runningProcessCount == 1 }
+            // A resolve asks for the stop; even a launcher that leaves runs running on shutdown stops this one.
+            request.cancellation.cancel(reason: "the alert resolved")
+            task.cancel()
+            let stopped = await task.value
+            #expect(stopped == .cancelled(reason: "the alert resolved"), "\(stopped)")
+            try await waitUntil("the Job and its process gone") {
+                let jobs = await cluster.jobs()
+                let processes = await cluster.emulator.runningProcessCount
+                return jobs.isEmpty && processes == 0
+            }
+        }
+    }
+
+    @Test func aShutdownLeavesTheJobRunningAndARestartFollowsItAgain() async throws {
+        try await Cluster.with(leaveRunning: true) { cluster in
+            let request = try Self.request("sleepy", run: 7)
+            let launcher = cluster.launcher
+            let task = Task { await launcher.run(request) {} }
+            try await waitUntil("the pod to run") { await cluster.emulator.runningProcessCount == 1 }
+            task.cancel()
+            let left = await task.value
+            #expect(left == .cancelled(reason: "left running while the reconciler restarts"), "\(left)")
+            #expect(await cluster.jobs().count == 1)
+
+            // The next reconciler finds the Job of run 7 and follows it until it ends (here: a stop request).
+            let cancellation = RunCancellation()
+            let reattached = Task {
+                await launcher.reattach(incident: Self.incident, run: request.run,
+                                        until: Date().addingTimeInterval(60), cancellation: cancellation)
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            cancellation.cancel(reason: "the alert resolved")
+            reattached.cancel()
+            let followed = await reattached.value
+            #expect(followed == .cancelled(reason: "the alert resolved"), "\(String(describing: followed))")
+            try await waitUntil("the Job gone") { await cluster.jobs().isEmpty }
+            try await waitUntil("the launcher to see it gone") {
+                await launcher.jobStatuses(incident: Self.incident)?.isEmpty == true
+            }
+            // A run whose Job is gone cannot be followed.
+            #expect(await launcher.reattach(incident: Self.incident, run: request.run, until: Date(),
+                                            cancellation: RunCancellation()) == nil)
+        }
+    }
+
+    @Test func aPersistentAPIFailureFailsTheRunInsteadOfHanging() async throws {
+        try await Cluster.with { cluster in
+            await cluster.emulator.failNextRequests(1_000, status: 500, matching: "configmaps")
+            let started = ContinuousClock.now
+            let exit = await cluster.launcher.run(try Self.request("quick")) {}
+            guard case .launchFailed(let reason) = exit else {
+                Issue.record("expected a launch failure, got \(exit)")
+                return
+            }
+            #expect(reason.contains("500"), "\(reason)")
+            #expect(ContinuousClock.now - started < .seconds(20))
+        }
+    }
+
+    @Test func aSucceededJobReportsItsLogTail() async throws {
+        try await Cluster.with { cluster in
+            let exit = await cluster.launcher.run(try Self.request("quick")) {}
+            #expect(exit == .exited(status: 0, stderrTail: "quick done"))
+        }
+    }
+
+    // MARK: Registry
+
+    static func registry(_ debugging: String) -> JSON {
+        let data = ["debugging": debugging, "actions": "{}"]
+        let encoded = String(decoding: try! JSONEncoder().encode(data), as: UTF8.self)
+        return try! JSON.parse(#"{"metadata":{"name":"orpheus-operator-recipes"},"data":"# + encoded + "}")
+    }
+
+    @Test func theRegistryFollowsEditsAndKeepsTheLastGoodOne() async throws {
+        try await Cluster.with { cluster in
+            _ = try await cluster.emulator.seed(.configMaps, namespace: Self.namespace, Self.registry("""
+                first:
+                  enabled: true
+                  image: scripts:1
+                  entrypoint: quick
+                """))
+            let registry = ConfigMapRecipeRegistry(client: cluster.client, namespace: Self.namespace)
+            let running = Task { try await registry.run() }
+            #expect(await registry.catalog().debugging.map(\.name) == ["first"])
+
+            // An edit (here: replaced) takes effect without a restart.
+            try await cluster.client.delete(ConfigMap.self, name: "orpheus-operator-recipes", namespace: Self.namespace)
+            _ = try await cluster.emulator.seed(.configMaps, namespace: Self.namespace, Self.registry("""
+                second:
+                  enabled: true
+                  image: scripts:1
+                  entrypoint: quick
+                """))
+            try await waitUntil("the edited registry") { await registry.catalog().debugging.map(\.name) == ["second"] }
+
+            // A broken edit keeps the last good registry.
+            try await cluster.client.delete(ConfigMap.self, name: "orpheus-operator-recipes", namespace: Self.namespace)
+            _ = try await cluster.emulator.seed(.configMaps, namespace: Self.namespace, Self.registry("second: [unclosed"))
+            try await waitUntil("the broken edit to be seen") {
+                await cluster.emulator.requestLog.contains { $0.isWatch } // the informer is watching
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(await registry.catalog().debugging.map(\.name) == ["second"])
+            running.cancel()
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import KubernetesEmulator
+import Testing
+
+/// The real kubectl (v1.32, /usr/bin/kubectl) against the emulator, through a kubeconfig from `writeKubeconfig`.
+@Suite struct KubectlTests {
+    static let manifest = """
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: kc-data
+      labels: {app: x}
+    data:
+      data.json: '{"hello":"kubectl"}'
+    ---
+    apiVersion: batch/v1
+    kind: Job
+    metadata:
+      name: kc-job
+      labels: {app: x}
+    spec:
+      backoffLimit: 0
+      template:
+        metadata:
+          labels: {app: x}
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: runner
+            image: test/recipes:1
+            command: ["show.sh", "/app/data.json"]
+            volumeMounts: [{name: data, mountPath: /app}]
+          volumes: [{name: data, configMap: {name: kc-data}}]
+    """
+
+    @Test func kubectlGetCreateLogsDelete() async throws {
+        let kubectl = "/usr/bin/kubectl"
+        try #require(FileManager.default.isExecutableFile(atPath: kubectl), "kubectl is not installed")
+        try await withTemporaryDirectory { directory in
+            try writeExecutableScript(at: "\(directory)/show.sh", "#!/bin/sh\necho \"data: $(cat \"$1\")\"\n")
+            let configuration = Kubelet.Configuration(images: ["test/recipes:1": .init(directory: directory)])
+            try await withEmulator(namespaces: ["default", "alerts"], kubelet: configuration) { emulator, _ in
+                let kubeconfig = "\(directory)/kubeconfig"
+                try await emulator.writeKubeconfig(to: kubeconfig, namespace: "alerts")
+                try Data(Self.manifest.utf8).write(to: URL(fileURLWithPath: "\(directory)/manifest.yaml"))
+                func kubectlRun(_ arguments: String...) async throws -> String {
+                    let (status, output, errors) = try await run(
+                        kubectl, ["--kubeconfig", kubeconfig, "--cache-dir", "\(directory)/cache", "--request-timeout", "20s"] + arguments,
+                        environment: ["HOME": directory, "PATH": "/usr/bin:/bin"]
+                    )
+                    #expect(status == 0, "kubectl \(arguments.joined(separator: " ")) → \(status): \(errors)")
+                    return output
+                }
+
+                let empty = try await kubectlRun("get", "configmaps")
+                #expect(empty.isEmpty)
+                // Default validation (strict): kubectl reads /openapi/v3, finds fieldValidation, validates on the server.
+                let created = try await kubectlRun("create", "-f", "\(directory)/manifest.yaml")
+                #expect(created.contains("configmap/kc-data created") && created.contains("job.batch/kc-job created"))
+                let log = await emulator.requestLog
+                #expect(log.contains { $0.path == "/openapi/v3" })
+                #expect(log.contains { $0.method == "POST" && $0.path.hasSuffix("/jobs") && $0.query["fieldValidation"] == "Strict" && $0.status == 201 })
+                let jobs = await emulator.objects(.jobs, namespace: "alerts")
+                #expect(jobs.count == 1)
+                try await waitUntil("kc-job to complete") {
+                    let job = await emulator.object(.jobs, namespace: "alerts", name: "kc-job")
+                    return job.flatMap { condition($0, "Complete") } != nil
+                }
+
+                let table = try await kubectlRun("get", "configmaps")
+                #expect(table.contains("kc-data") && table.contains("NAME"))
+                let jobTable = try await kubectlRun("get", "jobs")
+                #expect(jobTable.contains("kc-job") && jobTable.contains("Complete"))
+
+                let json = try JSON.parse(try await kubectlRun("get", "jobs", "-l", "app=x", "-o", "json"))
+                #expect(json["items"].array?.count == 1)
+                #expect(json["items"][0]["metadata"]["name"] == "kc-job" && json["items"][0]["kind"] == "Job")
+                #expect(condition(json["items"][0], "Complete") != nil)
+
+                let podName = try #require(await emulator.objects(.pods, namespace: "alerts").first?["metadata"]["name"].string)
+                let logs = try await kubectlRun("logs", podName)
+                #expect(logs == "data: {\"hello\":\"kubectl\"}\n")
+                #expect(try await kubectlRun("logs", "job/kc-job").contains("hello"))
+
+                let deleted = try await kubectlRun("delete", "jobs", "-l", "app=x")
+                #expect(deleted.contains("job.batch \"kc-job\" deleted"))
+                #expect(await emulator.objects(.jobs, namespace: "alerts").isEmpty)
+                #expect(await emulator.objects(.pods, namespace: "alerts").isEmpty, "kubectl deletes with propagationPolicy=Background")
+
+                // --validate=false works too (no /openapi/v3 download).
+                let again = try await kubectlRun("create", "--validate=false", "-n", "default", "-f", "\(directory)/manifest.yaml")
+                #expect(again.contains("job.batch/kc-job created"))
+                _ = try await kubectlRun("delete", "-n", "default", "jobs,configmaps", "-l", "app=x")
+                #expect(await emulator.objects(.jobs, namespace: "default").isEmpty)
+            }
+        }
+    }
+}
