@@ -177,6 +177,7 @@ let package = Package(
             name: "KubernetesEmulatorTests",
             dependencies: [
                 "KubernetesEmulator",
+                "EuphrosyneTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

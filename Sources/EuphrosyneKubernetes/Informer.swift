@@ -15,6 +15,9 @@ public actor Informer<Object: KubernetesObject>: Service {
     private let logger: Logger
     /// What a subscriber follows: the object's name by default, or e.g. the Job a pod belongs to.
     private let key: @Sendable (Object) -> String?
+    /// How long each watch request lasts, picked at random in this range (client-go: 5–10 minutes) so that many
+    /// clients do not reconnect together.
+    private let watchSeconds: ClosedRange<Int>
 
     private var objects: [String: Object] = [:]
     private var synced = false
@@ -26,8 +29,10 @@ public actor Informer<Object: KubernetesObject>: Service {
     public init(
         client: KubernetesClient, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil,
         key: @escaping @Sendable (Object) -> String? = { $0.metadata.name },
+        watchSeconds: ClosedRange<Int> = 300...600,
         logger: Logger = Logger(label: "euphrosyne.kubernetes.informer")
     ) {
+        self.watchSeconds = watchSeconds
         self.client = client
         self.namespace = namespace
         self.labelSelector = labelSelector
@@ -94,10 +99,9 @@ public actor Informer<Object: KubernetesObject>: Service {
                     replaceAll(with: list.items)
                     resourceVersion = list.metadata.resourceVersion
                 }
-                // client-go picks a random watch length so that many clients do not reconnect together.
                 let events = client.watch(Object.self, namespace: namespace, labelSelector: labelSelector,
                                           fieldSelector: fieldSelector, resourceVersion: resourceVersion,
-                                          timeoutSeconds: Int.random(in: 300...600))
+                                          timeoutSeconds: Int.random(in: watchSeconds))
                 do {
                     for try await event in events {
                         failures = 0

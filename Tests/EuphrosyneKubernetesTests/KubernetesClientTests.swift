@@ -11,9 +11,11 @@ import Testing
     static func withEmulator<T: Sendable>(
         namespaces: [String] = ["alerts"], permissions: Permissions = .all, token: TokenSource? = nil,
         retries: Int = 3, requestTimeout: Duration = .seconds(10),
+        options: KubernetesEmulator.Options = .init(),
         _ body: @Sendable (KubernetesEmulator, KubernetesClient) async throws -> T
     ) async throws -> T {
-        let emulator = try await KubernetesEmulator.start(namespaces: namespaces, permissions: permissions)
+        let emulator = try await KubernetesEmulator.start(namespaces: namespaces, permissions: permissions,
+                                                          options: options)
         let validToken = await emulator.validToken()
         let source = token ?? TokenSource(token: validToken)
         let client = try KubernetesClient(
@@ -165,6 +167,27 @@ import Testing
             #expect(deleted.map { $0 == nil } == true)
             #expect(await informer.all.isEmpty)
             created.metadata.name = nil
+            run.cancel()
+        }
+    }
+
+    @Test func theInformerListsAgainWhenItsVersionExpired() async throws {
+        // No periodic bookmarks: the informer's version only moves with the objects it watches.
+        try await Self.withEmulator(options: .init(bookmarkInterval: nil)) { emulator, client in
+            // One-second watches: the informer reconnects from its last version every second.
+            let informer = Informer<ConfigMap>(client: client, namespace: "alerts", labelSelector: "app=watched",
+                                               watchSeconds: 1...1)
+            let run = Task { try await informer.run() }
+            await informer.waitUntilSynced()
+            _ = try await client.create(Self.configMap(["app": "watched"], name: "before"), namespace: "alerts")
+            try await waitUntil("the watched object") { await informer.object(named: "before") != nil }
+            #expect(await informer.listCount == 1)
+            // Other objects move the server's version past the informer's, then the server forgets its history:
+            // the informer's next watch gets 410 and it lists again.
+            for _ in 0..<2 { _ = try await client.create(Self.configMap(["app": "other"]), namespace: "alerts") }
+            await emulator.compactHistory()
+            try await waitUntil("a second list", timeout: .seconds(20)) { await informer.listCount == 2 }
+            #expect(await informer.all.map(\.metadata.name) == ["before"])
             run.cancel()
         }
     }

@@ -1,3 +1,4 @@
+import EuphrosyneTestSupport
 import Foundation
 import KubernetesEmulator
 import Testing

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import EuphrosyneTestSupport
 import Foundation
 import KubernetesEmulator
 import NIOCore
@@ -9,24 +10,6 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A condition a test waited for did not happen in time.
-struct TestTimeout: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out waiting for \(what)" }
-}
-
-/// Waits until `condition` holds, polling, or throws after `timeout`.
-func waitUntil(
-    _ what: String, timeout: Duration = .seconds(20), pollEvery interval: Duration = .milliseconds(20),
-    _ condition: @Sendable () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now.advanced(by: timeout)
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw TestTimeout(what: what) }
-        try await Task.sleep(for: interval)
-    }
-}
 
 /// A minimal API client for the tests: AsyncHTTPClient trusting only the emulator's CA.
 final class TestClient: Sendable {
@@ -154,21 +137,6 @@ func withTemporaryDirectory<Result>(_ body: (String) async throws -> Result) asy
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: path) }
     return try await body(path)
-}
-
-/// Writes an executable script with a close-on-exec descriptor (see main's ExecutableScript.swift).
-func writeExecutableScript(at path: String, _ contents: String) throws {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
-    guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission) }
-    defer { close(fd) }
-    let bytes = Array(contents.utf8)
-    var written = 0
-    while written < bytes.count {
-        let result = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard result > 0 else { throw CocoaError(.fileWriteUnknown) }
-        written += result
-    }
-    fchmod(fd, 0o755)
 }
 
 /// Runs a program (no shell) off the cooperative pool; returns exit status, stdout, stderr.
