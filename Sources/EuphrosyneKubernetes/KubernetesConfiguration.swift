@@ -12,8 +12,6 @@ public struct KubernetesConfiguration: Sendable {
     public var server: String
     /// PEM of the certificate authorities that sign the API server's certificate.
     public var caPEM: String?
-    /// The name to check the server certificate against, when it differs from the host in `server`.
-    public var tlsServerName: String?
     public var credentials: Credentials
     /// The namespace the context (or the pod) is in; nil when neither says.
     public var namespace: String?
@@ -28,11 +26,9 @@ public struct KubernetesConfiguration: Sendable {
         case basic(username: String, password: String)
     }
 
-    public init(server: String, caPEM: String? = nil, tlsServerName: String? = nil, credentials: Credentials = .none,
-                namespace: String? = nil) {
+    public init(server: String, caPEM: String? = nil, credentials: Credentials = .none, namespace: String? = nil) {
         self.server = server.hasSuffix("/") ? String(server.dropLast()) : server
         self.caPEM = caPEM
-        self.tlsServerName = tlsServerName
         self.credentials = credentials
         self.namespace = namespace
     }
@@ -139,6 +135,9 @@ public struct KubernetesConfiguration: Sendable {
         if cluster.node["insecure-skip-tls-verify"]?.bool == true {
             throw Error("cluster \"\(clusterName)\" sets insecure-skip-tls-verify; Euphrosyne always verifies TLS, so give it the cluster's CA instead")
         }
+        if let serverName = cluster.node["tls-server-name"]?.string, !serverName.isEmpty {
+            throw Error("cluster \"\(clusterName)\" sets tls-server-name, which Euphrosyne does not support; use a server URL whose host the certificate names")
+        }
         let ca = try pem(cluster.node, data: "certificate-authority-data", file: "certificate-authority",
                          relativeTo: cluster.directory, what: "the CA of cluster \"\(clusterName)\"")
 
@@ -166,8 +165,7 @@ public struct KubernetesConfiguration: Sendable {
             }
         }
         return KubernetesConfiguration(
-            server: server, caPEM: ca, tlsServerName: cluster.node["tls-server-name"]?.string,
-            credentials: credentials, namespace: context["namespace"]?.string
+            server: server, caPEM: ca, credentials: credentials, namespace: context["namespace"]?.string
         )
     }
 

@@ -136,7 +136,9 @@ import Testing
         let fixtures = try ScriptFixtures()
         defer { fixtures.remove() }
         let marker = fixtures.path("finished")
-        let script = try fixtures.script("patient", "sleep 1; cat \"$2\" > \(marker)")
+        let go = fixtures.path("go")
+        // Waits for the test's go-ahead, so it is certainly still running when the reconciler "stops".
+        let script = try fixtures.script("patient", "while [ ! -f \(go) ]; do sleep 0.05; done; cat \"$2\" > \(marker)")
         var launcher = Self.launcher(fixtures)
         launcher.leavesRunsRunningWhenCancelled = true
         let request = try Self.request(entrypoint: script, timeout: 300, data: #"{"uuid":"kept"}"#)
@@ -145,6 +147,7 @@ import Testing
         try await waitUntil("the recipe to start") { started.withLock { $0 } }
         task.cancel()
         #expect(await task.value == .cancelled(reason: "left running while the reconciler restarts"))
+        FileManager.default.createFile(atPath: go, contents: nil)
         // The process finishes on its own and still finds its data file.
         try await waitUntil("the detached recipe to finish") { FileManager.default.fileExists(atPath: marker) }
         try await waitUntil("the data file to be copied") {
