@@ -20,6 +20,8 @@ public actor IncidentCoordinator: Service {
     private let notifier: any Notifier
     private let store: any IncidentStore
     public nonisolated let configuration: CoordinatorConfiguration
+    /// What the coordinator records for `/metrics`.
+    public nonisolated let metrics: ReconcilerMetrics
     private let logger: Logger
     private let now: @Sendable () -> Date
 
@@ -48,8 +50,10 @@ public actor IncidentCoordinator: Service {
     public init(
         registry: any RecipeRegistry, launcher: any RecipeLauncher, resultSource: any ResultSource,
         notifier: any Notifier, store: any IncidentStore, configuration: CoordinatorConfiguration = .init(),
+        metrics: ReconcilerMetrics = ReconcilerMetrics(),
         logger: Logger = Logger(label: "euphrosyne.coordinator"), now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.metrics = metrics
         self.registry = registry
         self.launcher = launcher
         self.resultSource = resultSource
@@ -397,8 +401,10 @@ public actor IncidentCoordinator: Service {
             )
         } catch {
             if readmitted { live[id] = nil }
+            metrics.increment("euphrosyne_approvals_total", [("outcome", "rejected")])
             throw .approvalRejected(error)
         }
+        metrics.increment("euphrosyne_approvals_total", [("outcome", "accepted")])
         incident.revision += 1
         live[id] = incident
         if readmitted { await resultSource.watch(incident: id) }
@@ -487,8 +493,12 @@ public actor IncidentCoordinator: Service {
     @discardableResult
     private func handle(_ event: IncidentEvent, for id: UUID) async -> (outcome: EventOutcome, incident: Incident?) {
         guard var incident = live[id] else { return (.ignored("incident is not open"), nil) }
+        let before = incident
         let outcome = incident.handle(event)
         guard case .applied(let actions) = outcome else { return (outcome, incident) }
+        for run in incident.runs where run.state.isFinished && before.run(run.id)?.state.isFinished == false {
+            metrics.runFinished(run)
+        }
         incident.revision += 1
         live[id] = incident
         // Persist before acting, as opening and approving do: a restart then knows of everything started.
@@ -526,6 +536,7 @@ public actor IncidentCoordinator: Service {
                     await self.handle(.approvalWindowPassed(at: now()), for: id)
                 }
             case .release:
+                metrics.increment("euphrosyne_incidents_closed_total", [("state", incident.state.rawValue)])
                 live[incident.id] = nil
                 endDeduplication(of: incident)
                 cleanUp(incident.id, .all)
@@ -633,10 +644,12 @@ public actor IncidentCoordinator: Service {
 
     private func notify(_ notification: ChatNotification) {
         inFlight += 1
-        submit { [notifier, logger] in
+        submit { [notifier, logger, metrics] in
             do {
                 try await notifier.send(notification)
+                metrics.increment("euphrosyne_notifications_sent_total", [("kind", notification.kind), ("outcome", "delivered")])
             } catch {
+                metrics.increment("euphrosyne_notifications_sent_total", [("kind", notification.kind), ("outcome", "failed")])
                 var logger = logger
                 if let id = notification.incidentID { logger[metadataKey: "incident"] = "\(id.uuidString.lowercased())" }
                 logger.error("notification not delivered", metadata: [

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreMetrics
 import EuphrosyneCore
 import Foundation
 import Logging
@@ -22,6 +23,8 @@ public final class KubernetesClient: Sendable {
     public let requestTimeout: TimeAmount
     private let httpClient: HTTPClient
     private let logger: Logger
+    /// Counts every request as `euphrosyne_kubernetes_requests_total{verb, code}`.
+    private let metricsFactory: any MetricsFactory
 
     public enum PropagationPolicy: String, Sendable {
         case background = "Background"
@@ -31,8 +34,10 @@ public final class KubernetesClient: Sendable {
 
     public init(
         configuration: KubernetesConfiguration, retries: Int = 4, requestTimeout: TimeAmount = .seconds(30),
+        metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
         logger: Logger = Logger(label: "euphrosyne.kubernetes")
     ) throws(KubernetesError) {
+        self.metricsFactory = metricsFactory
         self.configuration = configuration
         self.retries = retries
         self.requestTimeout = requestTimeout
@@ -295,11 +300,16 @@ public final class KubernetesClient: Sendable {
             break
         }
         let response: HTTPClientResponse
+        let verb = Self.verb(method, path: path, query: query)
         do {
             response = try await httpClient.execute(request, timeout: timeout)
         } catch {
+            Counter(label: "euphrosyne_kubernetes_requests_total", dimensions: [("verb", verb), ("code", "none")],
+                    factory: metricsFactory).increment()
             throw KubernetesError(.transport, message: "\(method) \(path): \(error)")
         }
+        Counter(label: "euphrosyne_kubernetes_requests_total",
+                dimensions: [("verb", verb), ("code", String(response.status.code))], factory: metricsFactory).increment()
         if response.status == .unauthorized, allowRefresh, case .bearer(let source) = configuration.credentials,
            source.canRefresh {
             // The token may have rotated under us: read it again and retry once.
@@ -313,6 +323,20 @@ public final class KubernetesClient: Sendable {
         let decoded = try? JSONDecoder().decode(APIStatus.self, from: body)
         let message = decoded?.message ?? String(decoding: body.prefix(300), as: UTF8.self)
         return KubernetesError(.api(status: status), apiStatus: decoded, message: message)
+    }
+
+    /// The RBAC verb of a request: `get`, `list`, `watch`, `create`, `delete` or `deletecollection`.
+    static func verb(_ method: HTTPMethod, path: String, query: [(String, String)]) -> String {
+        let collections: Set<String> = ["configmaps", "jobs", "pods", "selfsubjectaccessreviews"]
+        let isCollection = collections.contains(String(path.split(separator: "/").last ?? ""))
+        switch method {
+        case .GET:
+            if query.contains(where: { $0.0 == "watch" }) { return "watch" }
+            return isCollection ? "list" : "get"
+        case .POST: return "create"
+        case .DELETE: return isCollection ? "deletecollection" : "delete"
+        default: return method.rawValue.lowercased()
+        }
     }
 
     static func queryString(_ query: [(String, String)]) -> String {

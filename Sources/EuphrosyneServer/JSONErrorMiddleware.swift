@@ -1,3 +1,4 @@
+import EuphrosyneEngine
 import Foundation
 import Hummingbird
 import Logging
@@ -6,6 +7,10 @@ import NIOCore
 /// Turns every error a route throws into a JSON `APIError` response, and logs each request without its query or
 /// path secrets (the result callback path carries one): only the route pattern, the status and the duration.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Counts every request as `euphrosyne_http_requests_total{listener, method, route, status}`.
+    var listener: String = "http"
+    var metrics: ReconcilerMetrics = ReconcilerMetrics()
+
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
@@ -55,6 +60,10 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             "duration": "\(ContinuousClock.now - start)",
         ]
         if let detail { metadata["detail"] = "\(detail)" }
+        metrics.increment("euphrosyne_http_requests_total", [
+            ("listener", listener), ("method", request.method.rawValue), ("route", route(request, context)),
+            ("status", String(status.code)),
+        ])
         context.logger.log(level: status.code >= 500 ? .error : (status.code >= 400 ? .notice : .debug),
                            "request", metadata: metadata)
     }

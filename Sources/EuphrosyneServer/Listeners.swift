@@ -9,36 +9,44 @@ import NIOCore
 /// `onServerRunning`.
 public enum Listeners {
     /// The webhook listener: `POST /webhook`, the local-mode result callback, health.
-    public static func webhookRouter(coordinator: IncidentCoordinator, readiness: Readiness) -> Router<BasicRequestContext> {
+    public static func webhookRouter(
+        coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil
+    ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: JSONErrorMiddleware(listener: "webhook", metrics: coordinator.metrics))
         WebhookRoutes.add(to: router, coordinator: coordinator)
         HealthRoutes.add(to: router, readiness: readiness)
+        if let exporter { MetricsRoutes.add(to: router, exporter: exporter) }
         return router
     }
 
     /// The API listener: approvals, status, incidents, health.
-    public static func apiRouter(coordinator: IncidentCoordinator, readiness: Readiness) -> Router<BasicRequestContext> {
+    public static func apiRouter(
+        coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil
+    ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: JSONErrorMiddleware(listener: "api", metrics: coordinator.metrics))
         APIRoutes.add(to: router, coordinator: coordinator)
         HealthRoutes.add(to: router, readiness: readiness)
+        if let exporter { MetricsRoutes.add(to: router, exporter: exporter) }
         return router
     }
 
     public static func webhook(
         coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        exporter: MetricsExporter? = nil, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        application(webhookRouter(coordinator: coordinator, readiness: readiness), name: "euphrosyne-webhook",
+        application(webhookRouter(coordinator: coordinator, readiness: readiness, exporter: exporter),
+                    name: "euphrosyne-webhook",
                     host: host, port: port, logger: logger, onServerRunning: onServerRunning)
     }
 
     public static func api(
         coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        exporter: MetricsExporter? = nil, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        application(apiRouter(coordinator: coordinator, readiness: readiness), name: "euphrosyne-api",
+        application(apiRouter(coordinator: coordinator, readiness: readiness, exporter: exporter),
+                    name: "euphrosyne-api",
                     host: host, port: port, logger: logger, onServerRunning: onServerRunning)
     }
 

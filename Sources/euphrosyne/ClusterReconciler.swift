@@ -18,9 +18,11 @@ struct ClusterReconciler {
         guard let configuration = settings.kubernetes, let reconcilerNamespace = settings.reconcilerNamespace,
               let recipeNamespace = settings.recipeNamespace
         else { throw ReconcilerStartError("cluster mode without a Kubernetes configuration") }
+        let base = MetricsExporter()
         let client: KubernetesClient
         do {
-            client = try KubernetesClient(configuration: configuration, logger: Logger(label: "euphrosyne.kubernetes"))
+            client = try KubernetesClient(configuration: configuration, metricsFactory: base.metrics.factory,
+                                          logger: Logger(label: "euphrosyne.kubernetes"))
         } catch {
             throw ReconcilerStartError("cannot set up the Kubernetes client: \(error)")
         }
@@ -28,7 +30,7 @@ struct ClusterReconciler {
         do {
             try await checkPermissions(client, recipeNamespace: recipeNamespace, reconcilerNamespace: reconcilerNamespace)
             try await serve(client: client, httpClient: httpClient, recipeNamespace: recipeNamespace,
-                            reconcilerNamespace: reconcilerNamespace)
+                            reconcilerNamespace: reconcilerNamespace, exporter: base)
         } catch {
             try? await httpClient.shutdown()
             try? await client.shutdown()
@@ -52,9 +54,11 @@ struct ClusterReconciler {
     }
 
     private func serve(
-        client: KubernetesClient, httpClient: HTTPClient, recipeNamespace: String, reconcilerNamespace: String
+        client: KubernetesClient, httpClient: HTTPClient, recipeNamespace: String, reconcilerNamespace: String,
+        exporter base: MetricsExporter
     ) async throws {
         let redis = try RedisParts(settings: settings, logger: logger)
+        let exporter = base.sampling([redis.sampler(into: base.metrics)])
         let registry = ConfigMapRecipeRegistry(client: client, namespace: reconcilerNamespace,
                                                logger: Logger(label: "euphrosyne.registry"))
         let launcher = KubernetesJobLauncher(
@@ -67,7 +71,7 @@ struct ClusterReconciler {
         let coordinator = IncidentCoordinator(
             registry: registry, launcher: launcher, resultSource: redis.results, notifier: notifier,
             store: RedisIncidentStore(client: redis.client, retentionSeconds: settings.retentionSeconds),
-            configuration: settings.coordinatorConfiguration
+            configuration: settings.coordinatorConfiguration, metrics: exporter.metrics
         )
         logger.notice("starting in cluster mode", metadata: [
             "apiServer": "\(client.configuration.server)", "namespace": "\(reconcilerNamespace)",
@@ -80,7 +84,7 @@ struct ClusterReconciler {
                 (name: "redis", check: { redis.client.isConnected ? nil : "Redis is unreachable" }),
                 (name: "registry", check: { registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),
             ],
-            servicesBefore: redis.services.map(\.service) + [registry, launcher]
+            servicesBefore: redis.services.map(\.service) + [registry, launcher], exporter: exporter
         ).run()
     }
 }

@@ -43,9 +43,12 @@ struct LocalReconciler {
         } ?? InMemoryIncidentStore()
         launcher.leavesRunsRunningWhenCancelled = store.isDurable
 
+        let base = MetricsExporter()
+        let exporter = base.sampling(redis.map { [$0.sampler(into: base.metrics)] } ?? [])
         let coordinator = IncidentCoordinator(
             registry: StaticRecipeRegistry(catalog), launcher: launcher, resultSource: resultSource,
-            notifier: notifier, store: store, configuration: settings.coordinatorConfiguration
+            notifier: notifier, store: store, configuration: settings.coordinatorConfiguration,
+            metrics: exporter.metrics
         )
         var checks: [(name: String, check: Readiness.Check)] = []
         if let redis {
@@ -62,7 +65,7 @@ struct LocalReconciler {
         ])
         try await ReconcilerServices(
             settings: settings, logger: logger, coordinator: coordinator, readinessChecks: checks,
-            servicesBefore: (redis?.services ?? []).map(\.service),
+            servicesBefore: (redis?.services ?? []).map(\.service), exporter: exporter,
             onWebhookPort: { port in if !explicitCallback { callbackSource.setBaseURL("http://127.0.0.1:\(port)") } }
         ).run()
     }
@@ -122,6 +125,19 @@ struct RedisParts {
         subscriberConfiguration.clientName = "euphrosyne-subscriber"
         subscriber = RedisSubscriber(configuration: subscriberConfiguration, logger: Logger(label: "euphrosyne.redis.subscriber"))
         results = RedisResultSource(subscriber: subscriber, client: client)
+    }
+
+    /// Exports the connections' reconnects and the subscriber's dropped messages into `metrics` at each scrape.
+    func sampler(into metrics: ReconcilerMetrics) -> @Sendable () async -> Void {
+        let client = self.client
+        let subscriber = self.subscriber
+        return {
+            metrics.exportTotal("euphrosyne_redis_reconnects_total", [("connection", "commands")], total: client.reconnects)
+            metrics.exportTotal("euphrosyne_redis_reconnects_total", [("connection", "subscriber")],
+                                total: subscriber.reconnects)
+            metrics.exportTotal("euphrosyne_redis_dropped_messages_total", total: subscriber.droppedMessages)
+            metrics.gauge("euphrosyne_redis_subscribed_channels", Double(subscriber.activeChannels))
+        }
     }
 
     /// In start order: the client and subscriber before the result source that uses them.

@@ -13,18 +13,22 @@ struct ReconcilerServices {
     var readinessChecks: [(name: String, check: Readiness.Check)]
     /// Services the coordinator depends on (Redis, informers), started before it and stopped after it.
     var servicesBefore: [any Service]
+    /// Where `/metrics` comes from; the coordinator records into `exporter.metrics`.
+    var exporter: MetricsExporter
     /// Told the webhook listener's port once it listens.
     var onWebhookPort: @Sendable (Int) async -> Void = { _ in }
 
     func run() async throws {
         let coordinator = self.coordinator
+        let metrics = exporter.metrics
+        let exporter = self.exporter.sampling([{ metrics.export(coordinator.statistics) }])
         let accepting: Readiness.Check = { await coordinator.isAcceptingWork ? nil : "shutting down" }
         let readiness = Readiness([(name: "coordinator", check: accepting)] + readinessChecks)
         let logger = self.logger
         let onWebhookPort = self.onWebhookPort
         let webhook = Listeners.webhook(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.webhookPort,
-            logger: Logger(label: "euphrosyne.webhook"),
+            logger: Logger(label: "euphrosyne.webhook"), exporter: exporter,
             onServerRunning: { port in
                 await onWebhookPort(port)
                 logger.notice("webhook listener ready", metadata: ["port": "\(port)"])
@@ -32,7 +36,7 @@ struct ReconcilerServices {
         )
         let api = Listeners.api(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.apiPort,
-            logger: Logger(label: "euphrosyne.api"),
+            logger: Logger(label: "euphrosyne.api"), exporter: exporter,
             onServerRunning: { port in logger.notice("API listener ready", metadata: ["port": "\(port)"]) }
         )
         // Shutdown runs in reverse: the API stops first, the coordinator drains while the webhook listener (and

@@ -72,9 +72,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (default info). (LOG_LEVEL)", valueName: "level"))
     var logLevel: String?
 
+    @Option(help: ArgumentHelp("json (one object per line; the default in cluster mode) or text (the default in local mode). (LOG_FORMAT)", valueName: "format"))
+    var logFormat: String?
+
     func run() async throws {
         let settings = try ServeSettings(options: self, environment: ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap { label in
+            if settings.jsonLogs { return JSONLogHandler(label: label, level: settings.logLevel) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = settings.logLevel
             return handler

@@ -31,6 +31,8 @@ struct ServeSettings {
     var maxIncidentsPerAlertname: Int?
     var approveResolved: Bool
     var logLevel: Logger.Level
+    /// One JSON object per log line (cluster mode's default) rather than text.
+    var jsonLogs: Bool
 
     init(options: Serve, environment: [String: String]) throws {
         func value(_ flag: String?, _ variable: String) -> String? {
@@ -121,6 +123,12 @@ struct ServeSettings {
             throw ValidationError("unknown log level \"\(levelText)\"")
         }
         logLevel = level
+        switch value(options.logFormat, "LOG_FORMAT")?.lowercased() {
+        case nil: jsonLogs = !local
+        case "json": jsonLogs = true
+        case "text": jsonLogs = false
+        case let other?: throw ValidationError("unknown log format \"\(other)\": use json or text")
+        }
         if !local, redisAddress.isEmpty {
             throw ValidationError("cluster mode needs --redis-address (REDIS_ADDRESS): recipes in Jobs report over Redis, and incidents are kept there")
         }

@@ -96,13 +96,22 @@ import Testing
                     defer { if serve.isRunning { serve.terminate() } }
                     try await waitUntil("both listeners") {
                         let text = try String(contentsOf: log, encoding: .utf8)
-                        return CommandLineTests.port(named: "API", in: text) != nil || !serve.isRunning
+                        return (CommandLineTests.port(named: "API", in: text) != nil
+                            && CommandLineTests.port(named: "webhook", in: text) != nil) || !serve.isRunning
                     }
                     let text = try String(contentsOf: log, encoding: .utf8)
                     let webhook = try #require(CommandLineTests.port(named: "webhook", in: text), "\(text)")
                     let api = try #require(CommandLineTests.port(named: "API", in: text), "\(text)")
                     let endpoints = LocalLoop.Endpoints(webhook: webhook, api: api, bot: botPorts[0])
-                    try await Self.exercise(endpoints, emulator, loop)
+                    let incident = try await Self.exercise(endpoints, emulator, loop)
+                    // Cluster mode logs one JSON object per line, with the incident's uuid on its lines.
+                    let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+                    let objects = lines.compactMap { try? JSONValue.parseObject(Data($0.utf8)) }
+                    #expect(!lines.isEmpty && objects.count == lines.count,
+                            "not JSON: \(lines.filter { (try? JSONValue.parseObject(Data($0.utf8))) == nil }.prefix(3))")
+                    #expect(objects.allSatisfy { $0["time"] != nil && $0["level"] != nil && $0["message"] != nil })
+                    #expect(objects.contains { $0["incident"] == .string(incident) && $0["message"] == .string("incident opened") })
+                    #expect(objects.contains { $0["recipe"] != nil && $0["incident"] == .string(incident) })
                     kill(serve.processIdentifier, SIGTERM)
                     try await waitUntil("serve to stop", timeout: .seconds(40)) { !serve.isRunning }
                     let finalLog = try String(contentsOf: log, encoding: .utf8)
@@ -120,7 +129,8 @@ import Testing
         await emulator.objects(.jobs, namespace: namespace).filter { $0["metadata"]["labels"]["uuid"].string == incident }
     }
 
-    static func exercise(_ endpoints: LocalLoop.Endpoints, _ emulator: KubernetesEmulator, _ loop: LocalLoop) async throws {
+    /// Drives one incident through the cluster and returns its uuid.
+    static func exercise(_ endpoints: LocalLoop.Endpoints, _ emulator: KubernetesEmulator, _ loop: LocalLoop) async throws -> String {
         let alert = try LocalModeEndToEndTests.fixture("alertmanager-firing.json")
         let id = try await endpoints.alert(alert)
         let uuid = id.uuidString.lowercased()
@@ -199,11 +209,21 @@ import Testing
             return jobsLeft.isEmpty && configMaps.allSatisfy { $0["metadata"]["labels"]["uuid"].string != uuid }
         }
 
+        // The metrics saw the cluster: Jobs and ConfigMaps created, watches opened, runs by outcome.
+        let scraped = try await CommandLineTests.scrape(endpoints.webhook)
+        #expect((scraped.value("euphrosyne_kubernetes_requests_total", ["verb": "create", "code": "201"]) ?? 0) >= 6,
+                "\(scraped.text)")
+        #expect((scraped.value("euphrosyne_kubernetes_requests_total", ["verb": "watch"]) ?? 0) >= 3)
+        #expect(scraped.value("euphrosyne_kubernetes_requests_total", ["verb": "deletecollection", "code": "200"]) != nil)
+        #expect(scraped.value("euphrosyne_recipe_runs_total", ["recipe": "broken", "outcome": "failed"]) == 1)
+        #expect(scraped.value("euphrosyne_recipe_runs_total", ["outcome": "reported"]) == 3)
+
         // The registry was watched, never fetched per alert.
         let registryGets = await emulator.requestLog.filter {
             $0.method == "GET" && $0.path.hasSuffix("/configmaps/orpheus-operator-recipes")
         }
         #expect(registryGets.isEmpty)
+        return uuid
     }
 
     @Test func aDeniedPermissionStopsStartupNamingIt() async throws {
@@ -219,7 +239,9 @@ import Testing
             try await waitUntil("serve to refuse to start", timeout: .seconds(30)) { !serve.isRunning }
             #expect(serve.terminationStatus == 1)
             let text = try String(contentsOf: log, encoding: .utf8)
-            #expect(text.contains(#"missing Kubernetes permissions: deletecollection jobs.batch in "euphrosyne", get pods/log in "euphrosyne""#), "\(text)")
+            let messages = text.split(separator: "\n").compactMap { try? JSONValue.parseObject(Data($0.utf8))["message"]?.stringValue }
+            #expect(messages.contains { $0.contains(#"missing Kubernetes permissions: deletecollection jobs.batch in "euphrosyne", get pods/log in "euphrosyne""#) },
+                    "\(text)")
         } catch {
             await emulator.stop()
             throw error

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import EuphrosyneCore
 import EuphrosyneTestSupport
 import Foundation
@@ -34,8 +35,47 @@ import Testing
                         stderr: try String(contentsOf: err, encoding: .utf8))
     }
 
+    /// A `/metrics` page, read back.
+    struct Scrape: Sendable {
+        var text: String
+
+        /// The value of the sample `name` whose labels include `labels`, summed over the rest.
+        func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+            var total: Double?
+            for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+                let parts = line.split(separator: " ")
+                guard parts.count >= 2, let number = Double(parts[parts.count - 1]) else { continue }
+                let series = parts.dropLast().joined(separator: " ")
+                let sampleName = series.split(separator: "{").first.map(String.init) ?? series
+                guard sampleName == name else { continue }
+                var found: [String: String] = [:]
+                if let open = series.firstIndex(of: "{"), let close = series.lastIndex(of: "}") {
+                    for pair in series[series.index(after: open)..<close].split(separator: ",") {
+                        let keyValue = pair.split(separator: "=", maxSplits: 1)
+                        if keyValue.count == 2 { found[String(keyValue[0])] = keyValue[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+                    }
+                }
+                guard labels.allSatisfy({ found[$0.key] == $0.value }) else { continue }
+                total = (total ?? 0) + number
+            }
+            return total
+        }
+    }
+
+    static func scrape(_ port: Int) async throws -> Scrape {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"),
+                                                           timeout: .seconds(10))
+        #expect(response.headers.first(name: "Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        return Scrape(text: String(buffer: try await response.body.collect(upTo: 4 << 20)))
+    }
+
+    /// The port a listener reported in the log, text (`port=NNN`) or JSON (`"port":"NNN"`).
     static func port(named listener: String, in log: String) -> Int? {
         for line in log.split(separator: "\n") where line.contains("\(listener) listener ready") {
+            if line.hasPrefix("{"), let object = try? JSONValue.parseObject(Data(line.utf8)),
+               let port = object["port"]?.stringValue.flatMap(Int.init) {
+                return port
+            }
             if let range = line.range(of: #"port=(\d+)"#, options: .regularExpression) {
                 return Int(line[range].dropFirst("port=".count))
             }
@@ -107,6 +147,23 @@ import Testing
             let told = loop.bot.received(path: "/api/analysis").last?.json
             #expect(told?["analysis"]?.stringValue?.hasPrefix("Resolved: PodCrashLooping") == true)
             #expect(told?["actions"] == .array([]))
+
+            // The counters moved as the incident went: scraped from both listeners, in Prometheus' format.
+            let scraped = try await Self.scrape(api)
+            #expect(scraped.value("euphrosyne_incidents_opened_total") == 1, "\(scraped.text)")
+            #expect(scraped.value("euphrosyne_notifications_received_total") == 2)
+            #expect(scraped.value("euphrosyne_incidents_resolved_total") == 1)
+            #expect(scraped.value("euphrosyne_recipe_runs_total", ["recipe": "dummy", "outcome": "reported"]) == 1)
+            #expect(scraped.value("euphrosyne_recipe_runs_total", ["recipe": "record", "kind": "action"]) == 1)
+            #expect(scraped.value("euphrosyne_recipe_run_duration_seconds_count", ["recipe": "dummy"]) == 1)
+            #expect(scraped.value("euphrosyne_approvals_total", ["outcome": "accepted"]) == 1)
+            #expect(scraped.value("euphrosyne_approvals_total", ["outcome": "rejected"]) == 1)
+            #expect(scraped.value("euphrosyne_notifications_sent_total", ["kind": "analysis", "outcome": "delivered"]) == 1)
+            #expect(scraped.value("euphrosyne_incidents_closed_total", ["state": "resolved"]) == 1)
+            #expect(scraped.value("euphrosyne_http_requests_total", ["listener": "webhook", "route": "/webhook", "status": "202"]) == 2)
+            #expect(scraped.value("euphrosyne_runs_in_flight") == 0)
+            #expect(scraped.value("euphrosyne_intake_queue_depth") == 0)
+            #expect(try await Self.scrape(webhook).value("euphrosyne_incidents_opened_total") == 1)
 
             kill(serve.processIdentifier, SIGTERM)
             try await waitUntil("serve to stop after SIGTERM", timeout: .seconds(30)) { !serve.isRunning }

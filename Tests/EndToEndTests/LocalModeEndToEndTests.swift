@@ -129,7 +129,8 @@ import Testing
             #expect(starts.count == 3 && ends.count == 3)
             #expect(starts.max()! < ends.min()!)
             let span = ends.max()!.timeIntervalSince(starts.min()!)
-            #expect(span < 4.5, "the three runs spanned \(span) s (alert to analysis: \(elapsed))")
+            // Under 6 s is only possible if they overlapped; the margin absorbs a loaded machine.
+            #expect(span < 5.8, "the three runs spanned \(span) s (alert to analysis: \(elapsed))")
         }
     }
 
