@@ -7,6 +7,7 @@ import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 
 /// A typed client for the few Kubernetes resources Euphrosyne uses: get, list (label and field selectors), create
 /// (with `generateName`), delete, deletecollection (with a propagation policy), watch, pod logs and
@@ -25,6 +26,11 @@ public final class KubernetesClient: Sendable {
     private let logger: Logger
     /// Counts every request as `euphrosyne_kubernetes_requests_total{verb, code}`.
     private let metricsFactory: any MetricsFactory
+    /// Requests in a row that got no answer at all; any answer resets it.
+    private let consecutiveTransportFailures = Atomic<Int>(0)
+
+    /// Whether the API server answers: false after three requests in a row got no answer (for `/readyz`).
+    public var isReachable: Bool { consecutiveTransportFailures.load(ordering: .relaxed) < 3 }
 
     public enum PropagationPolicy: String, Sendable {
         case background = "Background"
@@ -306,10 +312,12 @@ public final class KubernetesClient: Sendable {
         } catch {
             Counter(label: "euphrosyne_kubernetes_requests_total", dimensions: [("verb", verb), ("code", "none")],
                     factory: metricsFactory).increment()
+            consecutiveTransportFailures.add(1, ordering: .relaxed)
             throw KubernetesError(.transport, message: "\(method) \(path): \(error)")
         }
         Counter(label: "euphrosyne_kubernetes_requests_total",
                 dimensions: [("verb", verb), ("code", String(response.status.code))], factory: metricsFactory).increment()
+        consecutiveTransportFailures.store(0, ordering: .relaxed)
         if response.status == .unauthorized, allowRefresh, case .bearer(let source) = configuration.credentials,
            source.canRefresh {
             // The token may have rotated under us: read it again and retry once.

@@ -83,6 +83,7 @@ struct ClusterReconciler {
             readinessChecks: [
                 (name: "redis", check: { redis.client.isConnected ? nil : "Redis is unreachable" }),
                 (name: "registry", check: { registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),
+                (name: "kubernetes", check: { client.isReachable ? nil : "the Kubernetes API server does not answer" }),
             ],
             servicesBefore: redis.services.map(\.service) + [registry, launcher], exporter: exporter
         ).run()

@@ -137,6 +137,19 @@ import Testing
         }
     }
 
+    @Test func reachabilityFollowsWhetherTheServerAnswers() async throws {
+        try await Self.withEmulator(retries: 0, requestTimeout: .milliseconds(300)) { emulator, client in
+            #expect(client.isReachable)
+            await emulator.failNextRequests(3, status: 0)
+            for _ in 0..<3 { _ = try? await client.list(ConfigMap.self, namespace: "alerts") }
+            #expect(!client.isReachable)
+            // Any answer, even an error, means the server is there.
+            await emulator.failNextRequests(1, status: 500)
+            _ = try? await client.list(ConfigMap.self, namespace: "alerts")
+            #expect(client.isReachable)
+        }
+    }
+
     @Test func aWatchFromAnExpiredVersionIsGone() async throws {
         try await Self.withEmulator { emulator, client in
             let list = try await client.list(ConfigMap.self, namespace: "alerts")
