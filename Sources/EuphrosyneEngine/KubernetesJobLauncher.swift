@@ -198,9 +198,14 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
             $0.metadata.labels?["uuid"] == id && $0.metadata.labels?["euphrosyne.io/run"] == String(run.id)
         })
         if job == nil {
-            // The cache may trail a Job created a moment ago: ask the API.
-            job = try? await client.list(Job.self, namespace: settings.namespace,
-                                         labelSelector: "uuid=\(id),euphrosyne.io/run=\(run.id)").items.first
+            // The cache may trail a Job created a moment ago: ask the API, even if a stop is already requested (the
+            // stop must then delete what it finds).
+            let client = self.client
+            let namespace = settings.namespace
+            job = await Task {
+                try? await client.list(Job.self, namespace: namespace,
+                                       labelSelector: "uuid=\(id),euphrosyne.io/run=\(run.id)").items.first
+            }.value
         }
         guard let job, job.metadata.deletionTimestamp == nil, let name = job.metadata.name else { return nil }
         var logger = self.logger
