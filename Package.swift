@@ -130,11 +130,16 @@ let package = Package(
             dependencies: ["RecipeKit", "EuphrosyneCore"],
             swiftSettings: swiftSettings
         ),
-        // The benchmarks behind scripts/bench: each row a ratio against a reference measured in the same run.
+        // The benchmarks behind scripts/bench: each row a ratio against a reference measured in the same run. It
+        // uses two test-support targets: the fake peers and server helpers, and the Kubernetes emulator (cluster
+        // mode's storm).
         .executableTarget(
             name: "euphrosyne-bench",
             dependencies: [
                 "EuphrosyneCore", "EuphrosyneEngine", "EuphrosyneRedis",
+                "EuphrosyneTestSupport", "KubernetesEmulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,193 +1,121 @@
-import EuphrosyneCore
-import EuphrosyneEngine
-import EuphrosyneRedis
 import Foundation
 import Logging
-import NIOCore
-import ServiceLifecycle
-import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // `euphrosyne-bench`: measures Euphrosyne against a reference run on the same machine at the same moment, and prints
-// one table of ratios (absolute numbers alone mean little on a noisy shared box). Run it through `scripts/bench`.
+// one table of ratios (absolute numbers alone mean little on a noisy shared box). Run it through `scripts/bench`,
+// which installs the tools and builds `euphrosyne`, `euphrosyne-recipes` and this in release mode.
+//
+//   euphrosyne-bench [--only redis,webhook,storm,cluster,notify,startup] [options below]
+//
+// The servers under test run as child processes (the built `euphrosyne serve`, and this executable with
+// `--serve-hello PORT` as the Hummingbird hello world); every child is stopped before the program exits.
 
-struct BenchError: Error, CustomStringConvertible {
-    var description: String
-}
+/// The command line: which rows, and how big.
+struct BenchOptions {
+    static let allRows = ["redis", "webhook", "storm", "cluster", "notify", "startup"]
 
-/// What the subscriber side of the Redis benchmark counts.
-final class Counters: Sendable {
-    let confirmed = Atomic<Int>(0)
-    let received = Atomic<Int>(0)
-    let malformed = Atomic<Int>(0)
-    let first = Mutex<ContinuousClock.Instant?>(nil)
-    let last = Mutex<ContinuousClock.Instant?>(nil)
-}
+    private let arguments: ArraySlice<String>
 
-/// One row of the table.
-struct Row {
-    var name: String
-    var ours: String
-    var reference: String
-    var ratio: Double
-    var target: String
-    var met: Bool
-}
+    init(_ arguments: ArraySlice<String>) { self.arguments = arguments }
 
-let arguments = CommandLine.arguments.dropFirst()
-let channels = Int(value(of: "--channels") ?? "") ?? 1_000
-let messages = Int(value(of: "--messages") ?? "") ?? 100_000
-/// Diagnostic: count messages without decoding them, to see the transport alone.
-let skipDecode = arguments.contains("--no-decode")
-
-func value(of flag: String) -> String? {
-    guard let index = arguments.firstIndex(of: flag), arguments.index(after: index) < arguments.endIndex else { return nil }
-    return arguments[arguments.index(after: index)]
-}
-
-func executable(_ name: String) throws -> String {
-    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") + ["/usr/bin"] {
-        let path = "\(directory)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    func value(of flag: String) -> String? {
+        guard let index = arguments.firstIndex(of: flag), arguments.index(after: index) < arguments.endIndex else { return nil }
+        return arguments[arguments.index(after: index)]
     }
-    throw BenchError(description: "\(name) is not installed (scripts/bench installs it)")
+
+    func integer(_ flag: String, default fallback: Int) -> Int { value(of: flag).flatMap { Int($0) } ?? fallback }
+
+    /// `--serve-hello PORT`: run as the hello-world reference server instead.
+    var helloPort: Int? { value(of: "--serve-hello").flatMap { Int($0) } }
+
+    /// `--only a,b`: the rows to run (default: all).
+    var rows: [String] {
+        value(of: "--only").map { $0.split(separator: ",").map { String($0) } } ?? Self.allRows
+    }
+
+    // Redis row.
+    var channels: Int { integer("--channels", default: 1_000) }
+    var messages: Int { integer("--messages", default: 100_000) }
+    /// Diagnostic: count messages without decoding them, to see the transport alone.
+    var skipDecode: Bool { arguments.contains("--no-decode") }
+    // Webhook rows.
+    var wrkSeconds: Int { integer("--wrk-seconds", default: 8) }
+    var wrkThreads: Int { integer("--wrk-threads", default: 2) }
+    var wrkConnections: Int { integer("--wrk-connections", default: 64) }
+    var rateSeconds: Int { integer("--rate-seconds", default: 5) }
+    // Storm rows.
+    var stormAlerts: Int { integer("--storm-alerts", default: 1_000) }
+    var clusterAlerts: Int { integer("--cluster-alerts", default: 1_000) }
+    // Notification latency row.
+    var notifySamples: Int { integer("--notify-samples", default: 1_000) }
+    // Start-up rows.
+    var startupRuns: Int { integer("--startup-runs", default: 3) }
 }
 
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
+let options = BenchOptions(CommandLine.arguments.dropFirst())
+
+if let port = options.helloPort {
+    try await HelloServer.run(port: port)
+    exit(0)
 }
 
-/// Runs a command to completion and returns its standard output.
-func run(_ executable: String, _ arguments: [String], in directory: URL) async throws -> String {
-    let output = directory.appendingPathComponent("out-\(UUID().uuidString.prefix(6))")
-    let child = try await ChildProcess.spawn(executable: executable, arguments: arguments,
-                                             environment: ProcessInfo.processInfo.environment,
-                                             standardOutput: output.path)
-    guard let status = await child.wait(), status == 0 else {
-        throw BenchError(description: "\(executable) \(arguments.prefix(3).joined(separator: " ")) failed")
-    }
-    return try String(contentsOf: output, encoding: .utf8)
+LoggingSystem.bootstrap { label in
+    var handler = StreamLogHandler.standardError(label: label)
+    handler.logLevel = .warning
+    return handler
 }
 
-/// Results collected per second through our subscriber with `channels` channels subscribed, against
-/// redis-benchmark's PUBLISH rate into those channels on the same server in the same run.
-func redisRow(directory: URL) async throws -> Row {
-    let port = try freePort()
-    let server = try await ChildProcess.spawn(
-        executable: try executable("redis-server"),
-        arguments: ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path,
-                    "--client-output-buffer-limit", "pubsub", "0", "0", "0"],
-        environment: ProcessInfo.processInfo.environment
-    )
-    defer { server.signalGroup(SIGKILL) }
-
-    var configuration = try RedisConfiguration(address: "127.0.0.1:\(port)")
-    configuration.clientName = "bench-subscriber"
-    let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-    let subscriber = RedisSubscriber(configuration: configuration, logger: logger)
-    let counters = Counters()
-
-    let group = ServiceGroup(configuration: .init(services: [.init(service: subscriber)], logger: logger))
-    return try await withThrowingTaskGroup(of: Row?.self) { tasks in
-        tasks.addTask {
-            try await group.run()
-            return nil
-        }
-        // redis-benchmark's __rand_int__ with -r N is a 12-digit number below N.
-        let names = (0..<channels).map { String(format: "%012d", $0) }
-        var subscriptions: [RedisSubscription] = []
-        for name in names { subscriptions.append(try await subscriber.subscribe(to: name)) }
-        for subscription in subscriptions {
-            tasks.addTask {
-                for await event in subscription {
-                    switch event {
-                    case .subscribed:
-                        counters.confirmed.add(1, ordering: .relaxed)
-                    case .message(let payload):
-                        // The real path: every message decoded as a recipe result.
-                        if !skipDecode, (try? payload.withUnsafeReadableBytes({ try RecipeResult.decode($0) })) == nil {
-                            counters.malformed.add(1, ordering: .relaxed)
-                        }
-                        let now = ContinuousClock.now
-                        counters.first.withLock { $0 = $0 ?? now }
-                        counters.last.withLock { $0 = now }
-                        counters.received.add(1, ordering: .relaxed)
-                    case .dropped:
-                        break
-                    }
-                }
-                return nil
-            }
-        }
-        while counters.confirmed.load(ordering: .relaxed) < channels { try await Task.sleep(for: .milliseconds(20)) }
-
-        let payload = String(decoding: RecipeResult(
-            incident: "6f1c1e2a-1111-4c5d-9e8f-0123456789ab", name: "http-errors", status: .successful,
-            results: .init(actions: ["jira"], analysis: "5xx on /checkout rose from 0.1% to 7% at 21:13", json: "{}",
-                           links: ["https://grafana.example/d/abc"])
-        ).encoded(), as: UTF8.self)
-        let csv = try await run(try executable("redis-benchmark"), [
-            "-h", "127.0.0.1", "-p", "\(port)", "-n", "\(messages)", "-c", "50", "-P", "16", "-r", "\(channels)", "--csv",
-            "PUBLISH", "__rand_int__", payload,
-        ], in: directory)
-        // The test name (first column) holds the payload's commas: count the 7 numeric columns from the end.
-        let fields = csv.split(separator: "\n").last?.split(separator: ",") ?? []
-        guard fields.count >= 8,
-              let publishRate = Double(fields[fields.count - 7].trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
-        else { throw BenchError(description: "cannot read redis-benchmark's output: \(csv)") }
-
-        let deadline = ContinuousClock.now + .seconds(120)
-        while counters.received.load(ordering: .relaxed) < messages, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let count = counters.received.load(ordering: .relaxed)
-        let span = (counters.last.withLock { $0 } ?? .now) - (counters.first.withLock { $0 } ?? .now)
-        let seconds = Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18
-        let ourRate = seconds > 0 ? Double(count) / seconds : 0
-        for subscription in subscriptions { subscription.cancel() }
-        await group.triggerGracefulShutdown()
-        tasks.cancelAll()
-        guard count == messages, counters.malformed.load(ordering: .relaxed) == 0 else {
-            throw BenchError(description: "collected \(count) of \(messages) results (\(counters.malformed.load(ordering: .relaxed)) malformed)")
-        }
-        let ratio = ourRate / publishRate
-        return Row(
-            name: "Redis results collected/s, \(channels) channels, one connection",
-            ours: "\(Int(ourRate).formatted())/s", reference: "redis-benchmark PUBLISH \(Int(publishRate).formatted())/s",
-            ratio: ratio, target: "≥ 0.5×", met: ratio >= 0.5
-        )
-    }
+let unknown = options.rows.filter { !BenchOptions.allRows.contains($0) }
+guard unknown.isEmpty else {
+    FileHandle.standardError.write(Data("unknown row \(unknown.joined(separator: ", ")); rows: \(BenchOptions.allRows.joined(separator: ","))\n".utf8))
+    exit(2)
 }
 
 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("euphrosyne-bench-\(UUID().uuidString.prefix(8))")
 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: directory) }
+
+func progress(_ text: String) { FileHandle.standardError.write(Data("bench: \(text)\n".utf8)) }
 
 var rows: [Row] = []
-do {
-    rows.append(try await redisRow(directory: directory))
-} catch {
-    FileHandle.standardError.write(Data("bench failed: \(error)\n".utf8))
-    exit(1)
+var failed = false
+let began = ContinuousClock.now
+for name in BenchOptions.allRows where options.rows.contains(name) {
+    let started = ContinuousClock.now
+    progress("\(name)…")
+    do {
+        switch name {
+        case "redis":
+            rows.append(try await redisRow(directory: directory, channels: options.channels, messages: options.messages,
+                                           skipDecode: options.skipDecode))
+        case "webhook":
+            rows += try await WebhookRows(wrkSeconds: options.wrkSeconds, wrkThreads: options.wrkThreads,
+                                          wrkConnections: options.wrkConnections, rateSeconds: options.rateSeconds)
+                .rows(directory: directory)
+        case "storm":
+            rows.append(try await StormRows(localAlerts: options.stormAlerts, clusterAlerts: options.clusterAlerts)
+                .localRow(directory: directory))
+        case "cluster":
+            rows += try await StormRows(localAlerts: options.stormAlerts, clusterAlerts: options.clusterAlerts)
+                .clusterRows(directory: directory)
+        case "notify":
+            rows.append(try await NotifyLatencyRow(samples: options.notifySamples).row())
+        case "startup":
+            rows += try await StartupRows(runs: options.startupRuns).rows(directory: directory)
+        default:
+            break
+        }
+        progress("\(name) done in \(Int((ContinuousClock.now - started).asSeconds)) s")
+    } catch {
+        failed = true
+        progress("\(name) failed: \(error)")
+    }
 }
+progress("all done in \(Int((ContinuousClock.now - began).asSeconds)) s")
 
 print("| benchmark | ours | reference (same run) | ratio | target |")
 print("|---|---|---|---|---|")
-for row in rows {
-    print("| \(row.name) | \(row.ours) | \(row.reference) | \(String(format: "%.2f", row.ratio))× | \(row.target) \(row.met ? "met" : "NOT met") |")
-}
+for row in rows { print(row.markdown) }
+print("\nratio = ours ÷ reference: above 1 is better for rates, below 1 is better for times and memory.")
+
+if !failed { try? FileManager.default.removeItem(at: directory) } else { progress("logs kept in \(directory.path)") }
+exit(failed ? 1 : 0)
