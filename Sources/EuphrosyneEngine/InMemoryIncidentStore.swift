@@ -2,7 +2,8 @@ import EuphrosyneCore
 import Foundation
 
 /// Keeps incidents in memory, for local mode and tests. Holds at most `capacity` incidents; beyond that the
-/// oldest are forgotten, so a long-running local reconciler does not grow without bound.
+/// oldest closed ones are forgotten (open ones only when nothing else is left), so a long-running local
+/// reconciler does not grow without bound and an incident still being worked on stays listed.
 public actor InMemoryIncidentStore: IncidentStore {
     private var incidents: [UUID: Incident] = [:]
     /// Incident ids, oldest first (by creation).
@@ -26,8 +27,23 @@ public actor InMemoryIncidentStore: IncidentStore {
         }
         incidents[incident.id] = incident
         if incident.state.isClosed, claims[incident.identity] == incident.id { claims[incident.identity] = nil }
-        while order.count > capacity {
-            let forgotten = order.removeFirst()
+        if order.count > capacity { forgetOldest(order.count - capacity) }
+    }
+
+    /// Forgets `count` incidents, oldest closed ones first.
+    private func forgetOldest(_ count: Int) {
+        var victims: [Int] = []
+        for (index, id) in order.enumerated() {
+            if victims.count == count { break }
+            if incidents[id]?.state.isClosed ?? true { victims.append(index) }
+        }
+        var index = 0
+        while victims.count < count, index < order.count {
+            if !victims.contains(index) { victims.append(index) }
+            index += 1
+        }
+        for position in victims.sorted(by: >) {
+            let forgotten = order.remove(at: position)
             if let identity = incidents[forgotten]?.identity, claims[identity] == forgotten { claims[identity] = nil }
             incidents[forgotten] = nil
         }

@@ -41,4 +41,22 @@ import Testing
         #expect(await store.incident(incidents[0].id) == nil)
         #expect(await store.list(offset: 0, limit: 10).incidents.map(\.id) == incidents.dropFirst().reversed().map(\.id))
     }
+
+    @Test func anOpenIncidentOutlivesNewerClosedOnes() async {
+        let store = InMemoryIncidentStore(capacity: 3)
+        var open = Self.incident(0)
+        open.state = .analysed
+        await store.save(open)
+        for index in 1...5 {
+            var closed = Self.incident(Double(index))
+            closed.state = .failed
+            await store.save(closed)
+        }
+        // Still there, and saving it again (a repeat notification) keeps it without growing the store.
+        #expect(await store.incident(open.id) != nil)
+        open.revision += 1
+        await store.save(open)
+        #expect(await store.list(offset: 0, limit: 10).total == 3)
+        #expect(await store.openIncidents().map(\.id) == [open.id])
+    }
 }
