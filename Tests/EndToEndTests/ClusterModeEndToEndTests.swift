@@ -93,7 +93,7 @@ import Testing
             try await withRedisServer { redis in
                 try await RunningServer.with([loop.bot.router]) { botPorts in
                     let (serve, log) = try Self.serve(loop, emulator, redisPort: redis.port, botPort: botPorts[0])
-                    defer { if serve.isRunning { serve.terminate() } }
+                    defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }  // only when the test failed before its own SIGTERM
                     try await waitUntil("both listeners") {
                         let text = try String(contentsOf: log, encoding: .utf8)
                         return (CommandLineTests.port(named: "API", in: text) != nil
@@ -236,6 +236,7 @@ import Testing
             try await emulator.writeKubeconfig(to: loop.directory.appendingPathComponent("kubeconfig").path,
                                                namespace: Self.namespace)
             let (serve, log) = try Self.serve(loop, emulator, redisPort: 1, botPort: 1)
+            defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
             try await waitUntil("serve to refuse to start", timeout: .seconds(30)) { !serve.isRunning }
             #expect(serve.terminationStatus == 1)
             let text = try String(contentsOf: log, encoding: .utf8)

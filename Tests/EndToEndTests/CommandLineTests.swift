@@ -104,7 +104,7 @@ import Testing
             serve.standardError = try FileHandle(forWritingTo: log)
             serve.standardOutput = FileHandle.nullDevice
             try serve.run()
-            defer { if serve.isRunning { serve.terminate() } }
+            defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }  // only when the test failed before its own SIGTERM
 
             try await waitUntil("both listeners to be ready") {
                 let text = try String(contentsOf: log, encoding: .utf8)
@@ -233,7 +233,7 @@ import Testing
         serve.standardError = try FileHandle(forWritingTo: log)
         serve.standardOutput = FileHandle.nullDevice
         try serve.run()
-        defer { if serve.isRunning { serve.terminate() } }
+        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }  // only when the test failed before its own SIGTERM
         try await waitUntil("the API listener") {
             Self.port(named: "API", in: try String(contentsOf: log, encoding: .utf8)) != nil || !serve.isRunning
         }
