@@ -56,8 +56,9 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
     private let logger: Logger
     private let jobs: Informer<Job>
     private let pods: Informer<Pod>
-    /// Data ConfigMaps being or already created, by incident and phase, so the runs of one phase share one.
-    private let dataConfigMaps = Mutex<[String: Task<ConfigMap, any Error>]>([:])
+    /// The diagnosis' data ConfigMap of each incident, being or already created, so its debugging runs share one.
+    /// (Each action run has a ConfigMap of its own: nothing to share.)
+    private let diagnosisData = Mutex<[UUID: Task<ConfigMap, any Error>]>([:])
 
     public init(client: KubernetesClient, settings: Settings,
                 logger: Logger = Logger(label: "euphrosyne.launcher.kubernetes")) {
@@ -217,12 +218,15 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
                             logger: logger)
     }
 
-    /// Creates (or reuses) the data ConfigMap of the request's phase.
+    /// Creates the data ConfigMap of an action run, or creates (once) and reuses the diagnosis' one.
     private func dataConfigMap(for request: LaunchRequest) async throws -> ConfigMap {
-        let key = "\(request.incidentID)/" + (request.run.kind == .debugging ? "debugging" : "run-\(request.run.id)")
         let client = self.client
         let namespace = settings.namespace
-        let task = dataConfigMaps.withLock { tasks in
+        guard request.run.kind == .debugging else {
+            return try await client.create(Self.dataConfigMap(for: request), namespace: namespace)
+        }
+        let key = request.incidentID
+        let task = diagnosisData.withLock { tasks in
             if let existing = tasks[key] { return existing }
             let task = Task { () throws -> ConfigMap in
                 try await client.create(Self.dataConfigMap(for: request), namespace: namespace)
@@ -233,8 +237,8 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         do {
             return try await task.value
         } catch {
-            // Let the next run of the phase try again.
-            dataConfigMaps.withLock { tasks in tasks[key] = nil }
+            // Let the next run of the diagnosis try again.
+            diagnosisData.withLock { tasks in tasks[key] = nil }
             throw error
         }
     }
@@ -410,11 +414,8 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
     public func cleanUp(incident: UUID, phase: RunPhase) async {
         var selector = "app=euphrosyne,uuid=\(incident.uuidString.lowercased())"
         if let label = phase.label { selector += ",euphrosyne.io/phase=\(label)" }
-        let prefix = "\(incident)/"
-        dataConfigMaps.withLock { tasks in
-            for key in tasks.keys where key.hasPrefix(prefix) {
-                if phase == .all || (phase == .debugging) == (key == prefix + "debugging") { tasks[key] = nil }
-            }
+        if phase == .all || phase == .debugging {
+            diagnosisData.withLock { tasks in tasks[incident] = nil }
         }
         do throws(KubernetesError) {
             // Deleting the data ConfigMaps lets the garbage collector remove the Jobs they own; the Jobs are
