@@ -48,7 +48,7 @@ public final class ConfigMapRecipeRegistry: RecipeRegistry, Service {
     public var isLoaded: Bool { firstLoad.withLock { $0.done } }
 
     /// The current catalog. Before the first list it waits for it, so the first alert sees the real registry.
-    public func catalog() async -> RecipeCatalog {
+    public nonisolated(nonsending) func catalog() async -> RecipeCatalog {
         await withCheckedContinuation { continuation in
             let done = firstLoad.withLock { state in
                 if !state.done { state.waiters.append(continuation) }

@@ -1,15 +1,22 @@
 import EuphrosyneCore
 import Foundation
+import Synchronization
 
 /// Keeps incidents in memory, for local mode and tests. Holds at most `capacity` incidents; beyond that the
 /// oldest closed ones are forgotten (open ones only when nothing else is left), so a long-running local
 /// reconciler does not grow without bound and an incident still being worked on stays listed.
-public actor InMemoryIncidentStore: IncidentStore {
-    private var incidents: [UUID: Incident] = [:]
-    /// Incident ids, oldest first (by creation).
-    private var order: [UUID] = []
-    /// Notification group → the incident holding it.
-    private var claims: [String: UUID] = [:]
+public final class InMemoryIncidentStore: IncidentStore {
+    /// What the store holds, behind one lock: every operation is short and never suspends, so callers (the
+    /// coordinator actor above all) use it without hopping to another executor.
+    private struct Contents {
+        var incidents: [UUID: Incident] = [:]
+        /// Incident ids, oldest first (by creation).
+        var order: [UUID] = []
+        /// Notification group → the incident holding it.
+        var claims: [String: UUID] = [:]
+    }
+
+    private let contents = Mutex(Contents())
     public let capacity: Int
 
     public init(capacity: Int = 10_000) {
@@ -17,55 +24,72 @@ public actor InMemoryIncidentStore: IncidentStore {
         self.capacity = capacity
     }
 
-    public func save(_ incident: Incident) {
-        if let existing = incidents[incident.id] {
+    public nonisolated(nonsending) func save(_ incident: Incident) async {
+        contents.withLock { save(incident, in: &$0) }
+    }
+
+    public nonisolated(nonsending) func create(_ incident: Incident, replacing stale: UUID?) async -> UUID? {
+        contents.withLock { contents in
+            if let holder = contents.claims[incident.identity], holder != incident.id, holder != stale { return holder }
+            if !incident.state.isClosed { contents.claims[incident.identity] = incident.id }
+            save(incident, in: &contents)
+            return nil
+        }
+    }
+
+    public nonisolated(nonsending) func incident(_ id: UUID) async -> Incident? {
+        contents.withLock { $0.incidents[id] }
+    }
+
+    public nonisolated(nonsending) func openIncidents() async -> [Incident] {
+        contents.withLock { contents in
+            contents.order.compactMap { contents.incidents[$0] }.filter { !$0.state.isClosed }
+        }
+    }
+
+    public var isDurable: Bool { false }
+
+    public nonisolated(nonsending) func list(offset: Int, limit: Int) async -> IncidentPage {
+        contents.withLock { contents in
+            let newestFirst = contents.order.reversed().dropFirst(max(0, offset)).prefix(max(0, limit))
+            return IncidentPage(incidents: newestFirst.compactMap { contents.incidents[$0] }, total: contents.order.count)
+        }
+    }
+
+    private func save(_ incident: Incident, in contents: inout Contents) {
+        if let existing = contents.incidents[incident.id] {
             guard existing.revision <= incident.revision else { return }
         } else {
             // Incidents are created in time order in practice; keep the order right even if they are not.
-            let position = order.lastIndex { incidents[$0].map { $0.createdAt <= incident.createdAt } ?? true }
-            order.insert(incident.id, at: position.map { $0 + 1 } ?? 0)
+            let incidents = contents.incidents
+            let position = contents.order.lastIndex { incidents[$0].map { $0.createdAt <= incident.createdAt } ?? true }
+            contents.order.insert(incident.id, at: position.map { $0 + 1 } ?? 0)
         }
-        incidents[incident.id] = incident
-        if incident.state.isClosed, claims[incident.identity] == incident.id { claims[incident.identity] = nil }
-        if order.count > capacity { forgetOldest(order.count - capacity) }
+        contents.incidents[incident.id] = incident
+        if incident.state.isClosed, contents.claims[incident.identity] == incident.id {
+            contents.claims[incident.identity] = nil
+        }
+        if contents.order.count > capacity { forgetOldest(contents.order.count - capacity, in: &contents) }
     }
 
     /// Forgets `count` incidents, oldest closed ones first.
-    private func forgetOldest(_ count: Int) {
+    private func forgetOldest(_ count: Int, in contents: inout Contents) {
         var victims: [Int] = []
-        for (index, id) in order.enumerated() {
+        for (index, id) in contents.order.enumerated() {
             if victims.count == count { break }
-            if incidents[id]?.state.isClosed ?? true { victims.append(index) }
+            if contents.incidents[id]?.state.isClosed ?? true { victims.append(index) }
         }
         var index = 0
-        while victims.count < count, index < order.count {
+        while victims.count < count, index < contents.order.count {
             if !victims.contains(index) { victims.append(index) }
             index += 1
         }
         for position in victims.sorted(by: >) {
-            let forgotten = order.remove(at: position)
-            if let identity = incidents[forgotten]?.identity, claims[identity] == forgotten { claims[identity] = nil }
-            incidents[forgotten] = nil
+            let forgotten = contents.order.remove(at: position)
+            if let identity = contents.incidents[forgotten]?.identity, contents.claims[identity] == forgotten {
+                contents.claims[identity] = nil
+            }
+            contents.incidents[forgotten] = nil
         }
-    }
-
-    public func create(_ incident: Incident, replacing stale: UUID?) -> UUID? {
-        if let holder = claims[incident.identity], holder != incident.id, holder != stale { return holder }
-        if !incident.state.isClosed { claims[incident.identity] = incident.id }
-        save(incident)
-        return nil
-    }
-
-    public func incident(_ id: UUID) -> Incident? { incidents[id] }
-
-    public func openIncidents() -> [Incident] {
-        order.compactMap { incidents[$0] }.filter { !$0.state.isClosed }
-    }
-
-    public nonisolated var isDurable: Bool { false }
-
-    public func list(offset: Int, limit: Int) -> IncidentPage {
-        let newestFirst = order.reversed().dropFirst(max(0, offset)).prefix(max(0, limit))
-        return IncidentPage(incidents: newestFirst.compactMap { incidents[$0] }, total: order.count)
     }
 }

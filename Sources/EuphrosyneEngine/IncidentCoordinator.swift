@@ -522,10 +522,10 @@ public actor IncidentCoordinator: Service {
                 endDeduplication(of: incident)
             case .notifyAnalysis(let analysis):
                 notify(.analysis(incident: incident.id, analysis))
-                cleanUp(incident.id, .debugging)
+                cleanUp(incident, .debugging)
             case .notifyActionOutcome(let approvalID, let analysis):
                 notify(.actionOutcome(incident: incident.id, approvalID: approvalID, analysis))
-                cleanUp(incident.id, .approval(approvalID))
+                cleanUp(incident, .approval(approvalID))
             case .scheduleApprovalDeadline(let deadline):
                 let id = incident.id
                 submit { [now] in
@@ -539,9 +539,7 @@ public actor IncidentCoordinator: Service {
                 metrics.increment("euphrosyne_incidents_closed_total", [("state", incident.state.rawValue)])
                 live[incident.id] = nil
                 endDeduplication(of: incident)
-                cleanUp(incident.id, .all)
-                let source = resultSource
-                submit { await source.unwatch(incident: incident.id) }
+                cleanUp(incident, .all, thenUnwatch: true)
                 logger(for: incident.id).info("incident closed", metadata: [
                     "state": "\(incident.state.rawValue)", "reason": "\(incident.closedReason ?? "")",
                 ])
@@ -551,10 +549,22 @@ public actor IncidentCoordinator: Service {
 
     /// Removes what a finished phase left behind in the cluster (nothing in local mode). Counted as work in flight,
     /// so a shutdown lets it finish.
-    private func cleanUp(_ id: UUID, _ phase: RunPhase) {
+    /// A phase that had no run leaves nothing behind, so the launcher is not asked; `thenUnwatch` also ends the
+    /// result source's watch of the incident (its release), in the same piece of work.
+    private func cleanUp(_ incident: Incident, _ phase: RunPhase, thenUnwatch: Bool = false) {
+        let hadRuns = incident.runs.contains { run in
+            switch phase {
+            case .debugging: run.kind == .debugging
+            case .approval(let id): run.approvalID == id
+            case .all: true
+            }
+        }
+        guard hadRuns || thenUnwatch else { return }
         inFlight += 1
-        submit { [launcher] in
-            await launcher.cleanUp(incident: id, phase: phase)
+        let id = incident.id
+        submit { [launcher, resultSource] in
+            if hadRuns { await launcher.cleanUp(incident: id, phase: phase) }
+            if thenUnwatch { await resultSource.unwatch(incident: id) }
             await self.cleanUpFinished()
         }
     }
@@ -704,8 +714,21 @@ public actor IncidentCoordinator: Service {
 
     /// 32 random bytes as hex, from the system's cryptographically secure generator.
     static func makeSecret() -> String {
+        // 32 random bytes as 64 hex digits. Written out by hand: `String(format:)` per byte cost a sixth of the
+        // CPU of opening an incident (scripts/bench, webhook row).
         var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }
-            .joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for _ in 0..<4 {
+            var word = generator.next()
+            for _ in 0..<8 {
+                let byte = UInt8(truncatingIfNeeded: word)
+                hex.append(digits[Int(byte >> 4)])
+                hex.append(digits[Int(byte & 0x0f)])
+                word >>= 8
+            }
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 }

@@ -15,21 +15,22 @@ public struct IncidentPage: Sendable {
 
 /// Keeps incidents: in memory (`InMemoryIncidentStore`) or in Redis.
 ///
-/// The coordinator saves every new version of an incident; the API reads from here.
+/// The coordinator saves every new version of an incident; the API reads from here. The methods run on the
+/// caller's executor (`nonisolated(nonsending)`): an in-memory store then costs the coordinator no actor hop.
 public protocol IncidentStore: Sendable {
     /// Saves the incident unless the store already holds a newer revision of it. Saving it closed (or resolved)
     /// ends its claim on its notification group.
-    func save(_ incident: Incident) async throws
+    nonisolated(nonsending) func save(_ incident: Incident) async throws
     /// Saves the first version of a new incident and makes it the holder of its notification group
     /// (`Incident.identity`), in one atomic step, so two replicas or a restart never open two incidents for one
     /// group. When another incident holds the group it saves nothing and returns that incident's id. `stale`
     /// names a holder found dead (its incident gone or closed) that may be replaced if it still holds the group.
-    func create(_ incident: Incident, replacing stale: UUID?) async throws -> UUID?
-    func incident(_ id: UUID) async throws -> Incident?
+    nonisolated(nonsending) func create(_ incident: Incident, replacing stale: UUID?) async throws -> UUID?
+    nonisolated(nonsending) func incident(_ id: UUID) async throws -> Incident?
     /// Newest first.
-    func list(offset: Int, limit: Int) async throws -> IncidentPage
+    nonisolated(nonsending) func list(offset: Int, limit: Int) async throws -> IncidentPage
     /// Incidents that are not closed (not failed, expired or resolved), for resuming them after a restart.
-    func openIncidents() async throws -> [Incident]
+    nonisolated(nonsending) func openIncidents() async throws -> [Incident]
     /// Whether incidents outlive the process, so a restarted reconciler can resume them.
     var isDurable: Bool { get }
 }

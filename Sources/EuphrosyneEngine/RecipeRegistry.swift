@@ -5,7 +5,8 @@ import EuphrosyneCore
 /// The coordinator asks for it once per incident and per approval, so an edited registry takes effect for the
 /// next one.
 public protocol RecipeRegistry: Sendable {
-    func catalog() async -> RecipeCatalog
+    /// Runs on the caller's executor (`nonisolated(nonsending)`), so asking costs the coordinator no hop.
+    nonisolated(nonsending) func catalog() async -> RecipeCatalog
 }
 
 /// A registry fixed at start-up, e.g. loaded once from `--recipes FILE`.
@@ -16,5 +17,5 @@ public struct StaticRecipeRegistry: RecipeRegistry {
         self.fixedCatalog = catalog
     }
 
-    public func catalog() async -> RecipeCatalog { fixedCatalog }
+    public nonisolated(nonsending) func catalog() async -> RecipeCatalog { fixedCatalog }
 }

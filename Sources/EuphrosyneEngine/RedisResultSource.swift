@@ -51,7 +51,7 @@ public final class RedisResultSource: ResultSource, Service {
 
     public func recipeEnvironment(incident: UUID, secret: String) -> [String: String] { [:] }
 
-    public func watch(incident: UUID) async {
+    public nonisolated(nonsending) func watch(incident: UUID) async {
         let isNew = subscriptions.withLock { wanted in
             guard wanted[incident] == nil else { return false }
             wanted[incident] = .some(nil)
@@ -61,7 +61,7 @@ public final class RedisResultSource: ResultSource, Service {
         consumerContinuation.yield { [self] in await follow(incident) }
     }
 
-    public func unwatch(incident: UUID) async {
+    public nonisolated(nonsending) func unwatch(incident: UUID) async {
         subscriptions.withLock { $0.removeValue(forKey: incident) }??.cancel()
     }
 

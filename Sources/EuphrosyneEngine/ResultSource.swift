@@ -11,8 +11,10 @@ import Synchronization
 public protocol ResultSource: Sendable {
     /// `EUPHROSYNE_*` variables that tell a recipe of `incident` how to report here.
     func recipeEnvironment(incident: UUID, secret: String) -> [String: String]
-    func watch(incident: UUID) async
-    func unwatch(incident: UUID) async
+    // `nonisolated(nonsending)`: they run on the caller's executor, so the coordinator does not hop to the global
+    // pool and back for a source with nothing to do (the HTTP callback).
+    nonisolated(nonsending) func watch(incident: UUID) async
+    nonisolated(nonsending) func unwatch(incident: UUID) async
     /// Results this source receives by itself (e.g. over Redis), or nil if results are delivered directly.
     /// The same result may come more than once (a message and its durable copy); the incident ignores duplicates.
     var incomingResults: AsyncStream<RecipeResult>? { get }
@@ -46,11 +48,11 @@ public struct CombinedResultSource: ResultSource {
         }
     }
 
-    public func watch(incident: UUID) async {
+    public nonisolated(nonsending) func watch(incident: UUID) async {
         for source in sources { await source.watch(incident: incident) }
     }
 
-    public func unwatch(incident: UUID) async {
+    public nonisolated(nonsending) func unwatch(incident: UUID) async {
         for source in sources { await source.unwatch(incident: incident) }
     }
 
@@ -86,8 +88,8 @@ public final class HTTPCallbackResultSource: ResultSource {
         [Self.urlVariable: "\(baseURL)/results/\(incident.uuidString.lowercased())/\(secret)"]
     }
 
-    public func watch(incident: UUID) async {}
-    public func unwatch(incident: UUID) async {}
+    public nonisolated(nonsending) func watch(incident: UUID) async {}
+    public nonisolated(nonsending) func unwatch(incident: UUID) async {}
 
     private static func normalized(_ url: String) -> String {
         url.hasSuffix("/") ? String(url.dropLast()) : url

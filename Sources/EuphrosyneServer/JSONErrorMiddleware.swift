@@ -55,16 +55,18 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         _ request: Request, _ context: Context, status: HTTPResponse.Status, start: ContinuousClock.Instant,
         detail: String?
     ) {
+        metrics.increment("euphrosyne_http_requests_total", [
+            ("listener", listener), ("method", request.method.rawValue), ("route", route(request, context)),
+            ("status", String(status.code)),
+        ])
+        let level: Logger.Level = status.code >= 500 ? .error : (status.code >= 400 ? .notice : .debug)
+        // Successful requests log at debug: skip building their metadata when that level is off.
+        guard context.logger.logLevel <= level else { return }
         var metadata: Logger.Metadata = [
             "method": "\(request.method.rawValue)", "route": "\(route(request, context))", "status": "\(status.code)",
             "duration": "\(ContinuousClock.now - start)",
         ]
         if let detail { metadata["detail"] = "\(detail)" }
-        metrics.increment("euphrosyne_http_requests_total", [
-            ("listener", listener), ("method", request.method.rawValue), ("route", route(request, context)),
-            ("status", String(status.code)),
-        ])
-        context.logger.log(level: status.code >= 500 ? .error : (status.code >= 400 ? .notice : .debug),
-                           "request", metadata: metadata)
+        context.logger.log(level: level, "request", metadata: metadata)
     }
 }

@@ -47,19 +47,17 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-        file: String, function: String, line: UInt
-    ) {
+    public func log(event: LogEvent) {
         var merged = self.metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let explicit { merged.merge(explicit) { _, new in new } }
+        if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
         var object: [String: JSONValue] = [
             "time": .string(RFC3339.formatWithMilliseconds(Date())),
-            "level": .string(level.rawValue),
+            "level": .string(event.level.rawValue),
             "logger": .string(label),
-            "message": .string(message.description),
+            "message": .string(event.message.description),
         ]
+        if let error = event.error { object["error"] = .string("\(error)") }
         for (key, value) in merged {
             // Hummingbird's request id under a name log queries expect.
             let name = key == "hb.request.id" ? "request_id" : key

@@ -106,11 +106,11 @@ public struct DurableTestStore: IncidentStore {
     public init() {}
 
     public var isDurable: Bool { true }
-    public func save(_ incident: Incident) async throws { await backing.save(incident) }
-    public func incident(_ id: UUID) async throws -> Incident? { await backing.incident(id) }
-    public func list(offset: Int, limit: Int) async throws -> IncidentPage { await backing.list(offset: offset, limit: limit) }
-    public func openIncidents() async throws -> [Incident] { await backing.openIncidents() }
-    public func create(_ incident: Incident, replacing stale: UUID?) async throws -> UUID? {
+    public nonisolated(nonsending) func save(_ incident: Incident) async throws { await backing.save(incident) }
+    public nonisolated(nonsending) func incident(_ id: UUID) async throws -> Incident? { await backing.incident(id) }
+    public nonisolated(nonsending) func list(offset: Int, limit: Int) async throws -> IncidentPage { await backing.list(offset: offset, limit: limit) }
+    public nonisolated(nonsending) func openIncidents() async throws -> [Incident] { await backing.openIncidents() }
+    public nonisolated(nonsending) func create(_ incident: Incident, replacing stale: UUID?) async throws -> UUID? {
         await backing.create(incident, replacing: stale)
     }
 }
@@ -130,7 +130,7 @@ public struct GatedRegistry: RecipeRegistry {
         self.gate = gate
     }
 
-    public func catalog() async -> RecipeCatalog {
+    public nonisolated(nonsending) func catalog() async -> RecipeCatalog {
         await gate.wait()
         return fixed
     }
