@@ -24,5 +24,18 @@ public struct Approval: Sendable, Hashable, Codable, Identifiable {
     public var runIDs: [Int]
     /// Set once every run of this approval has finished.
     public var outcome: Analysis?
+    /// The caller's `Idempotency-Key`: the same key again is answered with this approval.
+    public var idempotencyKey: String?
+
+    public init(id: Int, actions: [ActionRequest], approvedAt: Date, approvedBy: String?, runIDs: [Int],
+                outcome: Analysis?, idempotencyKey: String? = nil) {
+        self.id = id
+        self.actions = actions
+        self.approvedAt = approvedAt
+        self.approvedBy = approvedBy
+        self.runIDs = runIDs
+        self.outcome = outcome
+        self.idempotencyKey = idempotencyKey
+    }
 }
 

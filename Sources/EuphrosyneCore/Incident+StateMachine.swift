@@ -38,44 +38,97 @@ extension Incident {
         }
     }
 
-    /// Approves actions: validates them against the registry and starts one action run per requested action.
+    /// Approves actions: validates them against the registry and the policy, and starts one action run per
+    /// requested action that is not already running or done.
     ///
-    /// All or nothing: one unknown or disabled action refuses the whole approval, so a typo never half-runs it.
-    /// A resolved incident takes approvals only with `allowingResolved` (`--approve-resolved`); it stays resolved
-    /// while the actions run.
+    /// - All or nothing: one unknown, disabled or (under the default policy) unsuggested action refuses the whole
+    ///   approval, so a typo never half-runs it.
+    /// - Idempotent: the same `Idempotency-Key` is answered with its earlier approval; an action that already has a
+    ///   run underway or one that succeeded is not run again (a failed one may be retried). When nothing is left to
+    ///   run the decision is `.duplicate` of the approval that ran it. Approvals are applied one at a time by the
+    ///   coordinator, so two racing approvals of one action run it once.
+    /// - A resolved incident takes approvals only when the policy allows it; it stays resolved while they run.
+    /// - Accepted and duplicate attempts are added to `approvalAttempts`; refusals are recorded by the caller
+    ///   (`recordRefusedApproval`), since a refusal changes nothing else.
     public mutating func approve(
-        _ requests: [ActionRequest], catalog: RecipeCatalog, defaultTimeoutSeconds: Int,
-        approvedBy: String? = nil, allowingResolved: Bool = false, at now: Date
-    ) throws(ApprovalRejection) -> [IncidentAction] {
+        _ request: ApprovalRequest, catalog: RecipeCatalog, policy: ApprovalPolicy = ApprovalPolicy(),
+        defaultTimeoutSeconds: Int, at now: Date
+    ) throws(ApprovalRejection) -> ApprovalDecision {
         switch state {
         case .received, .diagnosing: throw .stillDiagnosing
         case .failed, .expired: throw .closed(state, reason: closedReason)
-        case .resolved where !allowingResolved: throw .closed(state, reason: closedReason)
+        case .resolved where !policy.allowsResolvedIncidents: throw .closed(state, reason: closedReason)
         case .analysed, .acting, .done, .resolved: break
         }
-        guard !requests.isEmpty else { throw .noActions }
+        guard !request.actions.isEmpty else { throw .noActions }
+        if let key = request.idempotencyKey, let earlier = approvals.first(where: { $0.idempotencyKey == key }) {
+            guard earlier.actions == request.actions else { throw .idempotencyKeyReused(key, approvalID: earlier.id) }
+            return recordDuplicate(of: earlier, request, at: now)
+        }
+        let suggested = analysis?.actions ?? []
         var recipes: [Recipe] = []
-        for request in requests {
-            guard let recipe = catalog.action(named: request.name) else { throw .unknownAction(request.name) }
-            guard recipe.enabled else { throw .disabledAction(request.name) }
+        for action in request.actions {
+            guard let recipe = catalog.action(named: action.name) else { throw .unknownAction(action.name) }
+            guard recipe.enabled else { throw .disabledAction(action.name) }
+            guard policy.allowsUnsuggestedActions || suggested.contains(action.name) else {
+                throw .notSuggested(action.name, suggested: suggested)
+            }
             recipes.append(recipe)
+        }
+
+        // Actions already underway or done are not run again.
+        var toRun: [(ActionRequest, Recipe)] = []
+        var earlierApproval: Int?
+        for (action, recipe) in zip(request.actions, recipes) {
+            if let existing = runs.first(where: { $0.kind == .action && $0.recipe == action.name && $0.blocksReapproval }) {
+                earlierApproval = earlierApproval ?? existing.approvalID
+            } else if !toRun.contains(where: { $0.0.name == action.name }) {
+                toRun.append((action, recipe))
+            }
+        }
+        if toRun.isEmpty, let id = earlierApproval, let earlier = approvals.first(where: { $0.id == id }) {
+            return recordDuplicate(of: earlier, request, at: now)
         }
 
         let approvalID = (approvals.map(\.id).max() ?? 0) + 1
         var actions: [IncidentAction] = []
         var runIDs: [Int] = []
-        for (request, recipe) in zip(requests, recipes) {
+        for (action, recipe) in toRun {
             let run = addRun(recipe, defaultTimeoutSeconds: defaultTimeoutSeconds, at: now,
-                             approvalID: approvalID, actionData: request.data)
+                             approvalID: approvalID, actionData: action.data)
             runIDs.append(run.id)
             actions.append(.launch(runID: run.id, recipe: recipe))
         }
-        approvals.append(Approval(id: approvalID, actions: requests, approvedAt: now, approvedBy: approvedBy,
-                                  runIDs: runIDs, outcome: nil))
+        let approval = Approval(id: approvalID, actions: toRun.map(\.0), approvedAt: now,
+                                approvedBy: request.approvedBy, runIDs: runIDs, outcome: nil,
+                                idempotencyKey: request.idempotencyKey)
+        approvals.append(approval)
+        approvalAttempts.append(ApprovalAttempt(
+            at: now, by: request.approvedBy, actions: request.actions.map(\.name),
+            idempotencyKey: request.idempotencyKey, outcome: .approved, approvalID: approvalID
+        ))
         if state != .resolved { state = .acting }
         approvalDeadline = nil
         updatedAt = now
-        return actions
+        return .started(approval, actions)
+    }
+
+    /// Adds a refused approval to the audit (the API and the bot call it with the rejection's words).
+    public mutating func recordRefusedApproval(_ request: ApprovalRequest, reason: String, at now: Date) {
+        approvalAttempts.append(ApprovalAttempt(
+            at: now, by: request.approvedBy, actions: request.actions.map(\.name),
+            idempotencyKey: request.idempotencyKey, outcome: .refused, reason: reason
+        ))
+        updatedAt = now
+    }
+
+    private mutating func recordDuplicate(of earlier: Approval, _ request: ApprovalRequest, at now: Date) -> ApprovalDecision {
+        approvalAttempts.append(ApprovalAttempt(
+            at: now, by: request.approvedBy, actions: request.actions.map(\.name),
+            idempotencyKey: request.idempotencyKey, outcome: .duplicate, approvalID: earlier.id
+        ))
+        updatedAt = now
+        return .duplicate(earlier)
     }
 
     // MARK: - Transitions

@@ -50,6 +50,14 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
     public var resolvedAt: Date?
     public var runs: [RecipeRun]
     public var approvals: [Approval]
+    /// Every approval attempt, accepted or refused, oldest first; the newest `maxApprovalAttempts` are kept.
+    public var approvalAttempts: [ApprovalAttempt] {
+        get { approvalAudit ?? [] }
+        set { approvalAudit = newValue.count > Self.maxApprovalAttempts ? Array(newValue.suffix(Self.maxApprovalAttempts)) : newValue }
+    }
+    /// Stored optional so incidents saved before the audit existed still decode.
+    private var approvalAudit: [ApprovalAttempt]?
+    public static let maxApprovalAttempts = 200
     /// The aggregated result of the diagnosis, once every debugging run has finished.
     public var analysis: Analysis?
     /// Why the incident closed as failed or expired.

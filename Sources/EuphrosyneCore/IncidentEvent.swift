@@ -75,6 +75,12 @@ public enum ApprovalRejection: Error, Sendable, Hashable, CustomStringConvertibl
     case stillDiagnosing
     /// The incident is closed.
     case closed(Incident.State, reason: String?)
+    /// The analysis did not suggest this action (and the policy allows only suggested ones).
+    case notSuggested(String, suggested: [String])
+    /// The `Idempotency-Key` was used before for an approval of other actions.
+    case idempotencyKeyReused(String, approvalID: Int)
+    /// The approver is not allowed to approve (e.g. not on the Webex allow-list).
+    case approverNotAllowed(String)
 
     public var description: String {
         switch self {
@@ -84,6 +90,13 @@ public enum ApprovalRejection: Error, Sendable, Hashable, CustomStringConvertibl
         case .stillDiagnosing: return "the incident is still being diagnosed; approve once its analysis is out"
         case .closed(let state, let reason):
             return "the incident is \(state.rawValue)" + (reason.map { ": \($0)" } ?? "")
+        case .notSuggested(let name, let suggested):
+            let list = suggested.isEmpty ? "none" : suggested.map { "\"\($0)\"" }.joined(separator: ", ")
+            return "action \"\(name)\" was not suggested by the incident's analysis (suggested: \(list))"
+        case .idempotencyKeyReused(let key, let approvalID):
+            return "Idempotency-Key \"\(key)\" was used for approval \(approvalID) of other actions"
+        case .approverNotAllowed(let who):
+            return "\(who) is not allowed to approve actions"
         }
     }
 }

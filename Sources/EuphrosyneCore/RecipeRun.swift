@@ -22,6 +22,16 @@ public struct RecipeRun: Sendable, Hashable, Codable, Identifiable {
         public var isFinished: Bool { self != .pending && self != .running }
     }
 
+    /// An action run that is underway, or reported success: approving its action again must not run it again.
+    /// A run that failed, timed out, was cancelled or reported failure may be retried by a new approval.
+    public var blocksReapproval: Bool {
+        switch state {
+        case .pending, .running: true
+        case .reported: result?.status == .successful
+        case .failed, .timedOut, .cancelled: false
+        }
+    }
+
     /// Numbered from 1 within the incident, in order of creation.
     public var id: Int
     public var recipe: String

@@ -27,13 +27,24 @@ public struct CoordinatorConfiguration: Sendable {
     public var incidentsPerAlertNamePerHour: Int?
     /// Whether a resolved incident still accepts approvals of its suggested actions (`--approve-resolved`).
     public var approvesResolvedIncidents: Bool
+    /// Whether any registered, enabled action may be approved, not only those the analysis suggested
+    /// (`--approve-any-action`).
+    public var approvesUnsuggestedActions: Bool
+
+    /// The approval rules these settings make.
+    public var approvalPolicy: ApprovalPolicy {
+        ApprovalPolicy(allowsUnsuggestedActions: approvesUnsuggestedActions,
+                       allowsResolvedIncidents: approvesResolvedIncidents)
+    }
 
     public init(
         defaultRecipeTimeoutSeconds: Int = 300, approvalWindowSeconds: Int = 86_400, aggregatorAddress: String = "",
         redisAddress: String = "", drainTimeout: Duration = .seconds(25),
         resultGraceAfterExit: Duration = .seconds(1), maxRunsInFlight: Int = 32, intakeQueueCapacity: Int = 512,
-        incidentsPerAlertNamePerHour: Int? = nil, approvesResolvedIncidents: Bool = false
+        incidentsPerAlertNamePerHour: Int? = nil, approvesResolvedIncidents: Bool = false,
+        approvesUnsuggestedActions: Bool = false
     ) {
+        self.approvesUnsuggestedActions = approvesUnsuggestedActions
         self.maxRunsInFlight = maxRunsInFlight
         self.intakeQueueCapacity = intakeQueueCapacity
         self.incidentsPerAlertNamePerHour = incidentsPerAlertNamePerHour

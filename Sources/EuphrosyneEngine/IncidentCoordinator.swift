@@ -372,19 +372,24 @@ public actor IncidentCoordinator: Service {
         counters.withLock { statistics in change(&statistics) }
     }
 
-    /// Approves actions for an incident and starts one action run per action.
+    /// Approves actions for an incident and starts one action run per action not already underway or done.
+    ///
+    /// Approvals of one incident are decided one at a time here, so the same approval sent twice, or two racing
+    /// for one action, run it once: the later ones are answered with `.duplicate` of the first. Every attempt,
+    /// refused ones included, is added to the incident's audit (`approvalAttempts`) when the incident is open.
     public func approve(
-        incident id: UUID, actions: [ActionRequest], approvedBy: String? = nil
-    ) async throws(CoordinatorError) -> (Incident, Approval) {
+        incident id: UUID, _ request: ApprovalRequest
+    ) async throws(CoordinatorError) -> (Incident, ApprovalDecision) {
         guard !draining else { throw .shuttingDown }
         let catalog = await registry.catalog()
+        let policy = configuration.approvalPolicy
         var readmitted = false
         if live[id] == nil {
             let stored: Incident?
             do { stored = try await store.incident(id) } catch { throw .storeUnavailable("\(error)") }
             guard let stored else { throw .incidentNotFound(id) }
             if live[id] == nil {
-                guard stored.state == .resolved, configuration.approvesResolvedIncidents else {
+                guard stored.state == .resolved, policy.allowsResolvedIncidents else {
                     throw .approvalRejected(.closed(stored.state, reason: stored.closedReason))
                 }
                 // A resolved incident may still be approved: it is live again until its actions have finished.
@@ -393,29 +398,62 @@ public actor IncidentCoordinator: Service {
             }
         }
         var incident = live[id]!
-        let launches: [IncidentAction]
+        let decision: ApprovalDecision
         do {
-            launches = try incident.approve(
-                actions, catalog: catalog, defaultTimeoutSeconds: configuration.defaultRecipeTimeoutSeconds,
-                approvedBy: approvedBy, allowingResolved: configuration.approvesResolvedIncidents, at: now()
-            )
+            decision = try incident.approve(request, catalog: catalog, policy: policy,
+                                            defaultTimeoutSeconds: configuration.defaultRecipeTimeoutSeconds, at: now())
         } catch {
-            if readmitted { live[id] = nil }
             metrics.increment("euphrosyne_approvals_total", [("outcome", "rejected")])
+            logger(for: id).notice("approval refused", metadata: [
+                "actions": "\(request.actions.map(\.name).joined(separator: ","))",
+                "by": "\(request.approvedBy ?? "anonymous")", "reason": "\(error)",
+            ])
+            if readmitted {
+                live[id] = nil
+            } else {
+                incident.recordRefusedApproval(request, reason: error.description, at: now())
+                incident.revision += 1
+                live[id] = incident
+                await save(incident)
+            }
             throw .approvalRejected(error)
         }
-        metrics.increment("euphrosyne_approvals_total", [("outcome", "accepted")])
         incident.revision += 1
         live[id] = incident
-        if readmitted { await resultSource.watch(incident: id) }
-        await save(incident)
-        let approval = incident.approvals[incident.approvals.count - 1]
-        logger(for: id).info("actions approved", metadata: [
-            "approval": "\(approval.id)", "actions": "\(actions.map(\.name).joined(separator: ","))",
-            "by": "\(approvedBy ?? "anonymous")",
+        switch decision {
+        case .duplicate(let earlier):
+            if readmitted { live[id] = nil }
+            metrics.increment("euphrosyne_approvals_total", [("outcome", "duplicate")])
+            await save(incident)
+            logger(for: id).info("approval repeated; nothing new to run", metadata: [
+                "approval": "\(earlier.id)", "by": "\(request.approvedBy ?? "anonymous")",
+            ])
+        case .started(let approval, let launches):
+            metrics.increment("euphrosyne_approvals_total", [("outcome", "accepted")])
+            if readmitted { await resultSource.watch(incident: id) }
+            await save(incident)
+            logger(for: id).info("actions approved", metadata: [
+                "approval": "\(approval.id)", "actions": "\(approval.actions.map(\.name).joined(separator: ","))",
+                "by": "\(request.approvedBy ?? "anonymous")",
+            ])
+            execute(launches, for: incident)
+        }
+        return (live[id] ?? incident, decision)
+    }
+
+    /// Records an approval refused before it reached the incident's rules (e.g. a Webex person not on the
+    /// allow-list) in the incident's audit. Unknown or closed incidents are only logged.
+    public func recordRefusedApproval(incident id: UUID, _ request: ApprovalRequest, reason: String) async {
+        metrics.increment("euphrosyne_approvals_total", [("outcome", "rejected")])
+        logger(for: id).notice("approval refused", metadata: [
+            "actions": "\(request.actions.map(\.name).joined(separator: ","))",
+            "by": "\(request.approvedBy ?? "anonymous")", "reason": "\(reason)",
         ])
-        execute(launches, for: incident)
-        return (live[id] ?? incident, approval)
+        guard var incident = live[id] else { return }
+        incident.recordRefusedApproval(request, reason: reason, at: now())
+        incident.revision += 1
+        live[id] = incident
+        await save(incident)
     }
 
     /// What became of a delivered result.

@@ -78,6 +78,12 @@ extension APIError {
                 return APIError(.conflict, code: "still_diagnosing", message: rejection.description)
             case .closed:
                 return APIError(.conflict, code: "incident_closed", message: rejection.description)
+            case .notSuggested:
+                return APIError(.conflict, code: "action_not_suggested", message: rejection.description, field: "actions")
+            case .idempotencyKeyReused:
+                return APIError(.unprocessableContent, code: "idempotency_key_reused", message: rejection.description)
+            case .approverNotAllowed:
+                return APIError(.forbidden, code: "approver_not_allowed", message: rejection.description)
             }
         case .shuttingDown:
             var error = APIError(.serviceUnavailable, code: "shutting_down", message: error.description)

@@ -1,6 +1,7 @@
 import EuphrosyneCore
 import EuphrosyneEngine
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// The API listener (8081, behind the Ingress under `/api/`): approvals, job status, incidents.
@@ -21,6 +22,9 @@ enum APIRoutes {
         var state: String
         var approval: Int
         var runs: [String]
+        /// True when this approval repeated an earlier one (same `Idempotency-Key`, or its actions already run
+        /// or succeeded): nothing new started; `approval` and `runs` are the earlier approval's.
+        var duplicate: Bool
     }
 
     /// `POST /api/status` body; `uuid` optional.
@@ -39,19 +43,30 @@ enum APIRoutes {
                 throw APIError(.badRequest, code: "invalid_body", message: "an action name must not be empty",
                                field: "actions[\(index)].name")
             }
-            let requests = body.actions.map { ActionRequest(name: $0.name, data: $0.data ?? [:]) }
+            let idempotencyKey = request.headers[HTTPField.Name("Idempotency-Key")!]
+            if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.utf8.count > 255 {
+                throw APIError(.badRequest, code: "invalid_header",
+                               message: "Idempotency-Key must be 1 to 255 characters", field: "Idempotency-Key")
+            }
+            let approvalRequest = ApprovalRequest(
+                actions: body.actions.map { ActionRequest(name: $0.name, data: $0.data ?? [:]) },
+                approvedBy: APICaller.current, idempotencyKey: idempotencyKey
+            )
             let incident: Incident
-            let approval: Approval
+            let decision: ApprovalDecision
             do throws(CoordinatorError) {
-                (incident, approval) = try await coordinator.approve(incident: id, actions: requests)
+                (incident, decision) = try await coordinator.approve(incident: id, approvalRequest)
             } catch {
                 throw APIError.from(error)
             }
+            let approval = decision.approval
             let runs = incident.runs.filter { approval.runIDs.contains($0.id) }.map(\.name)
+            let duplicate = if case .duplicate = decision { true } else { false }
             return try JSONResponse.make(
                 Approved(uuid: body.uuid.lowercased(), state: incident.state.rawValue, approval: approval.id,
-                         runs: runs),
-                status: .accepted
+                         runs: runs, duplicate: duplicate),
+                // A repeat changes nothing: 200 with the earlier approval; a new one is accepted for running.
+                status: duplicate ? .ok : .accepted
             )
         }
 

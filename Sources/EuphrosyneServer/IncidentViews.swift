@@ -35,6 +35,7 @@ enum IncidentViews {
         var approvedBy: String?
         var runs: [Int]
         var outcome: Analysis?
+        var idempotencyKey: String?
     }
 
     struct Detail: Codable {
@@ -47,6 +48,8 @@ enum IncidentViews {
         var analysis: Analysis?
         var suggestedActions: [String]
         var approvals: [ApprovalView]
+        /// The audit: every approval attempt, accepted, repeated or refused, with who made it.
+        var approvalAttempts: [ApprovalAttempt]
         var approvalDeadline: Date?
         var closedReason: String?
         /// Notifications of the group received so far (the first included), the last one's time, and when the
@@ -100,8 +103,9 @@ enum IncidentViews {
             analysis: incident.analysis, suggestedActions: incident.analysis?.actions ?? [],
             approvals: incident.approvals.map {
                 ApprovalView(id: $0.id, actions: $0.actions, approvedAt: $0.approvedAt, approvedBy: $0.approvedBy,
-                             runs: $0.runIDs, outcome: $0.outcome)
+                             runs: $0.runIDs, outcome: $0.outcome, idempotencyKey: $0.idempotencyKey)
             },
+            approvalAttempts: incident.approvalAttempts,
             approvalDeadline: incident.approvalDeadline, closedReason: incident.closedReason,
             notifications: incident.notificationCount, lastNotifiedAt: incident.lastNotifiedAt,
             resolvedAt: incident.resolvedAt, payload: incident.payload

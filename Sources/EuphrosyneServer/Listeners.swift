@@ -10,10 +10,12 @@ import NIOCore
 public enum Listeners {
     /// The webhook listener: `POST /webhook`, the local-mode result callback, health.
     public static func webhookRouter(
-        coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil
+        coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil,
+        credentials: WebhookCredentials = WebhookCredentials()
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware(listener: "webhook", metrics: coordinator.metrics))
+        router.add(middleware: WebhookAuthenticationMiddleware(credentials: credentials))
         WebhookRoutes.add(to: router, coordinator: coordinator)
         HealthRoutes.add(to: router, readiness: readiness)
         if let exporter { MetricsRoutes.add(to: router, exporter: exporter) }
@@ -22,10 +24,12 @@ public enum Listeners {
 
     /// The API listener: approvals, status, incidents, health.
     public static func apiRouter(
-        coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil
+        coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil,
+        credentials: APICredentials = APICredentials()
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware(listener: "api", metrics: coordinator.metrics))
+        router.add(middleware: APIAuthenticationMiddleware(credentials: credentials))
         APIRoutes.add(to: router, coordinator: coordinator)
         HealthRoutes.add(to: router, readiness: readiness)
         if let exporter { MetricsRoutes.add(to: router, exporter: exporter) }
@@ -34,18 +38,22 @@ public enum Listeners {
 
     public static func webhook(
         coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
-        exporter: MetricsExporter? = nil, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        exporter: MetricsExporter? = nil, credentials: WebhookCredentials = WebhookCredentials(),
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        application(webhookRouter(coordinator: coordinator, readiness: readiness, exporter: exporter),
+        application(webhookRouter(coordinator: coordinator, readiness: readiness, exporter: exporter,
+                                  credentials: credentials),
                     name: "euphrosyne-webhook",
                     host: host, port: port, logger: logger, onServerRunning: onServerRunning)
     }
 
     public static func api(
         coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
-        exporter: MetricsExporter? = nil, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        exporter: MetricsExporter? = nil, credentials: APICredentials = APICredentials(),
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        application(apiRouter(coordinator: coordinator, readiness: readiness, exporter: exporter),
+        application(apiRouter(coordinator: coordinator, readiness: readiness, exporter: exporter,
+                              credentials: credentials),
                     name: "euphrosyne-api",
                     host: host, port: port, logger: logger, onServerRunning: onServerRunning)
     }

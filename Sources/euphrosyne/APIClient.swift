@@ -2,7 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 
-/// The small HTTP client the CLI's client commands share: one request, the answer as text, clear errors.
+/// The small HTTP client the CLI's client commands share: one request, the answer as text, clear errors. Sends
+/// `EUPHROSYNE_API_TOKEN` as a bearer token when set.
 struct APIClient {
     struct Answer {
         var status: Int
@@ -17,6 +18,10 @@ struct APIClient {
     static func send(method: String, url: String, body: Data? = nil) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
         request.method = .init(rawValue: method)
+        // From the environment only, so the token never shows in `ps`.
+        if let token = ProcessInfo.processInfo.environment["EUPHROSYNE_API_TOKEN"], !token.isEmpty {
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))

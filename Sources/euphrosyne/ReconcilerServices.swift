@@ -28,7 +28,7 @@ struct ReconcilerServices {
         let onWebhookPort = self.onWebhookPort
         let webhook = Listeners.webhook(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.webhookPort,
-            logger: Logger(label: "euphrosyne.webhook"), exporter: exporter,
+            logger: Logger(label: "euphrosyne.webhook"), exporter: exporter, credentials: settings.webhookCredentials,
             onServerRunning: { port in
                 await onWebhookPort(port)
                 logger.notice("webhook listener ready", metadata: ["port": "\(port)"])
@@ -36,11 +36,20 @@ struct ReconcilerServices {
         )
         let api = Listeners.api(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.apiPort,
-            logger: Logger(label: "euphrosyne.api"), exporter: exporter,
+            logger: Logger(label: "euphrosyne.api"), exporter: exporter, credentials: settings.apiCredentials,
             onServerRunning: { port in logger.notice("API listener ready", metadata: ["port": "\(port)"]) }
         )
         // Shutdown runs in reverse: the API stops first, the coordinator drains while the webhook listener (and
         // Redis) still bring the results of running recipes, then the webhook listener and the rest stop.
+        if settings.apiCredentials.isOpen {
+            logger.warning("the API listener is open: anyone who reaches it can approve actions; set API_TOKENS_FILE or API_HMAC_KEYS_FILE")
+        } else {
+            // Names only: never the secrets.
+            logger.notice("API authentication on", metadata: [
+                "tokens": "\(settings.apiCredentials.bearerTokens.keys.sorted().joined(separator: ","))",
+                "hmacKeys": "\(settings.apiCredentials.hmacKeys.keys.sorted().joined(separator: ","))",
+            ])
+        }
         let group = ServiceGroup(configuration: .init(
             services: servicesBefore.map { .init(service: $0) } + [
                 .init(service: webhook),

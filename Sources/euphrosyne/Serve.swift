@@ -69,6 +69,24 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Let a resolved incident's suggested actions still be approved. (APPROVE_RESOLVED=1)")
     var approveResolved = false
 
+    @Flag(help: "Let any registered, enabled action be approved, not only those the analysis suggested. (APPROVE_ANY_ACTION=1)")
+    var approveAnyAction = false
+
+    @Option(help: ArgumentHelp("API bearer tokens, one name:token per line; without tokens or HMAC keys the API is open. (API_TOKENS_FILE, or API_TOKENS=name:token,…)", valueName: "file"))
+    var apiTokensFile: String?
+
+    @Option(help: ArgumentHelp("HMAC-SHA256 keys for signed API requests, one keyid:secret per line. (API_HMAC_KEYS_FILE, or API_HMAC_KEYS=keyid:secret,…)", valueName: "file"))
+    var apiHmacKeysFile: String?
+
+    @Option(help: ArgumentHelp("How far a signed request's timestamp may be from now, in seconds (default 300). (SIGNATURE_WINDOW)", valueName: "seconds"))
+    var signatureWindow: Int?
+
+    @Option(help: ArgumentHelp("Bearer tokens /webhook requires (Alertmanager http_config authorization), one name:token per line; default: none required. (WEBHOOK_TOKENS_FILE)", valueName: "file"))
+    var webhookTokensFile: String?
+
+    @Option(help: ArgumentHelp("Basic-auth pairs /webhook accepts (Alertmanager http_config basic_auth), one user:password per line. (WEBHOOK_BASIC_AUTH_FILE)", valueName: "file"))
+    var webhookBasicAuthFile: String?
+
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (default info). (LOG_LEVEL)", valueName: "level"))
     var logLevel: String?
 

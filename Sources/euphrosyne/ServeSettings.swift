@@ -2,6 +2,7 @@ import ArgumentParser
 import EuphrosyneCore
 import EuphrosyneEngine
 import EuphrosyneKubernetes
+import EuphrosyneServer
 import Foundation
 import Logging
 
@@ -30,6 +31,11 @@ struct ServeSettings {
     var intakeQueue: Int
     var maxIncidentsPerAlertname: Int?
     var approveResolved: Bool
+    var approveAnyAction: Bool
+    /// Who may call the API listener (open when empty).
+    var apiCredentials: APICredentials
+    /// What /webhook asks of senders (nothing by default).
+    var webhookCredentials: WebhookCredentials
     var logLevel: Logger.Level
     /// One JSON object per log line (cluster mode's default) rather than text.
     var jsonLogs: Bool
@@ -117,6 +123,38 @@ struct ServeSettings {
         approveResolved = options.approveResolved
             || ["1", "true", "yes"].contains(environment["APPROVE_RESOLVED"]?.lowercased() ?? "")
         redisUsername = value(nil, "REDIS_USERNAME")
+        approveAnyAction = options.approveAnyAction
+            || ["1", "true", "yes"].contains(environment["APPROVE_ANY_ACTION"]?.lowercased() ?? "")
+        /// name:secret entries from a file flag, its `*_FILE` variable, or the inline variable.
+        func credentials(file flag: String?, fileVariable: String, inlineVariable: String?) throws -> [(name: String, secret: String)] {
+            do {
+                if let path = value(flag, fileVariable) {
+                    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                        throw ValidationError("cannot read \(fileVariable) file \(path)")
+                    }
+                    return try CredentialList.parse(text, source: path)
+                }
+                if let inlineVariable, let text = value(nil, inlineVariable) {
+                    return try CredentialList.parse(text, source: inlineVariable)
+                }
+                return []
+            } catch let problem as CredentialList.Problem {
+                throw ValidationError(problem.description)
+            }
+        }
+        let tokens = try credentials(file: options.apiTokensFile, fileVariable: "API_TOKENS_FILE", inlineVariable: "API_TOKENS")
+        let keys = try credentials(file: options.apiHmacKeysFile, fileVariable: "API_HMAC_KEYS_FILE", inlineVariable: "API_HMAC_KEYS")
+        let window = try integer(options.signatureWindow, "SIGNATURE_WINDOW", default: 300, range: 1...86_400)
+        apiCredentials = APICredentials(
+            bearerTokens: Dictionary(uniqueKeysWithValues: tokens.map { ($0.name, $0.secret) }),
+            hmacKeys: Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0.secret) }),
+            replayWindow: .seconds(window)
+        )
+        let webhookTokens = try credentials(file: options.webhookTokensFile, fileVariable: "WEBHOOK_TOKENS_FILE", inlineVariable: nil)
+        let webhookPairs = try credentials(file: options.webhookBasicAuthFile, fileVariable: "WEBHOOK_BASIC_AUTH_FILE", inlineVariable: nil)
+        webhookCredentials = WebhookCredentials(bearerTokens: webhookTokens.map(\.secret),
+                                                basicAuth: webhookPairs.map { (user: $0.name, password: $0.secret) })
+
         redisPassword = value(nil, "REDIS_PASSWORD")
         let levelText = value(options.logLevel, "LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
@@ -140,7 +178,7 @@ struct ServeSettings {
             defaultRecipeTimeoutSeconds: recipeTimeoutSeconds, approvalWindowSeconds: approvalWindowSeconds,
             aggregatorAddress: aggregatorAddress, redisAddress: redisAddress, maxRunsInFlight: maxRuns,
             intakeQueueCapacity: intakeQueue, incidentsPerAlertNamePerHour: maxIncidentsPerAlertname,
-            approvesResolvedIncidents: approveResolved
+            approvesResolvedIncidents: approveResolved, approvesUnsuggestedActions: approveAnyAction
         )
     }
 }

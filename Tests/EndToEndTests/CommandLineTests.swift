@@ -16,7 +16,7 @@ import Testing
     static var euphrosyne: String { LocalLoop.productsDirectory + "/euphrosyne" }
 
     /// Runs the CLI to completion.
-    static func run(_ arguments: [String]) async throws -> Finished {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Finished {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -26,6 +26,9 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: euphrosyne)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()
@@ -180,6 +183,59 @@ import Testing
         let badPort = try await Self.run(["serve", "--local", "--recipes", "x", "--webhook-port", "70000"])
         #expect(badPort.status != 0)
         #expect(badPort.stderr.contains("WEBHOOK_PORT must be between 0 and 65535"))
+    }
+
+    @Test func serveWithAPITokensRefusesAnonymousCallsAndTheCLISendsEUPHROSYNE_API_TOKEN() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let registryPath = loop.directory.appendingPathComponent("recipes.yaml").path
+        try LocalModeEndToEndTests.demoRegistry(recordFile: loop.recordFile)
+            .write(toFile: registryPath, atomically: true, encoding: .utf8)
+        let tokensPath = loop.directory.appendingPathComponent("tokens").path
+        try "# name:token\nops:s3cret-ops-token\n".write(toFile: tokensPath, atomically: true, encoding: .utf8)
+        let log = loop.directory.appendingPathComponent("serve.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+
+        let serve = Process()
+        serve.executableURL = URL(fileURLWithPath: Self.euphrosyne)
+        serve.arguments = ["serve", "--local", "--recipes", registryPath, "--host", "127.0.0.1", "--webhook-port", "0",
+                           "--api-port", "0", "--api-tokens-file", tokensPath]
+        serve.standardError = try FileHandle(forWritingTo: log)
+        serve.standardOutput = FileHandle.nullDevice
+        try serve.run()
+        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
+        try await waitUntil("the API listener to be ready") {
+            Self.port(named: "API", in: try String(contentsOf: log, encoding: .utf8)) != nil || !serve.isRunning
+        }
+        let api = try #require(Self.port(named: "API", in: try String(contentsOf: log, encoding: .utf8)))
+        let url = "http://127.0.0.1:\(api)"
+
+        let anonymous = try await Self.run(["incidents", "--api-url", url])
+        #expect(anonymous.status == 1)
+        #expect(anonymous.stderr.contains("401"), "\(anonymous.stderr)")
+        let wrong = try await Self.run(["incidents", "--api-url", url], environment: ["EUPHROSYNE_API_TOKEN": "guess"])
+        #expect(wrong.status == 1)
+        let authorised = try await Self.run(["incidents", "--api-url", url],
+                                            environment: ["EUPHROSYNE_API_TOKEN": "s3cret-ops-token"])
+        #expect(authorised.status == 0, "\(authorised.stderr)")
+
+        kill(serve.processIdentifier, SIGTERM)
+        try await waitUntil("serve to stop", timeout: .seconds(30)) { !serve.isRunning }
+        let text = try String(contentsOf: log, encoding: .utf8)
+        #expect(text.contains("API authentication on") && text.contains("ops"))
+        #expect(!text.contains("s3cret-ops-token"), "a secret reached the log")
+    }
+
+    @Test func serveExplainsABadCredentialsFileWithoutShowingIt() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString.prefix(8))").path
+        try "only-a-secret-value\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let bad = try await Self.run(["serve", "--local", "--recipes", "x", "--api-tokens-file", path])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("\(path), entry 1: expected name:secret"), "\(bad.stderr)")
+        #expect(!bad.stderr.contains("only-a-secret-value"))
+        let missing = try await Self.run(["serve", "--local", "--recipes", "x", "--api-hmac-keys-file", "/nonexistent/keys"])
+        #expect(missing.stderr.contains("cannot read API_HMAC_KEYS_FILE file /nonexistent/keys"), "\(missing.stderr)")
     }
 
     @Test func recipesValidateListsEveryProblem() async throws {

@@ -29,9 +29,12 @@ import Testing
         let loop = try LocalLoop()
         defer { loop.remove() }
         let starts = loop.directory.appendingPathComponent("starts").path
+        // slow waits for the test's word, so it is certainly still running when the first reconciler stops (and
+        // gives up once the test's directory is gone, so a failed test leaves no process behind).
+        let release = loop.directory.appendingPathComponent("release").path
         let slow = try loop.script("slow", """
             echo started >> \(starts)
-            sleep 3
+            while [ ! -f \(release) ]; do [ -d \(loop.directory.path) ] || exit 1; sleep 0.05; done
             exec \(LocalLoop.recipesBinary) dummy "$@"
             """)
         let registry = LocalModeEndToEndTests.registry(debugging: """
@@ -51,8 +54,9 @@ import Testing
                 }
                 return id
             }
-            // The first reconciler is gone; slow is still running (or has reported meanwhile, into Redis). A new one
-            // picks the incident up.
+            // The first reconciler is gone; slow is still running. Let it report (into Redis) and start a new
+            // reconciler, which picks the incident up.
+            FileManager.default.createFile(atPath: release, contents: nil)
             try await loop.run(registry: registry, redis: redis) { endpoints in
                 try await endpoints.waitForState(id, "analysed")
                 let incident = try await endpoints.incident(id)

@@ -35,11 +35,11 @@ import Testing
         return incident
     }
 
-    /// An analysed incident whose analysis suggested `jira`.
+    /// An analysed incident whose analysis suggested `jira` and `webhook`.
     static func analysed() -> Incident {
         var incident = diagnosing()
         _ = incident.handle(.resultReceived(result("dummy", actions: ["jira"]), at: at(1)))
-        _ = incident.handle(.resultReceived(result("http-errors"), at: at(2)))
+        _ = incident.handle(.resultReceived(result("http-errors", actions: ["webhook"]), at: at(2)))
         return incident
     }
 
@@ -300,21 +300,119 @@ import Testing
         #expect(incident.approvals.map { $0.outcome?.text } == ["jira: OPS-1", "webhook: posted"])
     }
 
-    @Test func anApprovalTwiceRunsTheActionTwice() throws {
-        // Idempotency (same approval = one run) is a later policy; today each approval is its own request.
+    @Test func anApprovalTwiceRunsTheActionOnce() throws {
+        var incident = Self.analysed()
+        let jira = ApprovalRequest(actions: [ActionRequest(name: "jira", data: ["summary": .string("down")])],
+                                   approvedBy: "token:ops")
+        let first = try incident.approve(jira, catalog: Self.catalog, defaultTimeoutSeconds: 300, at: Self.at(10))
+        guard case .started(let approval, let launches) = first else {
+            Issue.record("expected a new approval, got \(first)")
+            return
+        }
+        #expect(launches.count == 1)
+        // The same approval again, and another approver racing for the same action with other data: the run that
+        // is underway answers both.
+        let again = try incident.approve(jira, catalog: Self.catalog, defaultTimeoutSeconds: 300, at: Self.at(11))
+        let racing = try incident.approve(ApprovalRequest(actions: [ActionRequest(name: "jira")], approvedBy: "hmac:bot"),
+                                          catalog: Self.catalog, defaultTimeoutSeconds: 300, at: Self.at(11))
+        #expect(again == .duplicate(approval) && racing == .duplicate(approval))
+        #expect(incident.runs.filter { $0.recipe == "jira" }.count == 1)
+        // Once it succeeded it still is not run again.
+        _ = incident.handle(.resultReceived(Self.result("jira", analysis: "OPS-1"), at: Self.at(12)))
+        let afterSuccess = try incident.approve(jira, catalog: Self.catalog, defaultTimeoutSeconds: 300, at: Self.at(13))
+        #expect(afterSuccess == .duplicate(incident.approvals[0]) && afterSuccess.approval.outcome?.text == "jira: OPS-1")
+        #expect(incident.approvalAttempts.map(\.outcome) == [.approved, .duplicate, .duplicate, .duplicate])
+        #expect(incident.approvalAttempts.map(\.by) == ["token:ops", "token:ops", "hmac:bot", "token:ops"])
+        #expect(incident.approvalAttempts.compactMap(\.approvalID) == [1, 1, 1, 1])
+    }
+
+    @Test func onlyTheActionsNotYetUnderwayRunWhenSomeAre() throws {
         var incident = Self.analysed()
         _ = try incident.approve([ActionRequest(name: "jira")], catalog: Self.catalog, defaultTimeoutSeconds: 300,
                                  at: Self.at(10))
-        let second = try incident.approve([ActionRequest(name: "jira")], catalog: Self.catalog,
-                                          defaultTimeoutSeconds: 300, at: Self.at(11))
-        #expect(second == [.launch(runID: 4, recipe: Self.catalog.action(named: "jira")!)])
-        // Two jira results: each goes to the oldest unfinished jira run.
-        _ = incident.handle(.resultReceived(Self.result("jira", analysis: "one"), at: Self.at(12)))
-        _ = incident.handle(.resultReceived(Self.result("jira", analysis: "two"), at: Self.at(13)))
-        #expect(incident.runs[2].result?.results.analysis == "one")
-        #expect(incident.runs[3].result?.results.analysis == "two")
-        #expect(incident.state == .done)
-        #expect(incident.handle(.resultReceived(Self.result("jira"), at: Self.at(14))) == .ignored("duplicate result from jira"))
+        let both = try incident.approve(ApprovalRequest(actions: [ActionRequest(name: "jira"), ActionRequest(name: "webhook")]),
+                                        catalog: Self.catalog, defaultTimeoutSeconds: 300, at: Self.at(11))
+        guard case .started(let approval, let launches) = both else {
+            Issue.record("expected a new approval for webhook, got \(both)")
+            return
+        }
+        #expect(approval.id == 2 && approval.actions.map(\.name) == ["webhook"])
+        #expect(launches == [.launch(runID: 4, recipe: Self.catalog.action(named: "webhook")!)])
+    }
+
+    @Test func theSameIdempotencyKeyIsAnsweredWithItsApprovalAndRefusedForOtherActions() throws {
+        var incident = Self.analysed()
+        let keyed = ApprovalRequest(actions: [ActionRequest(name: "jira")], idempotencyKey: "click-1")
+        guard case .started(let approval, _) = try incident.approve(keyed, catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                                                    at: Self.at(10)) else {
+            Issue.record("expected a new approval")
+            return
+        }
+        #expect(approval.idempotencyKey == "click-1")
+        // Even once the run failed (which would allow a retry without the key), the key answers with its approval.
+        _ = incident.handle(.runEnded(runID: 3, exit: .exited(status: 1, stderrTail: "boom"), at: Self.at(11)))
+        #expect(try incident.approve(keyed, catalog: Self.catalog, defaultTimeoutSeconds: 300, at: Self.at(12))
+            == .duplicate(incident.approvals[0]))
+        #expect(throws: ApprovalRejection.idempotencyKeyReused("click-1", approvalID: 1)) {
+            try incident.approve(ApprovalRequest(actions: [ActionRequest(name: "webhook")], idempotencyKey: "click-1"),
+                                 catalog: Self.catalog, defaultTimeoutSeconds: 300, at: Self.at(13))
+        }
+        // Without the key the failed action may be retried.
+        guard case .started(let retry, _) = try incident.approve(ApprovalRequest(actions: [ActionRequest(name: "jira")]),
+                                                                 catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                                                 at: Self.at(14)) else {
+            Issue.record("expected a retry of the failed action")
+            return
+        }
+        #expect(retry.id == 2)
+    }
+
+    @Test func anActionTheAnalysisDidNotSuggestIsRefusedUnlessThePolicyAllowsIt() throws {
+        var incident = Self.diagnosing()
+        _ = incident.handle(.resultReceived(Self.result("dummy", actions: ["jira"]), at: Self.at(1)))
+        _ = incident.handle(.resultReceived(Self.result("http-errors"), at: Self.at(2)))
+        let webhook = ApprovalRequest(actions: [ActionRequest(name: "webhook")])
+        #expect(throws: ApprovalRejection.notSuggested("webhook", suggested: ["jira"])) {
+            try incident.approve(webhook, catalog: Self.catalog, defaultTimeoutSeconds: 300, at: Self.at(3))
+        }
+        #expect(incident.runs.count == 2 && incident.state == .analysed)
+        let allowed = try incident.approve(webhook, catalog: Self.catalog,
+                                           policy: ApprovalPolicy(allowsUnsuggestedActions: true),
+                                           defaultTimeoutSeconds: 300, at: Self.at(4))
+        #expect(allowed.approval.actions.map(\.name) == ["webhook"])
+        // Registered and enabled still apply under the permissive policy.
+        #expect(throws: ApprovalRejection.disabledAction("restart")) {
+            try incident.approve(ApprovalRequest(actions: [ActionRequest(name: "restart")]), catalog: Self.catalog,
+                                 policy: ApprovalPolicy(allowsUnsuggestedActions: true), defaultTimeoutSeconds: 300,
+                                 at: Self.at(5))
+        }
+    }
+
+    @Test func refusedApprovalsAreAuditedAndTheAuditIsBounded() throws {
+        var incident = Self.analysed()
+        let request = ApprovalRequest(actions: [ActionRequest(name: "jira")], approvedBy: "webex:eve@example.com")
+        incident.recordRefusedApproval(request, reason: "not on the approver list", at: Self.at(5))
+        #expect(incident.approvalAttempts == [ApprovalAttempt(
+            at: Self.at(5), by: "webex:eve@example.com", actions: ["jira"], idempotencyKey: nil, outcome: .refused,
+            reason: "not on the approver list"
+        )])
+        #expect(incident.approvals.isEmpty && incident.runs.count == 2)
+        for second in 0..<(Incident.maxApprovalAttempts + 5) {
+            incident.recordRefusedApproval(request, reason: "\(second)", at: Self.at(Double(6 + second)))
+        }
+        #expect(incident.approvalAttempts.count == Incident.maxApprovalAttempts)
+        #expect(incident.approvalAttempts.last?.reason == "\(Incident.maxApprovalAttempts + 4)")
+    }
+
+    @Test func anIncidentStoredBeforeTheAuditExistedStillDecodes() throws {
+        var incident = Self.analysed()
+        incident.recordRefusedApproval(ApprovalRequest(actions: [ActionRequest(name: "jira")]), reason: "no", at: Self.at(3))
+        let encoder = JSONEncoder()
+        var object = try #require(try JSONSerialization.jsonObject(with: encoder.encode(incident)) as? [String: Any])
+        #expect(object["approvalAudit"] != nil)
+        object["approvalAudit"] = nil
+        let decoded = try JSONDecoder().decode(Incident.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(decoded.approvalAttempts.isEmpty && decoded.runs == incident.runs)
     }
 
     @Test func aDoneIncidentAcceptsAnotherApproval() throws {

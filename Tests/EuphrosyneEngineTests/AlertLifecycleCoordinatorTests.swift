@@ -87,7 +87,7 @@ import Testing
             #expect(coordinator.statistics.incidentsResolved == 1)
 
             do throws(CoordinatorError) {
-                _ = try await coordinator.approve(incident: opened.id, actions: [ActionRequest(name: "jira")])
+                _ = try await coordinator.approve(incident: opened.id, ApprovalRequest(actions: [ActionRequest(name: "jira")]))
                 Issue.record("a resolved incident was approved")
             } catch {
                 guard case .approvalRejected(.closed(.resolved, _)) = error else {
@@ -131,7 +131,8 @@ import Testing
             _ = try await coordinator.receive(payload: Self.group("Allowed", status: "resolved"))
             #expect(try await harness.state(of: id) == .resolved)
 
-            let (incident, approval) = try await coordinator.approve(incident: id, actions: [ActionRequest(name: "jira")])
+            let (incident, decision) = try await coordinator.approve(incident: id, ApprovalRequest(actions: [ActionRequest(name: "jira")]))
+            let approval = decision.approval
             #expect(incident.state == .resolved)
             try await waitUntil("the action outcome") { harness.notifier.outcomes(for: id)[approval.id] != nil }
             #expect(harness.notifier.outcomes(for: id)[approval.id]?.text == "jira: OPS-1 opened")

@@ -75,11 +75,12 @@ import Testing
             #expect(analysis.actions == ["jira", "webhook"])
             #expect(analysis.text == "dummy: all good\n\nslow: checked")
 
-            let (acting, approval) = try await coordinator.approve(
-                incident: opened.id, actions: [ActionRequest(name: "jira", data: ["summary": .string("api down")])],
-                approvedBy: "alice")
+            let (acting, decision) = try await coordinator.approve(
+                incident: opened.id,
+                ApprovalRequest(actions: [ActionRequest(name: "jira", data: ["summary": .string("api down")])],
+                                approvedBy: "alice"))
             #expect(acting.state == .acting)
-            #expect(approval.id == 1)
+            #expect(decision.approval.id == 1)
             try await waitUntil("the action outcome") { harness.notifier.outcomes(for: opened.id)[1] != nil }
             #expect(try await harness.state(of: opened.id) == .done)
             #expect(harness.notifier.outcomes(for: opened.id)[1]?.text == "jira: OPS-7 opened")
@@ -136,12 +137,12 @@ import Testing
         try await harness.running { coordinator in
             let missing = UUID()
             await #expect(throws: CoordinatorError.self) {
-                try await coordinator.approve(incident: missing, actions: [ActionRequest(name: "jira")])
+                try await coordinator.approve(incident: missing, ApprovalRequest(actions: [ActionRequest(name: "jira")]))
             }
             let incident = try await coordinator.openIncident(payload: .unique)
             try await waitUntil("the incident to fail") { try await harness.state(of: incident.id) == .failed }
             do {
-                _ = try await coordinator.approve(incident: incident.id, actions: [ActionRequest(name: "jira")])
+                _ = try await coordinator.approve(incident: incident.id, ApprovalRequest(actions: [ActionRequest(name: "jira")]))
                 Issue.record("a failed incident must refuse approvals")
             } catch let error as CoordinatorError {
                 guard case .approvalRejected(.closed(.failed, _)) = error else {

@@ -26,7 +26,8 @@ struct ServerHarness {
         "jira": .report(analysis: "OPS-1", actions: [], delay: .zero),
     ], readiness: Readiness = Readiness(), registry: (any RecipeRegistry)? = nil,
          // Hanging scripted recipes are stopped quickly when a test's coordinator shuts down.
-         configuration: CoordinatorConfiguration = .init(drainTimeout: .milliseconds(200))) {
+         configuration: CoordinatorConfiguration = .init(drainTimeout: .milliseconds(200)),
+         apiCredentials: APICredentials = APICredentials(), webhookCredentials: WebhookCredentials = WebhookCredentials()) {
         launcher = ScriptedLauncher(behaviours)
         coordinator = IncidentCoordinator(
             registry: registry ?? StaticRecipeRegistry(Self.catalog), launcher: launcher,
@@ -35,8 +36,10 @@ struct ServerHarness {
         )
         let coordinator = self.coordinator
         launcher.deliverResults { _ = await coordinator.deliver($0) }
-        webhook = Application(router: Listeners.webhookRouter(coordinator: coordinator, readiness: readiness))
-        api = Application(router: Listeners.apiRouter(coordinator: coordinator, readiness: readiness))
+        webhook = Application(router: Listeners.webhookRouter(coordinator: coordinator, readiness: readiness,
+                                                               credentials: webhookCredentials))
+        api = Application(router: Listeners.apiRouter(coordinator: coordinator, readiness: readiness,
+                                                      credentials: apiCredentials))
     }
 
     /// Runs the coordinator while `body` runs.

@@ -1,0 +1,171 @@
+import EuphrosyneCore
+import EuphrosyneEngine
+import EuphrosyneServer
+import EuphrosyneTestSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@Suite struct AuthenticationTests {
+    static let credentials = APICredentials(
+        bearerTokens: ["ops": "token-ops-0123456789", "ci": "token-ci-9876543210"],
+        hmacKeys: ["bot": "hmac-secret-bot"], replayWindow: .seconds(300)
+    )
+
+    static func approval(_ id: UUID) -> ByteBuffer {
+        ByteBuffer(json: #"{"uuid":"\#(id.uuidString.lowercased())","actions":[{"name":"jira"}]}"#)
+    }
+
+    static func signedHeaders(body: ByteBuffer, key: String = "bot", secret: String = "hmac-secret-bot",
+                              timestamp: Int = Int(Date().timeIntervalSince1970)) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[RequestSignature.keyIDHeader] = key
+        headers[RequestSignature.timestampHeader] = String(timestamp)
+        headers[RequestSignature.signatureHeader] = RequestSignature.sign(body: body.readableBytesView,
+                                                                          timestamp: timestamp, secret: secret)
+        headers[.contentType] = "application/json"
+        return headers
+    }
+
+    @Test func withoutCredentialsTheAPIRefusesEveryRouteButTheProbesAndMetrics() async throws {
+        let harness = ServerHarness(apiCredentials: Self.credentials)
+        try await harness.running {
+            try await harness.api.test(.router) { client in
+                for (uri, method) in [("/api/actions", HTTPRequest.Method.post), ("/api/status", .post),
+                                      ("/api/incidents", .get), ("/api/incidents/\(UUID())", .get)] {
+                    try await client.execute(uri: uri, method: method, body: ByteBuffer(json: "{}")) { response in
+                        #expect(response.status == .unauthorized, "\(uri)")
+                        #expect(response.apiError?.code == "unauthorized")
+                        #expect(response.headers[.wwwAuthenticate] == #"Bearer realm="euphrosyne""#)
+                    }
+                }
+                for uri in ["/healthz", "/readyz"] {
+                    try await client.execute(uri: uri, method: .get) { response in #expect(response.status == .ok, "\(uri)") }
+                }
+            }
+        }
+    }
+
+    @Test func aWrongTokenIsRefusedAndEitherConfiguredTokenIsAcceptedAndAudited() async throws {
+        let harness = ServerHarness(apiCredentials: Self.credentials)
+        try await harness.running {
+            let incident = try await harness.analysedIncident()
+            try await harness.api.test(.router) { client in
+                for wrong in ["Bearer token-ops-012345678", "Bearer token-ops-0123456789x", "Basic b3BzOnB3",
+                              "Bearer", "token-ops-0123456789"] {
+                    try await client.execute(uri: "/api/actions", method: .post, headers: [.authorization: wrong],
+                                             body: Self.approval(incident.id)) { response in
+                        #expect(response.status == .unauthorized, "\(wrong)")
+                        // The refusal never echoes what was sent.
+                        #expect(!String(buffer: response.body).contains("token-ops"))
+                    }
+                }
+                try await client.execute(uri: "/api/actions", method: .post,
+                                         headers: [.authorization: "Bearer token-ci-9876543210"],
+                                         body: Self.approval(incident.id)) { response in
+                    #expect(response.status == .accepted)
+                }
+                try await client.execute(uri: "/api/incidents/\(incident.id)", method: .get,
+                                         headers: [.authorization: "bearer token-ops-0123456789"]) { response in
+                    #expect(response.status == .ok)
+                    let attempts = response.json?["approvalAttempts"]?.arrayValue ?? []
+                    #expect(attempts.count == 1)
+                    #expect(attempts.first?["by"] == .string("token:ci") && attempts.first?["outcome"] == .string("approved"))
+                    #expect(response.json?["approvals"]?.arrayValue?.first?["approvedBy"] == .string("token:ci"))
+                }
+            }
+        }
+    }
+
+    @Test func aSignedRequestIsAcceptedOnceWithinItsWindow() async throws {
+        let harness = ServerHarness(apiCredentials: Self.credentials)
+        try await harness.running {
+            let incident = try await harness.analysedIncident()
+            let body = Self.approval(incident.id)
+            let now = Int(Date().timeIntervalSince1970)
+            try await harness.api.test(.router) { client in
+                let refused: [(String, HTTPFields, ByteBuffer)] = [
+                    ("wrong secret", Self.signedHeaders(body: body, secret: "guess"), body),
+                    ("unknown key", Self.signedHeaders(body: body, key: "other"), body),
+                    ("body changed after signing", Self.signedHeaders(body: body), ByteBuffer(json: #"{"uuid":"x","actions":[]}"#)),
+                    ("too old", Self.signedHeaders(body: body, timestamp: now - 301), body),
+                    ("from the future", Self.signedHeaders(body: body, timestamp: now + 301), body),
+                ]
+                for (why, headers, sent) in refused {
+                    try await client.execute(uri: "/api/actions", method: .post, headers: headers, body: sent) { response in
+                        #expect(response.status == .unauthorized, "\(why)")
+                    }
+                }
+                var noTimestamp = Self.signedHeaders(body: body)
+                noTimestamp[RequestSignature.timestampHeader] = nil
+                try await client.execute(uri: "/api/actions", method: .post, headers: noTimestamp, body: body) { response in
+                    #expect(response.status == .unauthorized)
+                    #expect(response.apiError?.message.contains("X-Euphrosyne-Timestamp") == true)
+                }
+
+                let valid = Self.signedHeaders(body: body, timestamp: now - 200)
+                try await client.execute(uri: "/api/actions", method: .post, headers: valid, body: body) { response in
+                    #expect(response.status == .accepted)
+                }
+                try await client.execute(uri: "/api/actions", method: .post, headers: valid, body: body) { response in
+                    #expect(response.status == .unauthorized)
+                    #expect(response.apiError?.message.contains("replay") == true)
+                }
+            }
+            let stored = try #require(try await harness.coordinator.incident(incident.id))
+            #expect(stored.approvalAttempts.map(\.by) == ["hmac:bot"])
+            #expect(stored.approvals.count == 1)
+        }
+    }
+
+    @Test func theWebhookAsksForItsConfiguredBearerTokenOrBasicAuthOnlyOnWebhook() async throws {
+        let harness = ServerHarness(webhookCredentials: WebhookCredentials(
+            bearerTokens: ["am-token"], basicAuth: [(user: "alertmanager", password: "s3cret")]
+        ))
+        let alert = ByteBuffer(json: #"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"A"}}]}"#)
+        try await harness.running {
+            try await harness.webhook.test(.router) { client in
+                let basic = "Basic " + Data("alertmanager:s3cret".utf8).base64EncodedString()
+                let wrongBasic = "Basic " + Data("alertmanager:guess".utf8).base64EncodedString()
+                for (header, status) in [(nil, HTTPResponse.Status.unauthorized), ("Bearer nope", .unauthorized),
+                                         (wrongBasic, .unauthorized), ("Bearer am-token", .accepted), (basic, .accepted)] {
+                    var headers = HTTPFields()
+                    if let header { headers[.authorization] = header }
+                    try await client.execute(uri: "/webhook", method: .post, headers: headers, body: alert) { response in
+                        #expect(response.status == status, "\(header ?? "none")")
+                        if status == .unauthorized {
+                            #expect(response.headers[.wwwAuthenticate] == #"Basic realm="euphrosyne-webhook""#)
+                        }
+                    }
+                }
+                try await client.execute(uri: "/healthz", method: .get) { response in #expect(response.status == .ok) }
+            }
+        }
+    }
+
+    @Test func credentialListsParseAndNameTheirProblemsWithoutTheSecret() throws {
+        let parsed = try CredentialList.parse("# rotated monthly\nops: abc\n\nci:def:with-colon\n", source: "tokens")
+        #expect(parsed.map(\.name) == ["ops", "ci"] && parsed.map(\.secret) == ["abc", "def:with-colon"])
+        #expect(try CredentialList.parse("a:1,b:2", source: "API_TOKENS").count == 2)
+        for (text, message) in [("justasecret", "tokens, entry 1: expected name:secret"),
+                                ("ops:", "tokens, entry 1: name and secret must not be empty"),
+                                ("ops:a\nops:b", "tokens: \"ops\" is listed twice")] {
+            #expect(throws: CredentialList.Problem.self) { try CredentialList.parse(text, source: "tokens") }
+            do {
+                _ = try CredentialList.parse(text, source: "tokens")
+            } catch {
+                #expect(error.description == message)
+                #expect(!error.description.contains("justasecret"))
+            }
+        }
+    }
+
+    @Test func signaturesAreHMACSHA256OfTimestampDotBody() {
+        // Computed independently: printf '1700000000.{}' | openssl dgst -sha256 -hmac key
+        #expect(RequestSignature.sign(body: Array("{}".utf8), timestamp: 1_700_000_000, secret: "key")
+            == "sha256=9d713ed406bb7076d4123f0dc2c39d2df5c654ed4b0cd56b52c8b4c940bd63ae")
+    }
+}
