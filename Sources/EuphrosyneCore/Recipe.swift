@@ -31,6 +31,10 @@ public struct Recipe: Sendable, Hashable, Codable {
     /// Extension field `serviceAccountName` (cluster mode): the service account the Job's pod runs as. Nil: the
     /// namespace's default, as in the original.
     public var serviceAccountName: String?
+    /// Extension field `inputs` (action recipes): the names of the data fields an approver fills in, e.g.
+    /// `[summary]` for jira. The built-in Webex notifier shows one text box per input on the analysis card and
+    /// passes what was typed as the action's data. Empty: the action takes no data from the card.
+    public var inputs: [String] = []
 
     public init(
         name: String,

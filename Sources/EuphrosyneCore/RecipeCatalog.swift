@@ -246,6 +246,10 @@ private struct RecipeBuilder {
         if runsForNewAlerts, kind == .action {
             problem("field \"runForNewAlerts\" applies to debugging recipes only")
         }
+        let inputs = inputNames(config)
+        if !inputs.isEmpty, kind == .debugging {
+            problem("field \"inputs\" applies to action recipes only")
+        }
 
         guard problems.isEmpty, let entrypoint else { return nil }
         var recipe = Recipe(
@@ -254,7 +258,32 @@ private struct RecipeBuilder {
             timeoutSeconds: timeout, env: env, match: match, runsForNewAlerts: runsForNewAlerts)
         recipe.resources = resources
         recipe.serviceAccountName = serviceAccountName
+        recipe.inputs = inputs
         return recipe
+    }
+
+    /// `inputs`: a list of distinct field names (letters, digits, `_` and `-`, at most 64 characters).
+    private mutating func inputNames(_ config: Node.Mapping) -> [String] {
+        guard let value = present(config, "inputs") else { return [] }
+        guard let sequence = value.sequence else {
+            problem("field \"inputs\" must be a list of field names, got \(value.yamlKind)")
+            return []
+        }
+        var names: [String] = []
+        for item in sequence {
+            guard let name = item.yamlString, !name.isEmpty, name.count <= 64,
+                  name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
+            else {
+                problem("field \"inputs\" must hold names of letters, digits, '_' and '-' (at most 64 characters), got \(item.yamlString.map { "\"\($0)\"" } ?? item.yamlKind)")
+                continue
+            }
+            guard !names.contains(name) else {
+                problem("field \"inputs\" lists \"\(name)\" twice")
+                continue
+            }
+            names.append(name)
+        }
+        return names
     }
 
     /// `resources`: `requests` and `limits`, each a mapping of resource names to quantities (`100m`, `128Mi`, `1`).

@@ -751,7 +751,7 @@ public actor IncidentCoordinator: Service {
     }
 
     /// 32 random bytes as hex, from the system's cryptographically secure generator.
-    static func makeSecret() -> String {
+    public static func makeSecret() -> String {
         // 32 random bytes as 64 hex digits. Written out by hand: `String(format:)` per byte cost a sixth of the
         // CPU of opening an incident (scripts/bench, webhook row).
         var generator = SystemRandomNumberGenerator()

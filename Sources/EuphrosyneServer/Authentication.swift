@@ -99,7 +99,8 @@ public enum RequestSignature {
 /// Authenticates every request of the API listener except the probes, `/metrics` and `/openapi.yaml`.
 /// Refusals are 401 with a JSON error saying what was wrong, never which secret was close.
 struct APIAuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var openPaths: Set<String> { ["/healthz", "/readyz", "/metrics", "/openapi.yaml"] }
+    /// Open to anyone: the probes, metrics and the spec; and the Webex callback, which Webex signs instead.
+    static var openPaths: Set<String> { ["/healthz", "/readyz", "/metrics", "/openapi.yaml", WebexRoutes.path] }
 
     let credentials: APICredentials
     let replayGuard = ReplayGuard()

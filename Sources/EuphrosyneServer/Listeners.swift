@@ -25,12 +25,13 @@ public enum Listeners {
     /// The API listener: approvals, status, incidents, health.
     public static func apiRouter(
         coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil,
-        credentials: APICredentials = APICredentials()
+        credentials: APICredentials = APICredentials(), webex: WebexApprovals? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware(listener: "api", metrics: coordinator.metrics))
         router.add(middleware: APIAuthenticationMiddleware(credentials: credentials))
         APIRoutes.add(to: router, coordinator: coordinator)
+        if let webex { WebexRoutes.add(to: router, approvals: webex) }
         HealthRoutes.add(to: router, readiness: readiness)
         if let exporter { MetricsRoutes.add(to: router, exporter: exporter) }
         return router
@@ -49,11 +50,11 @@ public enum Listeners {
 
     public static func api(
         coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
-        exporter: MetricsExporter? = nil, credentials: APICredentials = APICredentials(),
+        exporter: MetricsExporter? = nil, credentials: APICredentials = APICredentials(), webex: WebexApprovals? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         application(apiRouter(coordinator: coordinator, readiness: readiness, exporter: exporter,
-                              credentials: credentials),
+                              credentials: credentials, webex: webex),
                     name: "euphrosyne-api",
                     host: host, port: port, logger: logger, onServerRunning: onServerRunning)
     }

@@ -65,21 +65,20 @@ struct ClusterReconciler {
             client: client, settings: .init(namespace: recipeNamespace),
             logger: Logger(label: "euphrosyne.launcher.kubernetes")
         )
-        let notifier: any Notifier = settings.webexBotAddress.map {
-            BotNotifier(baseURL: $0, httpClient: httpClient, logger: Logger(label: "euphrosyne.notifier.bot"))
-        } ?? LogNotifier()
+        let notifiers = NotifierChoice(settings: settings, httpClient: httpClient, registry: registry)
         let coordinator = IncidentCoordinator(
-            registry: registry, launcher: launcher, resultSource: redis.results, notifier: notifier,
+            registry: registry, launcher: launcher, resultSource: redis.results, notifier: notifiers.notifier,
             store: RedisIncidentStore(client: redis.client, retentionSeconds: settings.retentionSeconds),
             configuration: settings.coordinatorConfiguration, metrics: exporter.metrics
         )
         logger.notice("starting in cluster mode", metadata: [
             "apiServer": "\(client.configuration.server)", "namespace": "\(reconcilerNamespace)",
             "recipeNamespace": "\(recipeNamespace)", "registry": "\(reconcilerNamespace)/\(registry.name)",
-            "notifier": "\(settings.webexBotAddress == nil ? "log" : "bot")",
+            "notifier": "\(notifiers.name)",
         ])
         try await ReconcilerServices(
             settings: settings, logger: logger, coordinator: coordinator,
+            webex: notifiers.approvals(coordinator: coordinator, settings: settings, logger: logger),
             readinessChecks: [
                 (name: "redis", check: { redis.client.isConnected ? nil : "Redis is unreachable" }),
                 (name: "registry", check: { registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),

@@ -26,9 +26,8 @@ struct LocalReconciler {
     }
 
     private func serve(catalog: RecipeCatalog, httpClient: HTTPClient) async throws {
-        let notifier: any Notifier = settings.webexBotAddress.map {
-            BotNotifier(baseURL: $0, httpClient: httpClient, logger: Logger(label: "euphrosyne.notifier.bot"))
-        } ?? LogNotifier()
+        let registry = StaticRecipeRegistry(catalog)
+        let notifiers = NotifierChoice(settings: settings, httpClient: httpClient, registry: registry)
         let callback = HTTPCallbackResultSource(
             baseURL: settings.callbackURL ?? "http://127.0.0.1:\(settings.webhookPort)"
         )
@@ -46,8 +45,8 @@ struct LocalReconciler {
         let base = MetricsExporter()
         let exporter = base.sampling(redis.map { [$0.sampler(into: base.metrics)] } ?? [])
         let coordinator = IncidentCoordinator(
-            registry: StaticRecipeRegistry(catalog), launcher: launcher, resultSource: resultSource,
-            notifier: notifier, store: store, configuration: settings.coordinatorConfiguration,
+            registry: registry, launcher: launcher, resultSource: resultSource,
+            notifier: notifiers.notifier, store: store, configuration: settings.coordinatorConfiguration,
             metrics: exporter.metrics
         )
         var checks: [(name: String, check: Readiness.Check)] = []
@@ -60,11 +59,12 @@ struct LocalReconciler {
             "recipes": "\(settings.recipesFile ?? "")",
             "debugging": "\(catalog.enabledDebugging.map(\.name).joined(separator: ","))",
             "actions": "\(catalog.enabledActions.map(\.name).joined(separator: ","))",
-            "notifier": "\(settings.webexBotAddress == nil ? "log" : "bot")",
+            "notifier": "\(notifiers.name)",
             "store": "\(redis == nil ? "memory" : "redis")",
         ])
         try await ReconcilerServices(
-            settings: settings, logger: logger, coordinator: coordinator, readinessChecks: checks,
+            settings: settings, logger: logger, coordinator: coordinator,
+            webex: notifiers.approvals(coordinator: coordinator, settings: settings, logger: logger), readinessChecks: checks,
             servicesBefore: (redis?.services ?? []).map(\.service), exporter: exporter,
             onWebhookPort: { port in if !explicitCallback { callbackSource.setBaseURL("http://127.0.0.1:\(port)") } }
         ).run()

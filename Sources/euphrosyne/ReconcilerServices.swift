@@ -9,6 +9,8 @@ struct ReconcilerServices {
     var settings: ServeSettings
     var logger: Logger
     var coordinator: IncidentCoordinator
+    /// Card-button approvals from Webex, when the built-in Webex integration has a webhook URL.
+    var webex: WebexApprovals? = nil
     /// Readiness checks beside the coordinator's own.
     var readinessChecks: [(name: String, check: Readiness.Check)]
     /// Services the coordinator depends on (Redis, informers), started before it and stopped after it.
@@ -37,6 +39,7 @@ struct ReconcilerServices {
         let api = Listeners.api(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.apiPort,
             logger: Logger(label: "euphrosyne.api"), exporter: exporter, credentials: settings.apiCredentials,
+            webex: webex,
             onServerRunning: { port in logger.notice("API listener ready", metadata: ["port": "\(port)"]) }
         )
         // Shutdown runs in reverse: the API stops first, the coordinator drains while the webhook listener (and
@@ -54,6 +57,7 @@ struct ReconcilerServices {
             services: servicesBefore.map { .init(service: $0) } + [
                 .init(service: webhook),
                 .init(service: coordinator),
+            ] + (webex.map { [.init(service: $0)] } ?? []) + [
                 .init(service: api),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -33,6 +33,27 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Base URL of the Webex bot; without it notifications go to the log. (WEBEX_BOT_ADDRESS)", valueName: "url"))
     var webexBotAddress: String?
 
+    @Option(help: ArgumentHelp("Webex room for the built-in Webex notifier; needs WEBEX_TOKEN (or --webex-token-file). (WEBEX_ROOM_ID)", valueName: "room id"))
+    var webexRoom: String?
+
+    @Option(help: ArgumentHelp("File holding the Webex bot token. (WEBEX_TOKEN_FILE, or WEBEX_TOKEN)", valueName: "file"))
+    var webexTokenFile: String?
+
+    @Option(help: ArgumentHelp("Webex API base URL (default https://webexapis.com/v1). (WEBEX_API_URL)", valueName: "url"))
+    var webexApiUrl: String?
+
+    @Option(help: ArgumentHelp("Public URL of POST /api/webex/events, registered as the card-button webhook; without it cards have no working buttons. (WEBEX_WEBHOOK_URL)", valueName: "url"))
+    var webexWebhookUrl: String?
+
+    @Option(help: ArgumentHelp("File holding the Webex webhook secret (default: a random one each start). (WEBEX_WEBHOOK_SECRET_FILE, or WEBEX_WEBHOOK_SECRET)", valueName: "file"))
+    var webexWebhookSecretFile: String?
+
+    @Option(help: ArgumentHelp("Who may approve from Webex: emails or person ids, comma-separated. (WEBEX_APPROVERS)", valueName: "list"))
+    var webexApprovers: String?
+
+    @Option(help: ArgumentHelp("Rooms whose cards may approve, comma-separated room ids (default: any). (WEBEX_APPROVER_ROOMS)", valueName: "list"))
+    var webexApproverRooms: String?
+
     @Option(help: ArgumentHelp("Default recipe timeout in seconds (default 300). (RECIPE_TIMEOUT)", valueName: "seconds"))
     var recipeTimeout: Int?
 

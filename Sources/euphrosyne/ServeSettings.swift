@@ -17,6 +17,8 @@ struct ServeSettings {
     var aggregatorAddress: String
     var redisAddress: String
     var webexBotAddress: String?
+    /// The built-in Webex integration, when `WEBEX_TOKEN` is given.
+    var webex: WebexSettings?
     var recipeTimeoutSeconds: Int
     var recipeNamespace: String?
     var host: String
@@ -100,6 +102,10 @@ struct ServeSettings {
             guard let url = URL(string: bot), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
                 throw ValidationError("the Webex bot address must be an http(s) URL, not \"\(bot)\"")
             }
+        }
+        webex = try WebexSettings(options: options, environment: environment)
+        if webex != nil, webexBotAddress != nil {
+            throw ValidationError("choose one notifier: the built-in Webex integration (WEBEX_TOKEN) or the bot (WEBEX_BOT_ADDRESS)")
         }
         recipeTimeoutSeconds = try integer(options.recipeTimeout, "RECIPE_TIMEOUT", default: 300, range: 1...86_400)
         recipeNamespace = value(options.recipeNamespace, "RECIPE_NAMESPACE") ?? reconcilerNamespace

@@ -98,4 +98,43 @@ import Testing
         #expect(problems.first?.message == "field \"runForNewAlerts\" must be a boolean (true or false), got string \"sometimes\"")
         #expect(problems.last?.message == "field \"runForNewAlerts\" applies to debugging recipes only")
     }
+
+    @Test func inputsAreDistinctFieldNamesOfActionRecipes() {
+        let (catalog, problems) = RecipeCatalog.load(yaml: """
+            debugging: |
+              dummy:
+                enabled: true
+                entrypoint: "dummy"
+                inputs: [summary]
+            actions: |
+              jira:
+                enabled: true
+                entrypoint: "jira"
+                inputs: [summary, priority]
+              plain:
+                enabled: true
+                entrypoint: "plain"
+              twice:
+                enabled: true
+                entrypoint: "x"
+                inputs: [a, a]
+              spaced:
+                enabled: true
+                entrypoint: "x"
+                inputs: ["two words"]
+              scalar:
+                enabled: true
+                entrypoint: "x"
+                inputs: summary
+            """)
+        #expect(catalog.action(named: "jira")?.inputs == ["summary", "priority"])
+        #expect(catalog.action(named: "plain")?.inputs == [])
+        #expect(problems.map(\.recipe) == ["dummy", "twice", "spaced", "scalar"])
+        #expect(problems.map(\.message) == [
+            "field \"inputs\" applies to action recipes only",
+            "field \"inputs\" lists \"a\" twice",
+            "field \"inputs\" must hold names of letters, digits, '_' and '-' (at most 64 characters), got \"two words\"",
+            "field \"inputs\" must be a list of field names, got string \"summary\"",
+        ])
+    }
 }

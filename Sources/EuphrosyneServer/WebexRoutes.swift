@@ -1,0 +1,32 @@
+import EuphrosyneEngine
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `POST /api/webex/events` on the API listener: the Webex webhook callback for card buttons. It is not behind the
+/// API's bearer/HMAC authentication; Webex signs it instead (`X-Spark-Signature`), checked over the raw bytes
+/// before anything is parsed. Answered at once; the submission is worked off by `WebexApprovals`.
+enum WebexRoutes {
+    static let path = "/api/webex/events"
+
+    struct Answer: Codable {
+        var accepted: Bool
+        var reason: String?
+    }
+
+    static func add<Context: RequestContext>(to router: Router<Context>, approvals: WebexApprovals) {
+        router.post(RouterPath(path)) { request, _ in
+            let body = try await RequestBody.collect(request)
+            guard approvals.isSignatureValid(body: body, signature: request.headers[HTTPField.Name("X-Spark-Signature")!]) else {
+                throw APIError(.unauthorized, code: "bad_signature",
+                               message: "X-Spark-Signature is missing or does not match the webhook secret")
+            }
+            switch approvals.accept(body) {
+            case .queued:
+                return try JSONResponse.make(Answer(accepted: true), status: .accepted)
+            case .ignored(let reason):
+                return try JSONResponse.make(Answer(accepted: false, reason: reason), status: .ok)
+            }
+        }
+    }
+}
