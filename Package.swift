@@ -162,6 +162,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                // HMAC-SHA1 of the fake Webex's signed webhook callbacks (X-Spark-Signature).
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/EuphrosyneTestSupport",
             swiftSettings: swiftSettings
