@@ -57,6 +57,8 @@ public final class WebexApprovals: Service {
     private let seen = Mutex<(ids: Set<String>, order: [String])>(([], []))
     /// Whether the webhook is registered as configured (for readiness and tests).
     private let registered = Mutex(false)
+    /// The callback URL registered at start; `setTargetURL` may set it before `run()` (tests bind port 0).
+    private let target: Mutex<String>
 
     public init(client: WebexClient, notifier: WebexNotifier, coordinator: IncidentCoordinator,
                 configuration: Configuration, retry: RetryPolicy = RetryPolicy(initialDelay: .seconds(1), maxDelay: .seconds(60)),
@@ -68,6 +70,12 @@ public final class WebexApprovals: Service {
         self.retry = retry
         self.logger = logger
         (submissions, submissionsContinuation) = AsyncStream.makeStream(of: Submission.self)
+        target = Mutex(configuration.targetURL)
+    }
+
+    /// Sets the callback URL to register, once the listener knows its port. Takes effect at the next registration.
+    public func setTargetURL(_ url: String) {
+        target.withLock { $0 = url }
     }
 
     public var isWebhookRegistered: Bool { registered.withLock { $0 } }
@@ -132,7 +140,7 @@ public final class WebexApprovals: Service {
             do {
                 try await registerWebhook()
                 registered.withLock { $0 = true }
-                logger.notice("Webex webhook registered", metadata: ["target": "\(configuration.targetURL)"])
+                logger.notice("Webex webhook registered", metadata: ["target": "\(target.withLock { $0 })"])
                 return
             } catch is CancellationError {
                 return
@@ -148,15 +156,16 @@ public final class WebexApprovals: Service {
     }
 
     func registerWebhook() async throws {
+        let targetURL = target.withLock { $0 }
         let ours = try await client.webhooks().filter {
-            $0.resource == "attachmentActions" && $0.event == "created" && $0.targetUrl == configuration.targetURL
+            $0.resource == "attachmentActions" && $0.event == "created" && $0.targetUrl == targetURL
         }
         if let keep = ours.first {
             _ = try await client.updateWebhook(id: keep.id, name: configuration.webhookName,
-                                               targetUrl: configuration.targetURL, secret: configuration.secret)
+                                               targetUrl: targetURL, secret: configuration.secret)
             for duplicate in ours.dropFirst() { try await client.deleteWebhook(id: duplicate.id) }
         } else {
-            _ = try await client.createWebhook(name: configuration.webhookName, targetUrl: configuration.targetURL,
+            _ = try await client.createWebhook(name: configuration.webhookName, targetUrl: targetURL,
                                                resource: "attachmentActions", event: "created", secret: configuration.secret)
         }
     }

@@ -46,7 +46,7 @@ public final class WebexNotifier: Notifier {
         case .resolved(let incident, let alert, let cancelledRuns):
             try await reply(incident, ChatNotification.resolvedText(alert: alert, cancelledRuns: cancelledRuns))
         case .jobStatus(let incident, let jobs):
-            let lines = jobs.isEmpty ? ["No jobs."] : jobs.map { "- `\($0.name)`: \($0.status)" }
+            let lines = jobs.isEmpty ? ["No jobs."] : jobs.map { "- `\($0.name)`: \($0.status.rawValue)" }
             let text = "**Jobs**\n\n" + lines.joined(separator: "\n")
             if let incident { try await reply(incident, text) } else {
                 _ = try await client.post(.init(roomId: roomID, text: text, markdown: text))

@@ -238,6 +238,23 @@ import Testing
         #expect(missing.stderr.contains("cannot read API_HMAC_KEYS_FILE file /nonexistent/keys"), "\(missing.stderr)")
     }
 
+    @Test func serveExplainsABadWebexConfiguration() async throws {
+        let cases: [([String: String], String)] = [
+            (["WEBEX_TOKEN": "t0ken-value"], "needs the room to post in: --webex-room (WEBEX_ROOM_ID)"),
+            (["WEBEX_ROOM_ID": "R"], "needs the bot token: set WEBEX_TOKEN or WEBEX_TOKEN_FILE"),
+            (["WEBEX_TOKEN": "t0ken-value", "WEBEX_ROOM_ID": "R", "WEBEX_BOT_ADDRESS": "http://bot:8080"],
+             "choose one notifier"),
+            (["WEBEX_TOKEN": "t0ken-value", "WEBEX_ROOM_ID": "R", "WEBEX_WEBHOOK_URL": "ftp://x"],
+             "WEBEX_WEBHOOK_URL must be an http(s) URL"),
+        ]
+        for (environment, message) in cases {
+            let run = try await Self.run(["serve", "--local", "--recipes", "x"], environment: environment)
+            #expect(run.status != 0)
+            #expect(run.stderr.contains(message), "\(environment): \(run.stderr)")
+            #expect(!run.stderr.contains("t0ken-value"))
+        }
+    }
+
     @Test func recipesValidateListsEveryProblem() async throws {
         let loop = try LocalLoop()
         defer { loop.remove() }
