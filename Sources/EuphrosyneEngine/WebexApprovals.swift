@@ -39,6 +39,8 @@ public final class WebexApprovals: Service {
     public enum Acceptance: Sendable, Equatable {
         case queued
         case ignored(String)
+        /// Shutting down: the sender should deliver it again later.
+        case unavailable
     }
 
     struct Submission: Sendable {
@@ -110,7 +112,12 @@ public final class WebexApprovals: Service {
         }
         guard fresh else { return .ignored("already received") }
         guard case .enqueued = submissionsContinuation.yield(Submission(actionID: id)) else {
-            return .ignored("the reconciler is shutting down")
+            // Not taken: forget it, so a redelivery after the restart is worked off.
+            seen.withLock { seen in
+                seen.ids.remove(id)
+                seen.order.removeAll { $0 == id }
+            }
+            return .unavailable
         }
         return .queued
     }

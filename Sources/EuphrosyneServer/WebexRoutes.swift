@@ -26,6 +26,10 @@ enum WebexRoutes {
                 return try JSONResponse.make(Answer(accepted: true), status: .accepted)
             case .ignored(let reason):
                 return try JSONResponse.make(Answer(accepted: false, reason: reason), status: .ok)
+            case .unavailable:
+                var error = APIError(.serviceUnavailable, code: "shutting_down", message: "the reconciler is shutting down")
+                error.headers[HTTPField.Name("Retry-After")!] = "5"
+                throw error
             }
         }
     }

@@ -95,4 +95,12 @@ import Testing
         #expect(approvals.accept(Data(#"{"resource":"attachmentActions","event":"created","data":{}}"#.utf8))
             == .ignored("the event has no data.id"))
     }
+
+    @Test func afterShutdownACallbackIsRefusedSoWebexDeliversItAgain() async throws {
+        let approvals = Self.approvals(approvers: [])
+        try await RunningServer.with(services: [approvals], ports: PortCollector(count: 0)) { _ in }
+        let submit = Data(#"{"resource":"attachmentActions","event":"created","data":{"id":"ACT-late"}}"#.utf8)
+        #expect(approvals.accept(submit) == .unavailable)
+        #expect(approvals.accept(submit) == .unavailable, "not remembered as seen")
+    }
 }
