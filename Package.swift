@@ -129,9 +129,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The built-in recipes (dummy, record, and the catalogue), one file each; the executable only dispatches.
+        .target(
+            name: "EuphrosyneRecipes",
+            dependencies: [
+                "RecipeKit", "EuphrosyneCore", "EuphrosyneKubernetes",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "euphrosyne-recipes",
-            dependencies: ["RecipeKit", "EuphrosyneCore"],
+            dependencies: ["RecipeKit", "EuphrosyneCore", "EuphrosyneRecipes"],
             swiftSettings: swiftSettings
         ),
         // The benchmarks behind scripts/bench: each row a ratio against a reference measured in the same run. It
@@ -234,6 +244,16 @@ let package = Package(
                 "EuphrosyneServer", "EuphrosyneTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Each built-in recipe against a real or faithful counterpart (Prometheus, the Kubernetes emulator, fakes).
+        .testTarget(
+            name: "EuphrosyneRecipesTests",
+            dependencies: [
+                "EuphrosyneRecipes", "RecipeKit", "EuphrosyneCore", "EuphrosyneTestSupport", "KubernetesEmulator",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -128,4 +128,12 @@ public struct RecipeContext: Sendable {
     public var arguments: RecipeArguments
     public var environment: RecipeEnvironment
     public var input: RecipeInput
+
+    /// For `RecipeRunner`, and for tests that call a recipe's work directly.
+    public init(name: String, arguments: RecipeArguments, environment: RecipeEnvironment, input: RecipeInput) {
+        self.name = name
+        self.arguments = arguments
+        self.environment = environment
+        self.input = input
+    }
 }

@@ -1,4 +1,5 @@
 import EuphrosyneCore
+import EuphrosyneRecipes
 import Foundation
 import RecipeKit
 

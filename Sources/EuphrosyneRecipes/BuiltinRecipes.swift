@@ -2,9 +2,10 @@ import EuphrosyneCore
 import Foundation
 import RecipeKit
 
-/// The recipes this executable carries, by name.
-enum BuiltinRecipes {
-    static let all: [String: RecipeRunner.Work] = [
+/// The built-in recipes, by name: what `euphrosyne-recipes NAME` runs. A library so tests call each recipe's
+/// work directly against fake or real counterparts; each recipe lives in a file of its own.
+public enum BuiltinRecipes {
+    public static let all: [String: RecipeRunner.Work] = [
         "dummy": dummy,
         "record": record,
     ]
@@ -12,7 +13,7 @@ enum BuiltinRecipes {
     /// `dummy` (debugging), as in the original system: a fixed analysis of the alert that suggests `jira`.
     /// `DUMMY_SUGGEST` (comma-separated) replaces the suggested actions; `DUMMY_DELAY_SECONDS` makes it take
     /// that long, to see recipes run in parallel.
-    @Sendable static func dummy(_ context: RecipeContext) async throws -> RecipeOutcome {
+    @Sendable public static func dummy(_ context: RecipeContext) async throws -> RecipeOutcome {
         let environment = ProcessInfo.processInfo.environment
         if let delay = environment["DUMMY_DELAY_SECONDS"].flatMap(Double.init), delay > 0 {
             try await Task.sleep(for: .seconds(delay))
@@ -29,7 +30,7 @@ enum BuiltinRecipes {
 
     /// `record` (action): appends one JSON line describing the approval to a file, so a local demo has an action
     /// whose effect can be seen. The file is the approval's `file` data, else `RECORD_FILE`.
-    @Sendable static func record(_ context: RecipeContext) async throws -> RecipeOutcome {
+    @Sendable public static func record(_ context: RecipeContext) async throws -> RecipeOutcome {
         guard let path = context.input.string("file") ?? ProcessInfo.processInfo.environment["RECORD_FILE"],
               !path.isEmpty
         else {
