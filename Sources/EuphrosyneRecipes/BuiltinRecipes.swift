@@ -14,7 +14,7 @@ public enum BuiltinRecipes {
     /// `DUMMY_SUGGEST` (comma-separated) replaces the suggested actions; `DUMMY_DELAY_SECONDS` makes it take
     /// that long, to see recipes run in parallel.
     @Sendable public static func dummy(_ context: RecipeContext) async throws -> RecipeOutcome {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = context.environment.variables
         if let delay = environment["DUMMY_DELAY_SECONDS"].flatMap(Double.init), delay > 0 {
             try await Task.sleep(for: .seconds(delay))
         }
@@ -31,7 +31,7 @@ public enum BuiltinRecipes {
     /// `record` (action): appends one JSON line describing the approval to a file, so a local demo has an action
     /// whose effect can be seen. The file is the approval's `file` data, else `RECORD_FILE`.
     @Sendable public static func record(_ context: RecipeContext) async throws -> RecipeOutcome {
-        guard let path = context.input.string("file") ?? ProcessInfo.processInfo.environment["RECORD_FILE"],
+        guard let path = context.input.string("file") ?? context.environment.value("RECORD_FILE"),
               !path.isEmpty
         else {
             throw RecipeError.failed("no file to record to: give \"file\" in the approval data or set RECORD_FILE")

@@ -11,6 +11,15 @@ public struct RecipeEnvironment: Sendable, Hashable {
     public var run: String?
     /// When the reconciler will stop the run.
     public var deadline: Date?
+    /// The whole environment, for a recipe's own settings (`JIRA_URL`, `PROMETHEUS_URL`…): read them from here, not
+    /// from the process, so tests can give them.
+    public var variables: [String: String]
+
+    /// A setting from `variables`; nil when unset or empty.
+    public func value(_ name: String) -> String? {
+        guard let text = variables[name], !text.isEmpty else { return nil }
+        return text
+    }
 
     public init(_ environment: [String: String] = ProcessInfo.processInfo.environment) {
         func value(_ name: String) -> String? {
@@ -22,5 +31,6 @@ public struct RecipeEnvironment: Sendable, Hashable {
         recipe = value("EUPHROSYNE_RECIPE")
         run = value("EUPHROSYNE_RUN")
         deadline = value("EUPHROSYNE_DEADLINE").flatMap(TimeInterval.init).map(Date.init(timeIntervalSince1970:))
+        variables = environment
     }
 }
