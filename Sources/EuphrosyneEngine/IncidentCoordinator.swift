@@ -441,6 +441,19 @@ public actor IncidentCoordinator: Service {
         return (live[id] ?? incident, decision)
     }
 
+    /// What is wrong with an approval's action names whatever the incident: none named, or one that is not a
+    /// registered action recipe, or is disabled. Nil when every name is registered and enabled. Lets the API refuse
+    /// such an approval (422) before it looks the incident up; `approve` checks the same again.
+    public func actionNameProblem(_ names: [String]) async -> ApprovalRejection? {
+        guard !names.isEmpty else { return .noActions }
+        let catalog = await registry.catalog()
+        for name in names {
+            guard let recipe = catalog.action(named: name) else { return .unknownAction(name) }
+            guard recipe.enabled else { return .disabledAction(name) }
+        }
+        return nil
+    }
+
     /// Records an approval refused before it reached the incident's rules (e.g. a Webex person not on the
     /// allow-list) in the incident's audit. Unknown or closed incidents are only logged.
     public func recordRefusedApproval(incident id: UUID, _ request: ApprovalRequest, reason: String) async {

@@ -37,12 +37,16 @@ enum APIRoutes {
 
     static func add<Context: RequestContext>(to router: Router<Context>, coordinator: IncidentCoordinator) {
         router.post("/api/actions") { request, _ in
+            // The request's own form first (400), then its action names against the registry (422), and only
+            // then the incident (404, 409…).
             let body = try await RequestBody.decode(ActionsBody.self, from: request)
-            guard let id = UUID(uuidString: body.uuid) else { throw APIError.invalidIncidentID(body.uuid) }
+            try RequestLimits.checkUUID(body.uuid)
+            try RequestLimits.checkApproval(body.actions)
             for (index, action) in body.actions.enumerated() where action.name.isEmpty {
                 throw APIError(.badRequest, code: "invalid_body", message: "an action name must not be empty",
                                field: "actions[\(index)].name")
             }
+            guard let id = UUID(uuidString: body.uuid) else { throw APIError.invalidIncidentID(body.uuid) }
             let idempotencyKey = request.headers[HTTPField.Name("Idempotency-Key")!]
             if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.utf8.count > 255 {
                 throw APIError(.badRequest, code: "invalid_header",
@@ -52,6 +56,12 @@ enum APIRoutes {
                 actions: body.actions.map { ActionRequest(name: $0.name, data: $0.data ?? [:]) },
                 approvedBy: APICaller.current, idempotencyKey: idempotencyKey
             )
+            // Unknown or disabled actions are refused whatever the incident (missing, closed, diagnosing); an open
+            // incident still records the attempt in its audit.
+            if let problem = await coordinator.actionNameProblem(body.actions.map(\.name)) {
+                await coordinator.recordRefusedApproval(incident: id, approvalRequest, reason: problem.description)
+                throw APIError.from(.approvalRejected(problem))
+            }
             let incident: Incident
             let decision: ApprovalDecision
             do throws(CoordinatorError) {
@@ -71,11 +81,12 @@ enum APIRoutes {
         }
 
         router.post("/api/status") { request, _ in
-            let data = try await RequestBody.collect(request)
+            let data = try await RequestBody.collectJSON(request)
             var id: UUID?
             if !data.isEmpty {
                 let body = try RequestBody.decode(StatusBody.self, from: data)
                 if let text = body.uuid, !text.isEmpty {
+                    try RequestLimits.checkUUID(text)
                     guard let parsed = UUID(uuidString: text) else { throw APIError.invalidIncidentID(text) }
                     id = parsed
                 }

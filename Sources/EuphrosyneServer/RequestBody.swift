@@ -4,12 +4,43 @@ import Hummingbird
 import NIOCore
 
 /// Reading request bodies with the limits and error messages every endpoint shares.
+///
+/// Every route that takes a body reads it through `collectJSON` (or `jsonObject`/`decode`, which use it): a
+/// `Content-Type` that is not JSON is refused with 415 before anything is read, and a body over `limit` with 413.
 enum RequestBody {
     /// Largest body any endpoint accepts.
     static let limit = 1 << 20
 
-    /// The whole body, or 413 past the limit.
-    static func collect(_ request: Request) async throws -> Data {
+    /// 415 unless the request's `Content-Type` is JSON: `application/json` or `application/<anything>+json`,
+    /// parameters (`; charset=utf-8`) allowed. A request without `Content-Type` is accepted: some senders omit it.
+    static func requireJSONContentType(_ request: Request) throws(APIError) {
+        guard let value = request.headers[.contentType] else { return }
+        guard !isJSONMediaType(value) else { return }
+        let shown = value.count > 100 ? String(value.prefix(100)) + "…" : value
+        throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
+                       message: "Content-Type must be application/json, not \"\(shown)\"", field: "Content-Type")
+    }
+
+    /// True for `application/json` and `application/*+json` (e.g. `application/merge-patch+json`), in any case,
+    /// with or without parameters.
+    static func isJSONMediaType(_ value: String) -> Bool {
+        let essence = (value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        if essence == "application/json" { return true }
+        guard essence.hasPrefix("application/"), essence.hasSuffix("+json") else { return false }
+        let subtype = essence.dropFirst("application/".count).dropLast("+json".count)
+        return !subtype.isEmpty && !subtype.contains { $0 == "/" || $0 == " " || $0 == "\t" }
+    }
+
+    /// A JSON request's whole body: 415 for another content type, 413 past the limit.
+    static func collectJSON(_ request: Request) async throws -> Data {
+        try requireJSONContentType(request)
+        return try await collect(request)
+    }
+
+    /// The whole body, or 413 past the limit. Private: routes read bodies through `collectJSON`, so none skips
+    /// the content-type check.
+    private static func collect(_ request: Request) async throws -> Data {
         do {
             let buffer = try await request.body.collect(upTo: limit)
             return Data(buffer.readableBytesView)
@@ -20,7 +51,7 @@ enum RequestBody {
 
     /// The body as a JSON object, or 400 naming what is wrong (malformed JSON, not an object).
     static func jsonObject(_ request: Request) async throws -> [String: JSONValue] {
-        try jsonObject(await collect(request))
+        try jsonObject(await collectJSON(request))
     }
 
     static func jsonObject(_ data: Data) throws(APIError) -> [String: JSONValue] {
@@ -33,7 +64,7 @@ enum RequestBody {
 
     /// Decodes a JSON body into `T`, naming the field at fault on failure.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
-        try decode(type, from: await collect(request))
+        try decode(type, from: await collectJSON(request))
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {

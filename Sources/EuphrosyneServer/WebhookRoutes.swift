@@ -27,6 +27,7 @@ enum WebhookRoutes {
     static func add<Context: RequestContext>(to router: Router<Context>, coordinator: IncidentCoordinator) {
         router.post("/webhook") { request, _ in
             let payload = try await RequestBody.jsonObject(request)
+            try RequestLimits.checkAlerts(payload)
             let reception: Reception
             do throws(CoordinatorError) {
                 reception = try await coordinator.receive(payload: payload)
@@ -46,6 +47,7 @@ enum WebhookRoutes {
         // The result callback of local mode. The path carries the incident's secret; a wrong one is refused
         // the same way as an unknown incident, so the endpoint does not reveal which incidents exist.
         router.post("/results/{uuid}/{secret}") { request, context in
+            try RequestBody.requireJSONContentType(request)
             let idText = context.parameters.get("uuid") ?? ""
             guard let id = UUID(uuidString: idText) else { throw APIError.invalidIncidentID(idText) }
             let secret = context.parameters.get("secret") ?? ""
@@ -55,7 +57,7 @@ enum WebhookRoutes {
                 throw APIError(.notFound, code: "unknown_callback",
                                message: "no open incident with that callback URL")
             }
-            let body = try await RequestBody.collect(request)
+            let body = try await RequestBody.collectJSON(request)
             let result: RecipeResult
             do throws(JSONInputError) {
                 result = try RecipeResult.decode(body)

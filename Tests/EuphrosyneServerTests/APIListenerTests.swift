@@ -16,7 +16,7 @@ import Testing
             let id = incident.id.uuidString.lowercased()
             try await harness.api.test(.router) { client in
                 let body = #"{"uuid":"\#(id)","actions":[{"name":"jira","data":{"summary":"api down"}}]}"#
-                try await client.execute(uri: "/api/actions", method: .post, body: ByteBuffer(json: body)) { response in
+                try await client.execute(uri: "/api/actions", method: .post, headers: .json, body: ByteBuffer(json: body)) { response in
                     #expect(response.status == .accepted)
                     #expect(response.json?["approval"] == .integer(1))
                     #expect(response.json?["state"] == .string("acting"))
@@ -53,7 +53,7 @@ import Testing
             ]
             try await harness.api.test(.router) { client in
                 for (body, status, code, field) in cases {
-                    try await client.execute(uri: "/api/actions", method: .post, body: ByteBuffer(json: body)) { response in
+                    try await client.execute(uri: "/api/actions", method: .post, headers: .json, body: ByteBuffer(json: body)) { response in
                         #expect(response.status == status, "\(body)")
                         #expect(response.apiError?.code == code, "\(body)")
                         #expect(response.apiError?.field == field, "\(body)")
@@ -70,7 +70,7 @@ import Testing
             let diagnosing = try await harness.coordinator.openIncident(payload: .unique)
             try await harness.api.test(.router) { client in
                 let body = #"{"uuid":"\#(diagnosing.id.uuidString)","actions":[{"name":"jira"}]}"#
-                try await client.execute(uri: "/api/actions", method: .post, body: ByteBuffer(json: body)) { response in
+                try await client.execute(uri: "/api/actions", method: .post, headers: .json, body: ByteBuffer(json: body)) { response in
                     #expect(response.status == .conflict)
                     #expect(response.apiError?.code == "still_diagnosing")
                 }
@@ -84,7 +84,7 @@ import Testing
             }
             try await failing.api.test(.router) { client in
                 let body = #"{"uuid":"\#(incident.id.uuidString)","actions":[{"name":"jira"}]}"#
-                try await client.execute(uri: "/api/actions", method: .post, body: ByteBuffer(json: body)) { response in
+                try await client.execute(uri: "/api/actions", method: .post, headers: .json, body: ByteBuffer(json: body)) { response in
                     #expect(response.status == .conflict)
                     #expect(response.apiError?.code == "incident_closed")
                     #expect(response.apiError?.message == "the incident is failed: no debugging recipe reported a result")
@@ -102,7 +102,7 @@ import Testing
                 try await harness.coordinator.incident(incident.id)?.runs.first?.state == .running
             }
             try await harness.api.test(.router) { client in
-                try await client.execute(uri: "/api/status", method: .post, body: ByteBuffer(json: #"{"uuid":"\#(id)"}"#)) {
+                try await client.execute(uri: "/api/status", method: .post, headers: .json, body: ByteBuffer(json: #"{"uuid":"\#(id)"}"#)) {
                     response in
                     #expect(response.status == .ok)
                     let jobs = try #require(response.jsonArray)
@@ -115,7 +115,7 @@ import Testing
                 }
                 // Without a uuid: the jobs of every open incident; an empty body means the same.
                 for body in [#"{}"#, ""] {
-                    try await client.execute(uri: "/api/status", method: .post, body: ByteBuffer(json: body)) {
+                    try await client.execute(uri: "/api/status", method: .post, headers: .json, body: ByteBuffer(json: body)) {
                         #expect($0.status == .ok)
                         #expect($0.jsonArray?.count == 1)
                     }
@@ -126,7 +126,7 @@ import Testing
                     ("{", .badRequest, "malformed_json"),
                     (#"{"uuid":"\#(UUID().uuidString)"}"#, .notFound, "incident_not_found"),
                 ] {
-                    try await client.execute(uri: "/api/status", method: .post, body: ByteBuffer(json: body)) {
+                    try await client.execute(uri: "/api/status", method: .post, headers: .json, body: ByteBuffer(json: body)) {
                         #expect($0.status == status, "\(body)")
                         #expect($0.apiError?.code == code, "\(body)")
                     }

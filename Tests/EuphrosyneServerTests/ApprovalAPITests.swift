@@ -31,11 +31,11 @@ import Testing
         try await harness.running {
             let incident = try await harness.analysedIncident()
             try await harness.api.test(.router) { client in
-                try await client.execute(uri: "/api/actions", method: .post, body: Self.body(incident.id)) { response in
+                try await client.execute(uri: "/api/actions", method: .post, headers: .json, body: Self.body(incident.id)) { response in
                     #expect(response.status == .accepted)
                     #expect(response.json?["duplicate"] == .bool(false))
                 }
-                try await client.execute(uri: "/api/actions", method: .post, body: Self.body(incident.id)) { response in
+                try await client.execute(uri: "/api/actions", method: .post, headers: .json, body: Self.body(incident.id)) { response in
                     #expect(response.status == .ok)
                     #expect(response.json?["duplicate"] == .bool(true) && response.json?["approval"] == .integer(1))
                     #expect(response.json?["runs"]?.arrayValue?.count == 1)
@@ -57,7 +57,7 @@ import Testing
                 try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                     for index in 0..<8 {
                         group.addTask {
-                            try await client.execute(uri: "/api/actions", method: .post,
+                            try await client.execute(uri: "/api/actions", method: .post, headers: .json,
                                                      body: Self.body(incident.id, summary: "from approver \(index)")) { $0.status }
                         }
                     }
@@ -79,7 +79,7 @@ import Testing
         try await harness.running {
             let incident = try await harness.analysedIncident()
             try await harness.api.test(.router) { client in
-                let keyed: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "card-submit-42"]
+                let keyed: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "card-submit-42", .contentType: "application/json"]
                 try await client.execute(uri: "/api/actions", method: .post, headers: keyed, body: Self.body(incident.id)) {
                     #expect($0.status == .accepted)
                 }
@@ -91,7 +91,8 @@ import Testing
                     #expect(response.status == .unprocessableContent)
                     #expect(response.apiError?.code == "idempotency_key_reused")
                 }
-                let tooLong: HTTPFields = [HTTPField.Name("Idempotency-Key")!: String(repeating: "k", count: 256)]
+                let tooLong: HTTPFields = [HTTPField.Name("Idempotency-Key")!: String(repeating: "k", count: 256),
+                                           .contentType: "application/json"]
                 try await client.execute(uri: "/api/actions", method: .post, headers: tooLong, body: Self.body(incident.id)) {
                     #expect($0.status == .badRequest && $0.apiError?.field == "Idempotency-Key")
                 }
@@ -107,7 +108,7 @@ import Testing
         try await harness.running {
             let incident = try await harness.analysedIncident()
             try await harness.api.test(.router) { client in
-                try await client.execute(uri: "/api/actions", method: .post, body: Self.body(incident.id, "webhook")) { response in
+                try await client.execute(uri: "/api/actions", method: .post, headers: .json, body: Self.body(incident.id, "webhook")) { response in
                     #expect(response.status == .conflict)
                     #expect(response.apiError?.code == "action_not_suggested")
                     #expect(response.apiError?.message == #"action "webhook" was not suggested by the incident's analysis (suggested: "jira")"#)
@@ -128,7 +129,7 @@ import Testing
         try await harness.running {
             let incident = try await harness.analysedIncident()
             try await harness.api.test(.router) { client in
-                try await client.execute(uri: "/api/actions", method: .post, body: Self.body(incident.id, "webhook")) {
+                try await client.execute(uri: "/api/actions", method: .post, headers: .json, body: Self.body(incident.id, "webhook")) {
                     #expect($0.status == .accepted)
                 }
             }

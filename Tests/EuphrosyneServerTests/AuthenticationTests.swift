@@ -36,7 +36,7 @@ import Testing
             try await harness.api.test(.router) { client in
                 for (uri, method) in [("/api/actions", HTTPRequest.Method.post), ("/api/status", .post),
                                       ("/api/incidents", .get), ("/api/incidents/\(UUID())", .get)] {
-                    try await client.execute(uri: uri, method: method, body: ByteBuffer(json: "{}")) { response in
+                    try await client.execute(uri: uri, method: method, headers: .json, body: ByteBuffer(json: "{}")) { response in
                         #expect(response.status == .unauthorized, "\(uri)")
                         #expect(response.apiError?.code == "unauthorized")
                         #expect(response.headers[.wwwAuthenticate] == #"Bearer realm="euphrosyne""#)
@@ -56,7 +56,8 @@ import Testing
             try await harness.api.test(.router) { client in
                 for wrong in ["Bearer token-ops-012345678", "Bearer token-ops-0123456789x", "Basic b3BzOnB3",
                               "Bearer", "token-ops-0123456789"] {
-                    try await client.execute(uri: "/api/actions", method: .post, headers: [.authorization: wrong],
+                    try await client.execute(uri: "/api/actions", method: .post,
+                                             headers: [.authorization: wrong, .contentType: "application/json"],
                                              body: Self.approval(incident.id)) { response in
                         #expect(response.status == .unauthorized, "\(wrong)")
                         // The refusal never echoes what was sent.
@@ -64,7 +65,7 @@ import Testing
                     }
                 }
                 try await client.execute(uri: "/api/actions", method: .post,
-                                         headers: [.authorization: "Bearer token-ci-9876543210"],
+                                         headers: [.authorization: "Bearer token-ci-9876543210", .contentType: "application/json"],
                                          body: Self.approval(incident.id)) { response in
                     #expect(response.status == .accepted)
                 }
@@ -132,7 +133,7 @@ import Testing
                 let wrongBasic = "Basic " + Data("alertmanager:guess".utf8).base64EncodedString()
                 for (header, status) in [(nil, HTTPResponse.Status.unauthorized), ("Bearer nope", .unauthorized),
                                          (wrongBasic, .unauthorized), ("Bearer am-token", .accepted), (basic, .accepted)] {
-                    var headers = HTTPFields()
+                    var headers = HTTPFields.json
                     if let header { headers[.authorization] = header }
                     try await client.execute(uri: "/webhook", method: .post, headers: headers, body: alert) { response in
                         #expect(response.status == status, "\(header ?? "none")")

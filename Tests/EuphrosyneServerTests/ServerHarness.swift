@@ -3,6 +3,7 @@ import EuphrosyneEngine
 import EuphrosyneServer
 import EuphrosyneTestSupport
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -53,6 +54,11 @@ struct ServerHarness {
         try await waitUntil("the analysis") { try await coordinator.incident(incident.id)?.state == .analysed }
         return try await coordinator.incident(incident.id)!
     }
+}
+
+extension HTTPFields {
+    /// What a JSON request carries: `Content-Type: application/json`.
+    static var json: HTTPFields { [.contentType: "application/json"] }
 }
 
 extension ByteBuffer {

@@ -22,7 +22,7 @@ import Testing
         let harness = ServerHarness()
         try await harness.running {
             try await harness.webhook.test(.router) { client in
-                try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: Self.alertmanagerPayload)) {
+                try await client.execute(uri: "/webhook", method: .post, headers: .json, body: ByteBuffer(json: Self.alertmanagerPayload)) {
                     response in
                     #expect(response.status == .accepted)
                     #expect(response.headers[.contentType] == "application/json; charset=utf-8")
@@ -41,7 +41,7 @@ import Testing
         let harness = ServerHarness()
         try await harness.running {
             try await harness.webhook.test(.router) { client in
-                try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: #"{"hello":"world"}"#)) {
+                try await client.execute(uri: "/webhook", method: .post, headers: .json, body: ByteBuffer(json: #"{"hello":"world"}"#)) {
                     #expect($0.status == .accepted)
                 }
             }
@@ -57,7 +57,7 @@ import Testing
     func aBodyThatIsNotAJSONObjectIsRefused(body: String, code: String) async throws {
         let harness = ServerHarness()
         try await harness.webhook.test(.router) { client in
-            try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: body)) { response in
+            try await client.execute(uri: "/webhook", method: .post, headers: .json, body: ByteBuffer(json: body)) { response in
                 #expect(response.status == .badRequest)
                 #expect(response.apiError?.code == code)
             }
@@ -68,7 +68,7 @@ import Testing
         let harness = ServerHarness()
         let large = "{\"pad\":\"" + String(repeating: "a", count: 1 << 20) + "\"}"
         try await harness.webhook.test(.router) { client in
-            try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: large)) { response in
+            try await client.execute(uri: "/webhook", method: .post, headers: .json, body: ByteBuffer(json: large)) { response in
                 #expect(response.status == .contentTooLarge)
                 #expect(response.apiError?.code == "body_too_large")
             }
@@ -79,7 +79,7 @@ import Testing
         let harness = ServerHarness()
         try await harness.running {}
         try await harness.webhook.test(.router) { client in
-            try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: "{}")) { response in
+            try await client.execute(uri: "/webhook", method: .post, headers: .json, body: ByteBuffer(json: "{}")) { response in
                 #expect(response.status == .serviceUnavailable)
                 #expect(response.headers[HTTPField.Name("Retry-After")!] == "5")
                 #expect(response.apiError?.code == "shutting_down")
@@ -92,14 +92,14 @@ import Testing
         let resolved = Self.alertmanagerPayload.replacingOccurrences(of: "\"firing\"", with: "\"resolved\"")
         try await harness.running {
             try await harness.webhook.test(.router) { client in
-                let opened = try await client.execute(uri: "/webhook", method: .post,
+                let opened = try await client.execute(uri: "/webhook", method: .post, headers: .json,
                                                       body: ByteBuffer(json: Self.alertmanagerPayload))
                 #expect(opened.status == .accepted)
                 #expect(opened.json?["outcome"] == .string("opened"))
                 #expect(opened.json?["new"] == .bool(true))
                 let uuid = try #require(opened.json?["uuid"])
 
-                let joined = try await client.execute(uri: "/webhook", method: .post,
+                let joined = try await client.execute(uri: "/webhook", method: .post, headers: .json,
                                                       body: ByteBuffer(json: Self.alertmanagerPayload))
                 #expect(joined.status == .accepted)
                 #expect(joined.json?["outcome"] == .string("joined"))
@@ -107,14 +107,14 @@ import Testing
                 #expect(joined.json?["new"] == .bool(false))
                 #expect(joined.json?["recipes"] == .array([]))
 
-                let ended = try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: resolved))
+                let ended = try await client.execute(uri: "/webhook", method: .post, headers: .json, body: ByteBuffer(json: resolved))
                 #expect(ended.status == .accepted)
                 #expect(ended.json?["outcome"] == .string("resolved"))
                 #expect(ended.json?["state"] == .string("resolved"))
                 #expect(ended.json?["uuid"] == uuid)
 
                 // Alertmanager may send the resolved group again: nothing is open for it any more.
-                let ignored = try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: resolved))
+                let ignored = try await client.execute(uri: "/webhook", method: .post, headers: .json, body: ByteBuffer(json: resolved))
                 #expect(ignored.status == .ok)
                 #expect(ignored.json?["outcome"] == .string("ignored"))
                 #expect(ignored.json?["uuid"] == nil)
@@ -133,7 +133,7 @@ import Testing
             let held = Task { try await coordinator.receive(payload: ["held": .bool(true)]) }
             try await waitUntil("the queue to fill") { coordinator.statistics.intakeQueueDepth == 1 }
             try await harness.webhook.test(.router) { client in
-                try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: Self.alertmanagerPayload)) {
+                try await client.execute(uri: "/webhook", method: .post, headers: .json, body: ByteBuffer(json: Self.alertmanagerPayload)) {
                     response in
                     #expect(response.status == .serviceUnavailable)
                     #expect(response.headers[HTTPField.Name("Retry-After")!] == "5")
@@ -154,10 +154,10 @@ import Testing
             .replacingOccurrences(of: #""groupKey":"{}:{alertname=\"X\"}""#, with: #""groupKey":"{}:{alertname=\"X\", zone=\"b\"}""#)
         try await harness.running {
             try await harness.webhook.test(.router) { client in
-                let first = try await client.execute(uri: "/webhook", method: .post,
+                let first = try await client.execute(uri: "/webhook", method: .post, headers: .json,
                                                      body: ByteBuffer(json: Self.alertmanagerPayload))
                 #expect(first.status == .accepted)
-                try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: otherGroup)) { response in
+                try await client.execute(uri: "/webhook", method: .post, headers: .json, body: ByteBuffer(json: otherGroup)) { response in
                     #expect(response.status == .tooManyRequests)
                     #expect(response.apiError?.code == "rate_limited")
                     let retryAfter = Int(response.headers[HTTPField.Name("Retry-After")!] ?? "") ?? 0
@@ -187,12 +187,12 @@ import Testing
             let path = "/results/\(id)/\(incident.callbackSecret)"
             let result = #"{"incident":"\#(id)","name":"dummy","status":"successful","results":{"analysis":"ok","actions":["jira"]}}"#
             try await harness.webhook.test(.router) { client in
-                try await client.execute(uri: path, method: .post, body: ByteBuffer(json: result)) { response in
+                try await client.execute(uri: path, method: .post, headers: .json, body: ByteBuffer(json: result)) { response in
                     #expect(response.status == .accepted)
                     #expect(response.json == ["accepted": .bool(true)])
                 }
                 // The same result again is refused as a duplicate.
-                try await client.execute(uri: path, method: .post, body: ByteBuffer(json: result)) { response in
+                try await client.execute(uri: path, method: .post, headers: .json, body: ByteBuffer(json: result)) { response in
                     #expect(response.status == .conflict)
                     #expect(response.apiError?.code == "result_ignored")
                     #expect(response.apiError?.message == "duplicate result from dummy")
@@ -219,12 +219,12 @@ import Testing
                     (good, #"{"incident":"\#(UUID().uuidString)","name":"dummy"}"#, .unprocessableContent, "incident_mismatch"),
                     (good, #"{"incident":"\#(id)","name":"intruder","status":"successful"}"#, .conflict, "result_ignored"),
                 ] {
-                    try await client.execute(uri: uri, method: .post, body: ByteBuffer(json: body)) { response in
+                    try await client.execute(uri: uri, method: .post, headers: .json, body: ByteBuffer(json: body)) { response in
                         #expect(response.status == status, "\(uri) \(body)")
                         #expect(response.apiError?.code == code, "\(uri) \(body)")
                     }
                 }
-                try await client.execute(uri: good, method: .post,
+                try await client.execute(uri: good, method: .post, headers: .json,
                                          body: ByteBuffer(json: #"{"incident":"\#(id)","status":"successful"}"#)) {
                     #expect($0.apiError?.field == "name")
                 }
@@ -267,10 +267,10 @@ import Testing
         let harness = ServerHarness(["dummy": .hang])
         try await harness.running {
             try await harness.webhook.test(.router) { client in
-                let first = try await client.execute(uri: "/webhook", method: .post,
+                let first = try await client.execute(uri: "/webhook", method: .post, headers: .json,
                                                      body: ByteBuffer(json: Self.alertmanagerPayload)) { $0.json }
                 #expect(first?["new"] == .bool(true))
-                try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(json: Self.alertmanagerPayload)) {
+                try await client.execute(uri: "/webhook", method: .post, headers: .json, body: ByteBuffer(json: Self.alertmanagerPayload)) {
                     response in
                     #expect(response.status == .accepted)
                     #expect(response.json?["uuid"] == first?["uuid"])
