@@ -99,6 +99,9 @@ let package = Package(
                 // HMAC-SHA256 of signed API requests (and, for the Webex bot, HMAC-SHA1 of its callbacks).
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            // openapi.yaml is a symlink to the repository root's openapi.yaml, compiled into the binary and served
+            // at GET /openapi.yaml (see OpenAPIRoutes.swift).
+            resources: [.embedInCode("openapi.yaml")],
             swiftSettings: swiftSettings
         ),
         // The Swift SDK for writing recipes.
@@ -244,6 +247,8 @@ let package = Package(
                 "EuphrosyneServer", "EuphrosyneTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                // OpenAPITests reads openapi.yaml.
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -8,7 +8,7 @@ import NIOCore
 /// The CLI puts both in its `ServiceGroup`; tests build them on port 0 and learn the bound port from
 /// `onServerRunning`.
 public enum Listeners {
-    /// The webhook listener: `POST /webhook`, the local-mode result callback, health.
+    /// The webhook listener: `POST /webhook`, the local-mode result callback, health, `/openapi.yaml`.
     public static func webhookRouter(
         coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil,
         credentials: WebhookCredentials = WebhookCredentials()
@@ -18,11 +18,12 @@ public enum Listeners {
         router.add(middleware: WebhookAuthenticationMiddleware(credentials: credentials))
         WebhookRoutes.add(to: router, coordinator: coordinator)
         HealthRoutes.add(to: router, readiness: readiness)
+        OpenAPIRoutes.add(to: router)
         if let exporter { MetricsRoutes.add(to: router, exporter: exporter) }
         return router
     }
 
-    /// The API listener: approvals, status, incidents, health.
+    /// The API listener: approvals, status, incidents, health, `/openapi.yaml`.
     public static func apiRouter(
         coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil,
         credentials: APICredentials = APICredentials(), webex: WebexApprovals? = nil
@@ -33,6 +34,7 @@ public enum Listeners {
         APIRoutes.add(to: router, coordinator: coordinator)
         if let webex { WebexRoutes.add(to: router, approvals: webex) }
         HealthRoutes.add(to: router, readiness: readiness)
+        OpenAPIRoutes.add(to: router)
         if let exporter { MetricsRoutes.add(to: router, exporter: exporter) }
         return router
     }
