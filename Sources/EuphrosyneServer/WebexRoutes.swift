@@ -16,7 +16,7 @@ enum WebexRoutes {
 
     static func add<Context: RequestContext>(to router: Router<Context>, approvals: WebexApprovals) {
         router.post(RouterPath(path)) { request, _ in
-            let body = try await RequestBody.collect(request)
+            let body = try await RequestBody.collectJSON(request)
             guard approvals.isSignatureValid(body: body, signature: request.headers[HTTPField.Name("X-Spark-Signature")!]) else {
                 throw APIError(.unauthorized, code: "bad_signature",
                                message: "X-Spark-Signature is missing or does not match the webhook secret")

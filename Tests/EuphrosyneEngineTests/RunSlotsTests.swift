@@ -23,7 +23,9 @@ import Testing
         #expect(slots.statistics.inUse == 2)
         slots.release()
         try await waitUntil("the first waiter served") { order.values == [1] }
+        // One release at a time: two resumed waiters would race to log themselves.
         slots.release()
+        try await waitUntil("the second waiter served") { order.values == [1, 2] }
         slots.release()
         for waiter in waiters { #expect(await waiter.value) }
         #expect(order.values == [1, 2, 3])

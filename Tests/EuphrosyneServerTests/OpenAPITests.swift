@@ -34,6 +34,7 @@ import Yams
             (Route(listener: .api, method: "POST", path: "/api/status"), "/api/status"),
             (Route(listener: .api, method: "GET", path: "/api/incidents"), "/api/incidents"),
             (Route(listener: .api, method: "GET", path: "/api/incidents/{uuid}"), "/api/incidents/\(uuid)"),
+            (Route(listener: .api, method: "POST", path: "/api/webex/events"), "/api/webex/events"),
         ]
         for listener in Listener.allCases {
             for path in ["/healthz", "/readyz", "/metrics", "/openapi.yaml"] {
@@ -102,6 +103,30 @@ import Yams
                     }
                 }
             }
+        }
+    }
+
+    @Test func webexCallbackAnswersMatchTheSpec() async throws {
+        let spec = try OpenAPISpec.load()
+        let harness = ServerHarness()
+        let api = Application(router: Self.routers(harness)[.api]!)
+        let body = #"{"resource":"attachmentActions","event":"created","data":{"id":"ACT-1"}}"#
+        var signature = Self.json
+        signature[HTTPField.Name("X-Spark-Signature")!] = FakeWebex.sparkSignature(body: Data(body.utf8), secret: "s")
+        let signed = signature
+        try await api.test(.router) { client in
+            let unsigned = try await client.execute(uri: "/api/webex/events", method: .post, headers: Self.json,
+                                                    body: ByteBuffer(json: body))
+            #expect(unsigned.status == .unauthorized && unsigned.apiError?.code == "bad_signature")
+            Self.expectConforms(spec, unsigned, "post", "/api/webex/events")
+            let queued = try await client.execute(uri: "/api/webex/events", method: .post, headers: signed,
+                                                  body: ByteBuffer(json: body))
+            #expect(queued.status == .accepted)
+            Self.expectConforms(spec, queued, "post", "/api/webex/events")
+            let repeated = try await client.execute(uri: "/api/webex/events", method: .post, headers: signed,
+                                                    body: ByteBuffer(json: body))
+            #expect(repeated.status == .ok && repeated.json?["reason"] == .string("already received"))
+            Self.expectConforms(spec, repeated, "post", "/api/webex/events")
         }
     }
 
@@ -309,8 +334,19 @@ import Yams
         let exporter = MetricsExporter()
         return [
             .webhook: Listeners.webhookRouter(coordinator: harness.coordinator, readiness: Readiness(), exporter: exporter),
-            .api: Listeners.apiRouter(coordinator: harness.coordinator, readiness: Readiness(), exporter: exporter),
+            .api: Listeners.apiRouter(coordinator: harness.coordinator, readiness: Readiness(), exporter: exporter,
+                                      webex: webex(harness)),
         ]
+    }
+
+    /// The Webex approvals behind `/api/webex/events` (never run: Webex itself is not needed to answer callbacks).
+    static func webex(_ harness: ServerHarness) -> WebexApprovals {
+        let client = WebexClient(baseURL: "http://127.0.0.1:9/v1", token: "t", httpClient: .shared)
+        let registry = StaticRecipeRegistry(ServerHarness.catalog)
+        return WebexApprovals(client: client, notifier: WebexNotifier(client: client, roomID: "R", registry: registry),
+                              coordinator: harness.coordinator,
+                              configuration: .init(targetURL: "http://127.0.0.1:9/api/webex/events", secret: "s",
+                                                   approvers: []))
     }
 }
 
