@@ -59,6 +59,9 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
     /// The diagnosis' data ConfigMap of each incident, being or already created, so its debugging runs share one.
     /// (Each action run has a ConfigMap of its own: nothing to share.)
     private let diagnosisData = Mutex<[UUID: Task<ConfigMap, any Error>]>([:])
+    /// Jobs this launcher created whose runs are still being followed, by name: the Job cache may trail a Job
+    /// created a moment ago, and `/api/status` must still name it (not the run).
+    private let createdJobs = Mutex<[String: Job]>([:])
 
     public init(client: KubernetesClient, settings: Settings,
                 logger: Logger = Logger(label: "euphrosyne.launcher.kubernetes")) {
@@ -186,8 +189,11 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         guard let name = created.metadata.name else { return .launchFailed(reason: "the API returned a Job without a name") }
         logger[metadataKey: "job"] = "\(name)"
         logger.debug("recipe Job created")
+        createdJobs.withLock { $0[name] = created }
         await started()
-        return await follow(name, timeout: request.timeout, cancellation: request.cancellation, logger: logger)
+        let exit = await follow(name, timeout: request.timeout, cancellation: request.cancellation, logger: logger)
+        createdJobs.withLock { $0[name] = nil }
+        return exit
     }
 
     public func reattach(
@@ -417,6 +423,13 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         if phase == .all || phase == .debugging {
             diagnosisData.withLock { tasks in tasks[incident] = nil }
         }
+        let id = incident.uuidString.lowercased()
+        createdJobs.withLock { created in
+            created = created.filter { _, job in
+                let labels = job.metadata.labels ?? [:]
+                return labels["uuid"] != id || (phase.label.map { labels["euphrosyne.io/phase"] != $0 } ?? false)
+            }
+        }
         do throws(KubernetesError) {
             // Deleting the data ConfigMaps lets the garbage collector remove the Jobs they own; the Jobs are
             // deleted explicitly too, failed ones included, so nothing waits on the collector.
@@ -433,8 +446,13 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
 
     public func jobStatuses(incident: UUID) async -> [JobStatus]? {
         let id = incident.uuidString.lowercased()
-        return await jobs.all
-            .filter { $0.metadata.labels?["uuid"] == id }
+        let cached = await jobs.all.filter { $0.metadata.labels?["uuid"] == id }
+        let cachedNames = Set(cached.compactMap(\.metadata.name))
+        // Jobs created a moment ago that the cache has not seen yet, as the API answered their creation.
+        let fresh = createdJobs.withLock { created in
+            created.values.filter { $0.metadata.labels?["uuid"] == id && !cachedNames.contains($0.metadata.name ?? "") }
+        }
+        return (cached + fresh)
             .sorted { ($0.metadata.creationTimestamp ?? "", $0.metadata.name ?? "") < ($1.metadata.creationTimestamp ?? "", $1.metadata.name ?? "") }
             .map { job in
                 let phase: JobStatus.Phase

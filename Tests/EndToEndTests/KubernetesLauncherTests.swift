@@ -4,6 +4,7 @@ import EuphrosyneKubernetes
 import EuphrosyneTestSupport
 import Foundation
 import KubernetesEmulator
+import Synchronization
 import Testing
 
 /// The Job launcher and the ConfigMap registry against the Kubernetes API emulator, whose kubelet runs each pod as
@@ -89,6 +90,27 @@ import Testing
         try await Cluster.with { cluster in
             let exit = await cluster.launcher.run(try Self.request("sleepy", timeout: 1)) {}
             #expect(exit == .timedOut)
+        }
+    }
+
+    @Test func jobStatusesNameTheJobFromTheMomentItIsCreated() async throws {
+        try await Cluster.with { cluster in
+            let request = try Self.request("quick")
+            let launcher = cluster.launcher
+            let seen = Mutex<[JobStatus]?>(nil)
+            // Asked as soon as the launcher says the run started, the Job cache may not have seen the Job yet; the
+            // status still names the Job (not the run).
+            let task = Task {
+                await launcher.run(request) {
+                    let statuses = await launcher.jobStatuses(incident: Self.incident)
+                    seen.withLock { $0 = statuses }
+                }
+            }
+            try await waitUntil("the statuses taken at start") { seen.withLock { $0 } != nil }
+            let jobNames = await cluster.jobs().compactMap { $0["metadata"]["name"].string }
+            let statuses = try #require(seen.withLock { $0 })
+            #expect(statuses.map(\.name) == jobNames, "\(statuses)")
+            #expect(await task.value == .exited(status: 0, stderrTail: "quick done"))
         }
     }
 
