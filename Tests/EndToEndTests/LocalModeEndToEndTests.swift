@@ -121,16 +121,12 @@ import Testing
             let runs = try await endpoints.incident(id)["runs"]?.arrayValue ?? []
             #expect(runs.count == 3)
             #expect(runs.allSatisfy { $0["state"] == .string("reported") })
-            // Every run started before any of them finished, and the three together took about one run's time:
-            // one after another they would take over 6 s. Measured from the runs' own timestamps, so a busy machine
-            // slowing the alert's way in does not count against them.
+            // Every run started before any of them finished: they ran side by side. (From the runs' own
+            // timestamps, not durations, so a loaded machine cannot make this fail.)
             let starts = runs.compactMap { $0["startedAt"]?.stringValue.flatMap(RFC3339.parse) }
             let ends = runs.compactMap { $0["finishedAt"]?.stringValue.flatMap(RFC3339.parse) }
             #expect(starts.count == 3 && ends.count == 3)
-            #expect(starts.max()! < ends.min()!)
-            let span = ends.max()!.timeIntervalSince(starts.min()!)
-            // Under 6 s is only possible if they overlapped; the margin absorbs a loaded machine.
-            #expect(span < 5.8, "the three runs spanned \(span) s (alert to analysis: \(elapsed))")
+            #expect(starts.max()! < ends.min()!, "runs did not overlap (alert to analysis: \(elapsed))")
         }
     }
 
