@@ -109,7 +109,7 @@ import Testing
               enabled: true
               entrypoint: "euphrosyne-recipes dummy"
               env:
-                DUMMY_DELAY_SECONDS: 2
+                DUMMY_DELAY_SECONDS: 3
             """
         }.joined(separator: "\n")
         try await loop.run(registry: Self.registry(debugging: slow)) { endpoints in
