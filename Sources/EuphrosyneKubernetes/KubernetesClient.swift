@@ -38,8 +38,13 @@ public final class KubernetesClient: Sendable {
         case orphan = "Orphan"
     }
 
+    /// `connectTimeout` bounds establishing a connection. With `retryConnectionEstablishment` (the default, right
+    /// for a long-running reconciler) a refused connection is tried again until then; without it, it fails the
+    /// attempt at once and only `retries` try again: what a short-lived caller (a recipe) wants from an API server
+    /// that is down.
     public init(
         configuration: KubernetesConfiguration, retries: Int = 4, requestTimeout: TimeAmount = .seconds(30),
+        connectTimeout: TimeAmount = .seconds(10), retryConnectionEstablishment: Bool = true,
         metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
         logger: Logger = Logger(label: "euphrosyne.kubernetes")
     ) throws(KubernetesError) {
@@ -61,8 +66,9 @@ public final class KubernetesClient: Sendable {
             throw KubernetesError(.credentials, message: "cannot load the TLS certificates: \(error)")
         }
         var http = HTTPClient.Configuration(tlsConfiguration: tls)
-        http.timeout = .init(connect: .seconds(10), read: .seconds(600))
+        http.timeout = .init(connect: connectTimeout, read: .seconds(600))
         http.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        http.connectionPool.retryConnectionEstablishment = retryConnectionEstablishment
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
     }
 
@@ -138,12 +144,15 @@ public final class KubernetesClient: Sendable {
                            query: [("labelSelector", labelSelector), ("propagationPolicy", propagation.rawValue)])
     }
 
-    /// The last lines of a pod's log (`text/plain`).
+    /// The last lines of a pod's log (`text/plain`); with `previous`, of the container's last terminated instance
+    /// (what a crash-looping container printed before it died).
     public func podLog(
-        name: String, namespace: String, container: String? = nil, tailLines: Int = 50, limitBytes: Int = 16_384
+        name: String, namespace: String, container: String? = nil, tailLines: Int = 50, limitBytes: Int = 16_384,
+        previous: Bool = false
     ) async throws(KubernetesError) -> String {
         var query = [("tailLines", String(tailLines)), ("limitBytes", String(limitBytes))]
         if let container { query.append(("container", container)) }
+        if previous { query.append(("previous", "true")) }
         let body = try await send(.GET, Pod.resource.objectPath(name: name, namespace: namespace) + "/log", query: query)
         return String(decoding: body, as: UTF8.self)
     }
@@ -335,7 +344,7 @@ public final class KubernetesClient: Sendable {
 
     /// The RBAC verb of a request: `get`, `list`, `watch`, `create`, `delete` or `deletecollection`.
     static func verb(_ method: HTTPMethod, path: String, query: [(String, String)]) -> String {
-        let collections: Set<String> = ["configmaps", "jobs", "pods", "selfsubjectaccessreviews"]
+        let collections: Set<String> = ["configmaps", "jobs", "pods", "selfsubjectaccessreviews", "events", "deployments"]
         let isCollection = collections.contains(String(path.split(separator: "/").last ?? ""))
         switch method {
         case .GET:

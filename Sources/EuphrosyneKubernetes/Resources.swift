@@ -370,11 +370,26 @@ public struct Pod: KubernetesObject, Hashable {
         public var reason: String?
         public var message: String?
         public var startTime: String?
+        /// `PodScheduled`, `Initialized`, `ContainersReady`, `Ready`…: why a pod is Pending or not ready.
+        public var conditions: [Condition]?
+        public var initContainerStatuses: [ContainerStatus]?
         public var containerStatuses: [ContainerStatus]?
+    }
+
+    /// One entry of `status.conditions`, e.g. `PodScheduled` `False` with reason `Unschedulable`.
+    public struct Condition: Codable, Sendable, Hashable {
+        public var type: String
+        /// `True`, `False` or `Unknown`.
+        public var status: String
+        public var reason: String?
+        public var message: String?
+        public var lastTransitionTime: String?
     }
 
     public struct ContainerStatus: Codable, Sendable, Hashable {
         public var name: String
+        public var image: String?
+        public var ready: Bool?
         public var restartCount: Int?
         public var state: ContainerState?
         public var lastState: ContainerState?
@@ -396,9 +411,182 @@ public struct Pod: KubernetesObject, Hashable {
 
         public struct Terminated: Codable, Sendable, Hashable {
             public var exitCode: Int
+            public var signal: Int?
             public var reason: String?
             public var message: String?
+            public var startedAt: String?
+            public var finishedAt: String?
         }
+    }
+}
+
+// MARK: - Event
+
+/// A core/v1 `Event` (`/api/v1/namespaces/{ns}/events`): what the scheduler, the kubelet and controllers said about
+/// an object (`FailedScheduling`, `BackOff`, `Failed` to pull an image…). Read by the `pod-diagnostics` recipe;
+/// list them with the field selector `involvedObject.name=<name>`.
+public struct KubernetesEvent: KubernetesObject, Hashable {
+    public static let resource = ResourceType(group: "", version: "v1", plural: "events", kind: "Event",
+                                              namespaced: true)
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var involvedObject: ObjectReference?
+    public var reason: String?
+    public var message: String?
+    /// `Normal` or `Warning`.
+    public var type: String?
+    public var count: Int?
+    public var firstTimestamp: String?
+    public var lastTimestamp: String?
+    /// Set (with `series`) by clients of the newer events.k8s.io API instead of the timestamps above.
+    public var eventTime: String?
+    public var series: Series?
+    public var source: Source?
+    public var reportingComponent: String?
+
+    public struct ObjectReference: Codable, Sendable, Hashable {
+        public var kind: String?
+        public var namespace: String?
+        public var name: String?
+        public var uid: String?
+        public var apiVersion: String?
+        public var fieldPath: String?
+
+        public init(kind: String? = nil, namespace: String? = nil, name: String? = nil, uid: String? = nil,
+                    apiVersion: String? = nil, fieldPath: String? = nil) {
+            self.kind = kind
+            self.namespace = namespace
+            self.name = name
+            self.uid = uid
+            self.apiVersion = apiVersion
+            self.fieldPath = fieldPath
+        }
+    }
+
+    public struct Series: Codable, Sendable, Hashable {
+        public var count: Int?
+        public var lastObservedTime: String?
+    }
+
+    public struct Source: Codable, Sendable, Hashable {
+        public var component: String?
+        public var host: String?
+    }
+
+    public init(metadata: ObjectMeta, involvedObject: ObjectReference?, reason: String?, message: String?,
+                type: String?, count: Int? = nil, firstTimestamp: String? = nil, lastTimestamp: String? = nil) {
+        apiVersion = Self.resource.apiVersion
+        kind = Self.resource.kind
+        self.metadata = metadata
+        self.involvedObject = involvedObject
+        self.reason = reason
+        self.message = message
+        self.type = type
+        self.count = count
+        self.firstTimestamp = firstTimestamp
+        self.lastTimestamp = lastTimestamp
+    }
+
+    public var isWarning: Bool { type == "Warning" }
+
+    /// How many times it happened (`series.count`, else `count`, else once).
+    public var occurrences: Int { series?.count ?? count ?? 1 }
+
+    /// When it last happened, whichever API wrote it.
+    public var lastSeen: String? {
+        series?.lastObservedTime ?? lastTimestamp ?? eventTime ?? firstTimestamp ?? metadata.creationTimestamp
+    }
+}
+
+// MARK: - Deployment
+
+/// An apps/v1 `Deployment`, read (never written) by the `pod-diagnostics` recipe to find its pods through
+/// `spec.selector`, and to say how many replicas are available.
+public struct Deployment: KubernetesObject, Hashable {
+    public static let resource = ResourceType(group: "apps", version: "v1", plural: "deployments", kind: "Deployment",
+                                              namespaced: true)
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+    public var status: Status?
+
+    public init(metadata: ObjectMeta, spec: Spec) {
+        apiVersion = Self.resource.apiVersion
+        kind = Self.resource.kind
+        self.metadata = metadata
+        self.spec = spec
+    }
+
+    public struct Spec: Codable, Sendable, Hashable {
+        public var replicas: Int?
+        public var selector: LabelSelector?
+        public var template: PodTemplateSpec?
+
+        public init(replicas: Int? = nil, selector: LabelSelector?, template: PodTemplateSpec?) {
+            self.replicas = replicas
+            self.selector = selector
+            self.template = template
+        }
+    }
+
+    public struct Status: Codable, Sendable, Hashable {
+        public var replicas: Int?
+        public var updatedReplicas: Int?
+        public var readyReplicas: Int?
+        public var availableReplicas: Int?
+        public var unavailableReplicas: Int?
+        /// `Available`, `Progressing`, `ReplicaFailure`.
+        public var conditions: [Condition]?
+    }
+
+    public struct Condition: Codable, Sendable, Hashable {
+        public var type: String
+        public var status: String
+        public var reason: String?
+        public var message: String?
+    }
+}
+
+/// A `metav1.LabelSelector` (`matchLabels` and `matchExpressions`), as Deployments and Jobs carry it.
+public struct LabelSelector: Codable, Sendable, Hashable {
+    public var matchLabels: [String: String]?
+    public var matchExpressions: [Requirement]?
+
+    public struct Requirement: Codable, Sendable, Hashable {
+        public var key: String
+        /// `In`, `NotIn`, `Exists` or `DoesNotExist`.
+        public var `operator`: String
+        public var values: [String]?
+
+        public init(key: String, operator: String, values: [String]? = nil) {
+            self.key = key
+            self.operator = `operator`
+            self.values = values
+        }
+    }
+
+    public init(matchLabels: [String: String]? = nil, matchExpressions: [Requirement]? = nil) {
+        self.matchLabels = matchLabels
+        self.matchExpressions = matchExpressions
+    }
+
+    /// The selector as a `labelSelector` query parameter (`app=api,tier in (a,b),!legacy`); nil when it selects
+    /// nothing usable: empty (which would select every object) or with an operator this client does not know.
+    public var queryString: String? {
+        var terms = (matchLabels ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        for requirement in matchExpressions ?? [] {
+            let values = (requirement.values ?? []).sorted().joined(separator: ",")
+            switch requirement.operator {
+            case "In": terms.append("\(requirement.key) in (\(values))")
+            case "NotIn": terms.append("\(requirement.key) notin (\(values))")
+            case "Exists": terms.append(requirement.key)
+            case "DoesNotExist": terms.append("!\(requirement.key)")
+            default: return nil
+            }
+        }
+        return terms.isEmpty ? nil : terms.joined(separator: ",")
     }
 }
 

@@ -7,6 +7,8 @@ import RecipeKit
 public enum BuiltinRecipes {
     public static let all: [String: RecipeRunner.Work] = [
         "dummy": dummy,
+        "http-errors": httpErrors,
+        "pod-diagnostics": podDiagnostics,
         "record": record,
     ]
 

@@ -208,6 +208,73 @@ import Testing
         }
     }
 
+    @Test func readsEventsDeploymentsAndPreviousLogs() async throws {
+        try await Self.withEmulator { emulator, client in
+            try await emulator.seed(.pods, namespace: "alerts", [
+                "metadata": ["name": "api-1", "labels": ["app": "api"]], "spec": ["containers": [["name": "api", "image": "x"]]],
+            ])
+            try await emulator.setPodStatus(namespace: "alerts", name: "api-1", status: [
+                "phase": "Running",
+                "conditions": [["type": "Ready", "status": "False", "reason": "ContainersNotReady"]],
+                "containerStatuses": [["name": "api", "image": "x", "ready": false, "restartCount": 2,
+                                       "state": ["waiting": ["reason": "CrashLoopBackOff"]],
+                                       "lastState": ["terminated": ["exitCode": 137, "reason": "OOMKilled",
+                                                                    "finishedAt": "2026-01-01T10:00:00Z"]]]],
+            ])
+            try await emulator.seed(.events, namespace: "alerts", [
+                "metadata": ["name": "api-1.1"], "involvedObject": ["kind": "Pod", "namespace": "alerts", "name": "api-1"],
+                "type": "Warning", "reason": "BackOff", "message": "Back-off restarting failed container", "count": 5,
+            ])
+            try await emulator.seed(.events, namespace: "alerts", [
+                "metadata": ["name": "api-2.1"], "involvedObject": ["kind": "Pod", "namespace": "alerts", "name": "api-2"],
+                "type": "Normal", "reason": "Pulled",
+            ])
+            try await emulator.seed(.deployments, namespace: "alerts", [
+                "metadata": ["name": "api"],
+                "spec": ["selector": ["matchLabels": ["app": "api"]],
+                         "template": ["metadata": ["labels": ["app": "api"]], "spec": ["containers": [["name": "api", "image": "x"]]]]],
+            ])
+            await emulator.setPodLog(namespace: "alerts", name: "api-1", container: "api", log: "a\nb\nkilled\n", previous: true)
+
+            let pod = try await client.get(Pod.self, name: "api-1", namespace: "alerts")
+            let status = try #require(pod.status?.containerStatuses?.first)
+            #expect(status.ready == false && status.lastState?.terminated?.reason == "OOMKilled")
+            #expect(status.lastState?.terminated?.finishedAt == "2026-01-01T10:00:00Z")
+            #expect(pod.status?.conditions?.first?.reason == "ContainersNotReady")
+
+            let events = try await client.list(KubernetesEvent.self, namespace: "alerts",
+                                               fieldSelector: "involvedObject.name=api-1").items
+            #expect(events.map(\.reason) == ["BackOff"] && events.first?.occurrences == 5)
+
+            let deployment = try await client.get(Deployment.self, name: "api", namespace: "alerts")
+            #expect(deployment.spec?.replicas == 1)
+            let selector = try #require(deployment.spec?.selector?.queryString)
+            #expect(try await client.list(Pod.self, namespace: "alerts", labelSelector: selector).items.map(\.metadata.name) == ["api-1"])
+
+            #expect(try await client.podLog(name: "api-1", namespace: "alerts", tailLines: 2, previous: true) == "b\nkilled\n")
+            #expect(await emulator.requestLog.last?.query["previous"] == "true")
+        }
+    }
+
+    @Test func withoutConnectionRetriesADownServerFailsFast() async throws {
+        let emulator = try await KubernetesEmulator.start(namespaces: ["alerts"])
+        let configuration = KubernetesConfiguration(server: emulator.baseURL, caPEM: emulator.caPEM,
+                                                    credentials: .bearer(TokenSource(token: await emulator.validToken())))
+        await emulator.stop()
+        // The connect timeout is long: only failing each refused connection at once makes this quick.
+        let client = try KubernetesClient(configuration: configuration, retries: 1, connectTimeout: .seconds(60),
+                                          retryConnectionEstablishment: false)
+        let started = ContinuousClock.now
+        do throws(KubernetesError) {
+            _ = try await client.get(Pod.self, name: "api-1", namespace: "alerts")
+            Issue.record("a stopped server answered")
+        } catch {
+            #expect(error.kind == .transport)
+        }
+        #expect(ContinuousClock.now - started < .seconds(30))
+        try await client.shutdown()
+    }
+
     @Test func theStartUpCheckNamesEveryDeniedPermission() async throws {
         let permissions = Permissions.all
             .denying(verbs: ["deletecollection"], group: "batch", resources: ["jobs"])

@@ -36,6 +36,34 @@ import Testing
         #expect(Self.job([("Failed", "False", nil), ("Suspended", "True", nil)]).outcome == .running)
     }
 
+    @Test func aLabelSelectorBecomesOneQueryValue() {
+        let selector = LabelSelector(matchLabels: ["app": "api", "tier": "web"], matchExpressions: [
+            .init(key: "track", operator: "In", values: ["stable", "canary"]),
+            .init(key: "env", operator: "NotIn", values: ["dev"]),
+            .init(key: "owner", operator: "Exists"),
+            .init(key: "legacy", operator: "DoesNotExist"),
+        ])
+        #expect(selector.queryString == "app=api,tier=web,track in (canary,stable),env notin (dev),owner,!legacy")
+        // An empty selector would select everything; an unknown operator cannot be sent faithfully.
+        #expect(LabelSelector().queryString == nil)
+        #expect(LabelSelector(matchExpressions: [.init(key: "a", operator: "Gt", values: ["1"])]).queryString == nil)
+        #expect(Deployment.resource.objectPath(name: "api", namespace: "shop") == "/apis/apps/v1/namespaces/shop/deployments/api")
+        #expect(KubernetesEvent.resource.collectionPath(namespace: "shop") == "/api/v1/namespaces/shop/events")
+    }
+
+    @Test func anEventSaysWhenAndHowOftenWhicheverAPIWroteIt() throws {
+        let legacy = try JSONDecoder().decode(KubernetesEvent.self, from: Data(#"""
+            {"metadata": {"name": "a.1", "creationTimestamp": "2026-01-01T09:00:00Z"}, "type": "Warning",
+             "reason": "BackOff", "count": 12, "firstTimestamp": "2026-01-01T09:00:00Z", "lastTimestamp": "2026-01-01T10:00:00Z"}
+            """#.utf8))
+        #expect(legacy.isWarning && legacy.occurrences == 12 && legacy.lastSeen == "2026-01-01T10:00:00Z")
+        let series = try JSONDecoder().decode(KubernetesEvent.self, from: Data(#"""
+            {"metadata": {"name": "a.2"}, "type": "Normal", "eventTime": "2026-01-01T09:00:00.000000Z",
+             "series": {"count": 3, "lastObservedTime": "2026-01-01T11:00:00.000000Z"}}
+            """#.utf8))
+        #expect(!series.isWarning && series.occurrences == 3 && series.lastSeen == "2026-01-01T11:00:00.000000Z")
+    }
+
     @Test func theMissingPermissionsAreNamedInOneMessage() {
         let missing = [
             ResourceAttributes(verb: "create", group: "batch", resource: "jobs", namespace: "recipes"),

@@ -323,7 +323,7 @@ extension KubernetesEmulator {
         for key in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
             metadata.removeValue(forKey: key)
         }
-        if resource == .jobs || resource == .pods { metadata["generation"] = 1 }
+        if resource == .jobs || resource == .pods || resource == .deployments { metadata["generation"] = 1 }
         object["metadata"] = .object(metadata)
         let name = metadata["name"]?.string ?? ""
         if resource == .secrets, let failure = normalizeSecret(&object) { return failure }
@@ -342,6 +342,8 @@ extension KubernetesEmulator {
             object["spec"]["template"]["metadata"]["labels"] = labels
         case .pods:
             object["status"] = ["phase": "Pending", "qosClass": "BestEffort"]
+        case .deployments:
+            object["status"] = [:]
         default:
             break
         }
@@ -608,11 +610,13 @@ extension KubernetesEmulator {
         } else {
             return .status(400, "BadRequest", "a container name must be specified for pod \(name), choose one of: [\(containers.joined(separator: " "))]")
         }
-        if query["previous"] == "true" {
-            return .status(400, "BadRequest", "previous terminated container \(quoted(container)) in pod \(quoted(name)) not found")
-        }
         var text: String
-        if let override = logOverrides["\(namespace)/\(name)/\(container)"] {
+        if query["previous"] == "true" {
+            guard let previous = previousLogOverrides["\(namespace)/\(name)/\(container)"] else {
+                return .status(400, "BadRequest", "previous terminated container \(quoted(container)) in pod \(quoted(name)) not found")
+            }
+            text = previous
+        } else if let override = logOverrides["\(namespace)/\(name)/\(container)"] {
             text = override
         } else {
             let uid = pod["metadata"]["uid"].string ?? ""

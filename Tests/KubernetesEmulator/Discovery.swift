@@ -3,7 +3,7 @@ import Foundation
 /// Discovery documents (legacy, non-aggregated: clients fall back to them), a minimal OpenAPI v3 that lets
 /// `kubectl create` use server-side field validation, and `Table` rendering for `kubectl get`.
 enum Discovery {
-    static let groups = ["batch", "authorization.k8s.io", "coordination.k8s.io"]
+    static let groups = ["apps", "batch", "authorization.k8s.io", "coordination.k8s.io"]
 
     static let version: JSON = [
         "major": "1", "minor": "32", "gitVersion": "v1.32.0-emulator", "gitCommit": "0000000000000000000000000000000000000000",
@@ -46,7 +46,7 @@ enum Discovery {
                 "storageVersionHash": .string(Data(resource.kind.utf8).base64EncodedString()),
             ]
             if !resource.shortNames.isEmpty { entry["shortNames"] = .array(resource.shortNames.map { .string($0) }) }
-            if resource == .pods || resource == .jobs { entry["categories"] = ["all"] }
+            if resource == .pods || resource == .jobs || resource == .deployments { entry["categories"] = ["all"] }
             resources.append(entry)
             if resource.hasStatusSubresource {
                 resources.append(["name": .string("\(resource.rawValue)/status"), "singularName": "", "namespaced": true,
@@ -79,7 +79,7 @@ enum Discovery {
             return .json(200, ["swagger": "2.0", "info": ["title": "Kubernetes", "version": "v1.32.0"], "paths": [:], "definitions": [:]], [:])
         }
         guard rest.first == "v3" else { return KubernetesEmulator.unknownPath }
-        let documents = ["api/v1": "", "apis/batch/v1": "batch", "apis/authorization.k8s.io/v1": "authorization.k8s.io",
+        let documents = ["api/v1": "", "apis/apps/v1": "apps", "apis/batch/v1": "batch", "apis/authorization.k8s.io/v1": "authorization.k8s.io",
                          "apis/coordination.k8s.io/v1": "coordination.k8s.io"]
         if rest.count == 1 {
             var paths: JSON = [:]
@@ -133,6 +133,8 @@ enum Discovery {
         case .pods: columns += [column("Ready"), column("Status"), column("Restarts", "string")]
         case .jobs: columns += [column("Status"), column("Completions"), column("Duration")]
         case .leases: columns += [column("Holder")]
+        case .events: columns += [column("Type"), column("Reason"), column("Object"), column("Message")]
+        case .deployments: columns += [column("Ready"), column("Up-to-date", "integer"), column("Available", "integer")]
         }
         columns.append(column("Age"))
         let rows = objects.map { object -> JSON in
@@ -163,6 +165,15 @@ enum Discovery {
                           .string(start == nil ? "" : Timestamp.age(since: start, now: end ?? Date()))]
             case .leases:
                 cells.append(object["spec"]["holderIdentity"].isNull ? "" : object["spec"]["holderIdentity"])
+            case .events:
+                let involved = object["involvedObject"]
+                cells += [object["type"].isNull ? "" : object["type"], object["reason"].isNull ? "" : object["reason"],
+                          .string("\((involved["kind"].string ?? "").lowercased())/\(involved["name"].string ?? "")"),
+                          object["message"].isNull ? "" : object["message"]]
+            case .deployments:
+                let status = object["status"]
+                cells += [.string("\(status["readyReplicas"].int ?? 0)/\(object["spec"]["replicas"].int ?? 1)"),
+                          .int(Int64(status["updatedReplicas"].int ?? 0)), .int(Int64(status["availableReplicas"].int ?? 0))]
             }
             cells.append(.string(Timestamp.age(since: metadata["creationTimestamp"].string.flatMap(Timestamp.parse))))
             var partial = metadata

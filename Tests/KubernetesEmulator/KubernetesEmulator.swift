@@ -7,7 +7,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// An in-process Kubernetes API server for tests: HTTPS on 127.0.0.1 (OS-chosen port) with a fresh CA, bearer-token
-/// auth, ConfigMaps, Secrets, Pods (+ logs), Jobs, Leases and SelfSubjectAccessReviews, with the API conventions of
+/// auth, ConfigMaps, Secrets, Pods (+ logs), Jobs, Leases, Events, Deployments and SelfSubjectAccessReviews, with the API conventions of
 /// PROTOCOLS §3 (Status errors, resourceVersions, label selectors, watch with bookmarks and 410 Expired, propagation
 /// policies, ownerReference garbage collection, TTL after finished). With a ``Kubelet/Configuration`` it also runs
 /// Jobs: a job controller makes pods and a local "kubelet" runs each container as a process (no shell).
@@ -95,6 +95,7 @@ public actor KubernetesEmulator {
     var kubeletTasks: [String: Task<Void, Never>] = [:]
     var statusOverridden: Set<String> = []
     var logOverrides: [String: String] = [:]
+    var previousLogOverrides: [String: String] = [:]
     var foregroundPending: [String: ObjectRef] = [:]
 
     struct Injection {
@@ -322,9 +323,15 @@ public actor KubernetesEmulator {
         settle()
     }
 
-    /// Sets the text `pods/{name}/log` returns for `container` (for pods the kubelet does not run).
-    public func setPodLog(namespace: String, name: String, container: String, log: String) {
-        logOverrides["\(namespace)/\(name)/\(container)"] = log
+    /// Sets the text `pods/{name}/log` returns for `container` (for pods the kubelet does not run); with `previous`,
+    /// what `previous=true` returns: the log of the container's last terminated instance, which is all a crash-looping
+    /// container has to show. Without one, `previous=true` answers 400 as a container that never restarted does.
+    public func setPodLog(namespace: String, name: String, container: String, log: String, previous: Bool = false) {
+        if previous {
+            previousLogOverrides["\(namespace)/\(name)/\(container)"] = log
+        } else {
+            logOverrides["\(namespace)/\(name)/\(container)"] = log
+        }
     }
 
     /// Forgets the whole watch history: any watch from a resourceVersion older than now gets 410 `Expired`.

@@ -16,6 +16,10 @@ enum Objects {
         case .secrets: return common.union(["data", "stringData", "type", "immutable"])
         case .pods, .jobs: return common.union(["spec", "status"])
         case .leases: return common.union(["spec"])
+        case .deployments: return common.union(["spec", "status"])
+        case .events:
+            return common.union(["involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count",
+                                 "type", "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"])
         }
     }
 
@@ -87,7 +91,20 @@ enum Objects {
             object["spec"] = spec
         case .secrets:
             if object["type"].isNull { object["type"] = "Opaque" }
-        case .configMaps, .leases:
+        case .deployments:
+            var spec = object["spec"]
+            if spec["replicas"].isNull { spec["replicas"] = 1 }
+            if spec["revisionHistoryLimit"].isNull { spec["revisionHistoryLimit"] = 10 }
+            if spec["progressDeadlineSeconds"].isNull { spec["progressDeadlineSeconds"] = 600 }
+            if spec["strategy"].isNull { spec["strategy"] = ["type": "RollingUpdate"] }
+            if spec["strategy"]["type"].string == "RollingUpdate", spec["strategy"]["rollingUpdate"].isNull {
+                spec["strategy"]["rollingUpdate"] = ["maxUnavailable": "25%", "maxSurge": "25%"]
+            }
+            var templateSpec = spec["template"]["spec"]
+            defaultPodSpec(&templateSpec)
+            spec["template"]["spec"] = templateSpec
+            object["spec"] = spec
+        case .configMaps, .leases, .events:
             break
         }
     }
@@ -200,8 +217,88 @@ enum Objects {
             causes += validatePodSpec(spec["template"]["spec"], field: "spec.template.spec", allowedRestart: nil)
         case .pods:
             causes += validatePodSpec(object["spec"], field: "spec", allowedRestart: ["Always", "OnFailure", "Never"])
+        case .deployments:
+            causes += validateDeployment(object["spec"])
+        case .events:
+            causes += validateEvent(object)
         case .leases:
             break
+        }
+        return causes
+    }
+
+    /// apps/v1 `ValidateDeploymentSpec`: a non-empty selector that matches the template's labels, replicas >= 0, and
+    /// a pod template that restarts `Always`.
+    static func validateDeployment(_ spec: JSON) -> [Cause] {
+        var causes: [Cause] = []
+        let selector = spec["selector"]
+        let matchLabels = selector["matchLabels"].stringMap
+        let expressions = selector["matchExpressions"].array ?? []
+        if selector.isNull {
+            causes.append(.required("spec.selector"))
+        } else if matchLabels.isEmpty, expressions.isEmpty {
+            causes.append(.invalid("spec.selector", selector.serialized(), "empty selector is invalid for deployment"))
+        }
+        causes += Rules.labelCauses(selector["matchLabels"], field: "spec.selector.matchLabels")
+        for (index, expression) in expressions.enumerated() {
+            let op = expression["operator"].string ?? ""
+            let values = expression["values"].array ?? []
+            switch op {
+            case "In", "NotIn":
+                if values.isEmpty {
+                    causes.append(.required("spec.selector.matchExpressions[\(index)].values", "Required value: must be specified when `operator` is 'In' or 'NotIn'"))
+                }
+            case "Exists", "DoesNotExist":
+                if !values.isEmpty {
+                    causes.append(.forbidden("spec.selector.matchExpressions[\(index)].values", "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
+                }
+            default:
+                causes.append(.invalid("spec.selector.matchExpressions[\(index)].operator", op, "not a valid selector operator"))
+            }
+        }
+        let templateLabels = spec["template"]["metadata"]["labels"].stringMap
+        if !selector.isNull, !(matchLabels.isEmpty && expressions.isEmpty), !selectorMatches(selector, templateLabels) {
+            causes.append(.invalid("spec.template.metadata.labels", JSON.object(templateLabels.mapValues { .string($0) }).serialized(),
+                                   "`selector` does not match template `labels`"))
+        }
+        causes += Rules.labelCauses(spec["template"]["metadata"]["labels"], field: "spec.template.metadata.labels")
+        for field in ["replicas", "revisionHistoryLimit", "progressDeadlineSeconds", "minReadySeconds"] {
+            if let value = spec[field].int, value < 0 {
+                causes.append(.invalid("spec.\(field)", String(value), "must be greater than or equal to 0"))
+            }
+        }
+        causes += validatePodSpec(spec["template"]["spec"], field: "spec.template.spec", allowedRestart: ["Always"])
+        return causes
+    }
+
+    /// Whether a `metav1.LabelSelector` object selects `labels`.
+    static func selectorMatches(_ selector: JSON, _ labels: [String: String]) -> Bool {
+        for (key, value) in selector["matchLabels"].stringMap where labels[key] != value { return false }
+        for expression in selector["matchExpressions"].array ?? [] {
+            let key = expression["key"].string ?? ""
+            let values = (expression["values"].array ?? []).compactMap(\.string)
+            switch expression["operator"].string {
+            case "In": if !(labels[key].map(values.contains) ?? false) { return false }
+            case "NotIn": if labels[key].map(values.contains) ?? false { return false }
+            case "Exists": if labels[key] == nil { return false }
+            case "DoesNotExist": if labels[key] != nil { return false }
+            default: return false
+            }
+        }
+        return true
+    }
+
+    /// core/v1 `legacyValidateEvent`: an event about a namespaced object lives in that object's namespace; events
+    /// of the newer API (with `eventTime`) must also say `Normal` or `Warning`.
+    static func validateEvent(_ object: JSON) -> [Cause] {
+        var causes: [Cause] = []
+        let namespace = object["metadata"]["namespace"].string ?? ""
+        let involvedNamespace = object["involvedObject"]["namespace"].string ?? ""
+        if involvedNamespace.isEmpty ? (namespace != "" && namespace != "default") : involvedNamespace != namespace {
+            causes.append(.invalid("involvedObject.namespace", involvedNamespace, "does not match event.namespace"))
+        }
+        if !object["eventTime"].isNull, let type = object["type"].string, type != "Normal", type != "Warning" {
+            causes.append(.notSupported("type", type, ["Normal", "Warning"]))
         }
         return causes
     }
@@ -269,6 +366,10 @@ enum Objects {
             if old["spec"]["completions"] != new["spec"]["completions"] {
                 causes.append(.invalid("spec.completions", new["spec"]["completions"].serialized(), "field is immutable"))
             }
+        case .deployments:
+            if old["spec"]["selector"] != new["spec"]["selector"] {
+                causes.append(.invalid("spec.selector", new["spec"]["selector"].serialized(), "field is immutable"))
+            }
         case .pods:
             var oldSpec = old["spec"]
             var newSpec = new["spec"]
@@ -285,7 +386,7 @@ enum Objects {
             if oldSpec != newSpec {
                 causes.append(.forbidden("spec", "pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations), `spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"))
             }
-        case .leases:
+        case .leases, .events:
             break
         }
         return causes

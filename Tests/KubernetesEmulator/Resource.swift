@@ -5,13 +5,20 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
     case pods
     case jobs
     case leases
+    /// core/v1 Events: stored and listed (field selectors on `involvedObject.*`, `reason`, `type`, `source`); nothing
+    /// emits them on its own, tests seed them.
+    case events
+    /// apps/v1 Deployments: stored, validated and defaulted; no controller makes their ReplicaSets or pods, so tests
+    /// seed the pods the selector matches.
+    case deployments
 
     /// The API group; `""` is the core group.
     public var group: String {
         switch self {
-        case .configMaps, .secrets, .pods: ""
+        case .configMaps, .secrets, .pods, .events: ""
         case .jobs: "batch"
         case .leases: "coordination.k8s.io"
+        case .deployments: "apps"
         }
     }
 
@@ -27,6 +34,8 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
         case .pods: "Pod"
         case .jobs: "Job"
         case .leases: "Lease"
+        case .events: "Event"
+        case .deployments: "Deployment"
         }
     }
 
@@ -38,6 +47,8 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
         switch self {
         case .configMaps: ["cm"]
         case .pods: ["po"]
+        case .events: ["ev"]
+        case .deployments: ["deploy"]
         default: []
         }
     }
@@ -51,7 +62,7 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
     func collectionPath(namespace: String) -> String { "\(groupVersionPath)/namespaces/\(namespace)/\(rawValue)" }
 
     /// Whether the resource has a `/status` subresource (updates of the main resource then keep the stored status).
-    var hasStatusSubresource: Bool { self == .pods || self == .jobs }
+    var hasStatusSubresource: Bool { self == .pods || self == .jobs || self == .deployments }
 
     /// Whether a single DELETE answers with the deleted object (pods, jobs) or with a `Status` (the rest), as the
     /// generic registry's `ReturnDeletedObject` does.

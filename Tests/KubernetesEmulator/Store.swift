@@ -104,7 +104,7 @@ extension KubernetesEmulator {
         if candidate == old { return old }
         revision += 1
         candidate["metadata"]["resourceVersion"] = .string(String(revision))
-        if resource == .jobs, old["spec"] != candidate["spec"] {
+        if resource == .jobs || resource == .deployments, old["spec"] != candidate["spec"] {
             candidate["metadata"]["generation"] = .int(Int64((old["metadata"]["generation"].int ?? 1) + 1))
         }
         store[resource, default: [:]][namespace, default: [:]][name] = candidate

@@ -322,6 +322,10 @@ struct FieldSelector: Sendable {
                                       "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"])
         case .jobs: fields.insert("status.successful")
         case .secrets: fields.insert("type")
+        case .events:
+            fields.formUnion(["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+                              "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+                              "reason", "reportingComponent", "source", "type"])
         default: break
         }
         return fields
@@ -329,7 +333,8 @@ struct FieldSelector: Sendable {
 
     func matches(_ object: JSON) -> Bool {
         terms.allSatisfy { term in
-            let path = term.field == "status.successful" ? "status.succeeded" : term.field
+            // Two selectable fields are not where their names say: Jobs' `status.successful` and Events' `source`.
+            let path = term.field == "status.successful" ? "status.succeeded" : term.field == "source" ? "source.component" : term.field
             let actual: String
             switch object[path: path] {
             case .string(let text): actual = text

@@ -96,4 +96,58 @@ import Testing
             }
         }
     }
+
+    static let deploymentManifest = """
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: api
+    spec:
+      replicas: 2
+      selector:
+        matchLabels: {app: api}
+      template:
+        metadata:
+          labels: {app: api}
+        spec:
+          containers:
+          - name: api
+            image: shop/api:1.2
+    ---
+    apiVersion: v1
+    kind: Event
+    metadata:
+      name: api-1.17c2
+    involvedObject: {kind: Pod, namespace: alerts, name: api-1}
+    type: Warning
+    reason: BackOff
+    message: Back-off restarting failed container
+    """
+
+    @Test func kubectlCreatesAndListsDeploymentsAndEvents() async throws {
+        let kubectl = "/usr/bin/kubectl"
+        try #require(FileManager.default.isExecutableFile(atPath: kubectl), "kubectl is not installed")
+        try await withTemporaryDirectory { directory in
+            try await withEmulator(namespaces: ["alerts"]) { emulator, _ in
+                let kubeconfig = "\(directory)/kubeconfig"
+                try await emulator.writeKubeconfig(to: kubeconfig, namespace: "alerts")
+                try Data(Self.deploymentManifest.utf8).write(to: URL(fileURLWithPath: "\(directory)/manifest.yaml"))
+                func kubectlRun(_ arguments: String...) async throws -> String {
+                    let (status, output, errors) = try await run(
+                        kubectl, ["--kubeconfig", kubeconfig, "--cache-dir", "\(directory)/cache", "--request-timeout", "20s"] + arguments,
+                        environment: ["HOME": directory, "PATH": "/usr/bin:/bin"]
+                    )
+                    #expect(status == 0, "kubectl \(arguments.joined(separator: " ")) → \(status): \(errors)")
+                    return output
+                }
+                let created = try await kubectlRun("create", "-f", "\(directory)/manifest.yaml")
+                #expect(created.contains("deployment.apps/api created") && created.contains("event/api-1.17c2 created"))
+                let deployments = try await kubectlRun("get", "deployments")
+                #expect(deployments.contains("api") && deployments.contains("0/2"))
+                let events = try await kubectlRun("get", "events", "--field-selector", "involvedObject.name=api-1,type=Warning")
+                #expect(events.contains("BackOff") && events.contains("Back-off restarting failed container"))
+                #expect(try await kubectlRun("get", "events", "--field-selector", "involvedObject.name=api-2").isEmpty)
+            }
+        }
+    }
 }
