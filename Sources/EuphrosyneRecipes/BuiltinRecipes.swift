@@ -9,6 +9,7 @@ public enum BuiltinRecipes {
         "dummy": dummy,
         "http-errors": httpErrors,
         "pod-diagnostics": podDiagnostics,
+        "prometheus-query": prometheusQuery,
         "record": record,
     ]
 
