@@ -9,8 +9,10 @@ public enum BuiltinRecipes {
         "dummy": dummy,
         "http-errors": httpErrors,
         "pod-diagnostics": podDiagnostics,
+        "jira": jira,
         "prometheus-query": prometheusQuery,
         "record": record,
+        "webhook": webhook,
     ]
 
     /// `dummy` (debugging), as in the original system: a fixed analysis of the alert that suggests `jira`.

@@ -286,7 +286,7 @@ import Testing
             .deletingLastPathComponent().appendingPathComponent("examples/recipes.yaml").path
         let good = try await Self.run(["recipes", "validate", examples])
         #expect(good.status == 0, "\(good.stdout)")
-        #expect(good.stdout.contains("ok (1 debugging, 2 action recipes)"))
+        #expect(good.stdout.contains("ok (1 debugging, 3 action recipes)"))
     }
 
     @Test func readinessIsFalseWhileRedisIsUnreachable() async throws {
