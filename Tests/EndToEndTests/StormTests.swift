@@ -47,6 +47,21 @@ import Testing
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let refusals = Tally()
 
+        // Shut down whatever happens below: a client freed without it stops the whole test process.
+        do {
+            try await storm(client: client, services: services, ports: ports, coordinator: coordinator, gate: gate,
+                            launcher: launcher, notifier: notifier, refusals: refusals)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    private func storm(
+        client: HTTPClient, services: [any Service], ports: PortCollector, coordinator: IncidentCoordinator,
+        gate: Gate, launcher: ScriptedLauncher, notifier: RecordingNotifier, refusals: Tally
+    ) async throws {
         try await RunningServer.with(services: services, ports: ports, logger: Self.quiet) { ports in
             let opener = Task {
                 try await waitUntil("the full queue to refuse a notification") {
@@ -92,7 +107,6 @@ import Testing
             #expect(statistics.refusedQueueFull == refusals.value)
             #expect(statistics.refusedQueueFull > 0)
         }
-        try await client.shutdown()
     }
 }
 
