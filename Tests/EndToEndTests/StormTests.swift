@@ -44,6 +44,9 @@ import Testing
         ]
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        // 1,000 requests share 64 connections: on a loaded machine a request may queue for a connection longer than
+        // the default 10 s (which AsyncHTTPClient reports as getConnectionFromPoolTimeout). Wait, do not fail.
+        configuration.timeout.connect = .seconds(120)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let refusals = Tally()
 

@@ -23,7 +23,7 @@ import Testing
                 registry: registry ?? StaticRecipeRegistry(catalog), launcher: launcher,
                 resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9/"), notifier: notifier,
                 store: store,
-                configuration: configuration ?? .init(defaultRecipeTimeoutSeconds: 5, aggregatorAddress: "agg:1",
+                configuration: configuration ?? .init(defaultRecipeTimeoutSeconds: 60, aggregatorAddress: "agg:1",
                                                       redisAddress: "", drainTimeout: drainTimeout)
             )
             let coordinator = self.coordinator
@@ -189,7 +189,9 @@ import Testing
     }
 
     @Test func theDrainTimeoutStopsWhatIsStillRunning() async throws {
-        let harness = Harness(["dummy": .hang, "slow": .hang], catalog: Self.catalog, drainTimeout: .milliseconds(200))
+        // Recipe timeouts far beyond the test, so the drain (not a timeout on a slow machine) is what stops them.
+        let harness = Harness(["dummy": .hang, "slow": .hang], catalog: Self.catalog,
+                              configuration: .init(defaultRecipeTimeoutSeconds: 600, drainTimeout: .milliseconds(200)))
         let id = try await harness.running { coordinator in
             let incident = try await coordinator.openIncident(payload: .unique)
             try await waitUntil("the runs to start") {

@@ -26,6 +26,10 @@ extension RedisServerProcess {
     public nonisolated func configuration(name: String? = nil) -> RedisConfiguration {
         var configuration = try! RedisConfiguration(address: "127.0.0.1:\(port)")
         configuration.clientName = name
+        // A server just started on a loaded machine may take seconds to accept: tests wait for it rather than
+        // fail at the production default of 5 s. Tests of the timeouts themselves set their own.
+        configuration.commandTimeout = .seconds(30)
+        configuration.connectTimeout = .seconds(30)
         return configuration
     }
 

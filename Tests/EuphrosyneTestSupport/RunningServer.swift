@@ -46,7 +46,10 @@ public enum RunningServer {
                 while let next = try await tasks.next() { _ = next }
                 return result
             } catch {
-                tasks.cancelAll()
+                // Shut down gracefully here too: cancelling a server while it still holds accepted connections
+                // traps in NIO (apple/swift-nio#2813), which would hide the test's own failure.
+                await group.triggerGracefulShutdown()
+                while (try? await tasks.next()) != nil {}
                 throw error
             }
         }

@@ -194,9 +194,11 @@ public actor KubernetesEmulator {
             let task = serverTask
             let finished = await withTaskGroup(of: Bool.self) { tasks in
                 tasks.addTask { await task?.value; return true }
-                // Idle keep-alive connections of clients that are still open would hold a graceful shutdown: a
-                // real server going away closes them too.
-                tasks.addTask { try? await Task.sleep(for: .milliseconds(250)); return false }
+                // The graceful shutdown closes the listener and idle keep-alive connections, and every stream
+                // (watches, followed logs) has ended above, so it finishes quickly. Cancelling the server instead is
+                // a last resort after a generous wait: cancelling while accepted connections are still queued
+                // traps in NIO ("Deinited NIOAsyncWriter without calling finish()", apple/swift-nio#2813).
+                tasks.addTask { try? await Task.sleep(for: .seconds(20)); return false }
                 let first = await tasks.next() ?? false
                 tasks.cancelAll()
                 return first
