@@ -82,7 +82,7 @@ enum RedisTestSupport {
     static func configuration(_ server: RedisServerProcess, _ preference: RedisConfiguration.ProtocolPreference = .resp3IfAvailable) -> RedisConfiguration {
         RedisConfiguration(
             host: "127.0.0.1", port: server.port, protocolPreference: preference,
-            commandTimeout: .seconds(10), reconnectBackoff: RedisReconnectBackoff(initial: .milliseconds(20), maximum: .milliseconds(200))
+            commandTimeout: .seconds(30), reconnectBackoff: RedisReconnectBackoff(initial: .milliseconds(20), maximum: .milliseconds(200))
         )
     }
 
