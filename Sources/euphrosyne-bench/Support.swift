@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import EuphrosyneEngine
+import EuphrosyneTestSupport
 import Foundation
 import NIOCore
 
@@ -127,24 +128,9 @@ struct Memory {
 /// `GET path` on 127.0.0.1:`port` over a plain blocking socket; the status code, or nil when nothing answers. Used
 /// to time start-up: no client library (and its own start-up or connection pool) sits between us and the server.
 func httpStatus(port: Int, path: String) -> Int? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 2, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = UInt16(port).bigEndian
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { return nil }
     let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-    guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
-    var reply = [UInt8](repeating: 0, count: 512)
-    let count = recv(fd, &reply, reply.count, 0)
-    guard count > 12 else { return nil }
+    guard let reply = loopbackExchange(port: port, request: request, timeoutSeconds: 2, replyLimit: 512),
+          reply.count > 12 else { return nil }
     // "HTTP/1.1 200 OK"
     return Int(String(decoding: reply[9..<12], as: UTF8.self))
 }

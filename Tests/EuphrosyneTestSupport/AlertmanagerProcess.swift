@@ -94,24 +94,12 @@ public actor AlertmanagerProcess {
         guard let binary = try? RedisServerProcess.executable(named: "prometheus-alertmanager") else {
             throw StartError(description: "prometheus-alertmanager not found on PATH or in /usr/bin: install it (apt-get install prometheus-alertmanager)")
         }
-        var lastError: (any Error)?
-        for _ in 0..<5 {
-            let port = try nextPort()
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("alertmanager-test-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let server = AlertmanagerProcess(binary: binary, port: port, directory: directory, configuration: configuration)
-            do {
-                try await server.launch()
-                return server
-            } catch let error as StartError where error.portTaken {
-                lastError = error
-                await server.stop()
-            } catch {
-                await server.stop()
-                throw error
-            }
-        }
-        throw lastError ?? StartError(description: "prometheus-alertmanager did not start")
+        return try await startOnFreePort(
+            name: "alertmanager", nextPort: nextPort,
+            make: { AlertmanagerProcess(binary: binary, port: $0, directory: $1, configuration: configuration) },
+            launch: { try await $0.launch() }, stop: { await $0.stop() },
+            isPortTaken: { ($0 as? StartError)?.portTaken == true }
+        )
     }
 
     /// Stops the server gracefully (SIGTERM, then SIGKILL after a deadline) and removes its directory.

@@ -70,24 +70,12 @@ public actor PrometheusProcess {
         guard let binary = try? RedisServerProcess.executable(named: "prometheus") else {
             throw StartError(description: "prometheus not found on PATH or in /usr/bin: install it (apt-get install prometheus; scripts/test does)")
         }
-        var lastError: (any Error)?
-        for _ in 0..<5 {
-            let port = try nextPort()
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prometheus-test-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let server = PrometheusProcess(binary: binary, port: port, directory: directory, rules: rules)
-            do {
-                try await server.launch()
-                return server
-            } catch let error as StartError where error.portTaken {
-                lastError = error
-                await server.stop()
-            } catch {
-                await server.stop()
-                throw error
-            }
-        }
-        throw lastError ?? StartError(description: "prometheus did not start")
+        return try await startOnFreePort(
+            name: "prometheus", nextPort: nextPort,
+            make: { PrometheusProcess(binary: binary, port: $0, directory: $1, rules: rules) },
+            launch: { try await $0.launch() }, stop: { await $0.stop() },
+            isPortTaken: { ($0 as? StartError)?.portTaken == true }
+        )
     }
 
     /// Stops the server gracefully (SIGTERM, then SIGKILL after a deadline) and removes its directory.

@@ -158,25 +158,8 @@ public actor RedisServerProcess {
 
     /// Sends an inline PING over a plain socket and returns the first reply line, or nil when nothing answers.
     public static func ping(port: Int) -> String? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return nil }
-        let request = Array("PING\r\n".utf8)
-        guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
-        var reply = [UInt8](repeating: 0, count: 256)
-        let count = recv(fd, &reply, reply.count, 0)
-        guard count > 0 else { return nil }
-        return String(decoding: reply[0..<count], as: UTF8.self)
+        loopbackExchange(port: port, request: Array("PING\r\n".utf8), timeoutSeconds: 1, replyLimit: 256)
+            .map { String(decoding: $0, as: UTF8.self) }
     }
 }
 
