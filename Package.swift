@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // NIOHTTPTypes: the HTTP parts of Hummingbird's pipeline, for the listeners' connection guard.
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         // Test support only: the Kubernetes emulator makes its own CA and server certificate.
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
@@ -34,7 +36,11 @@ let package = Package(
         // Values and pure logic: payloads, incidents, the recipe catalog, aggregation, the state machine.
         .target(
             name: "EuphrosyneCore",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                // SHA-256 and HMAC-SHA256: digests of notification identities, result signatures. Pure computation.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Our own Redis client on SwiftNIO: RESP codec, connection, commands, one subscriber for all channels.
@@ -91,9 +97,12 @@ let package = Package(
                 "EuphrosyneEngine",
                 "EuphrosyneRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // HMAC-SHA256 of signed API requests (and, for the Webex bot, HMAC-SHA1 of its callbacks).
@@ -176,6 +185,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                // RawHTTPConnection: bytes exactly as a hostile client sends them.
+                .product(name: "NIOPosix", package: "swift-nio"),
                 // HMAC-SHA1 of the fake Webex's signed webhook callbacks (X-Spark-Signature).
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

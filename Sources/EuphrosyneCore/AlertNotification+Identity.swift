@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 extension AlertNotification {
@@ -23,22 +24,10 @@ extension AlertNotification {
         return "payload:" + Self.hash(canonical)
     }
 
-    /// Two independent 64-bit FNV-1a hashes as 32 hex digits: stable across processes and releases (unlike
-    /// `Hasher`), and wide enough that unrelated payloads do not collide in practice.
+    /// SHA-256 as 64 hex digits: stable across processes and releases (unlike `Hasher`), and infeasible to
+    /// collide on purpose, so nobody can craft a notification that lands in another group's incident.
     static func hash(_ text: String) -> String {
-        var first: UInt64 = 0xcbf2_9ce4_8422_2325
-        var second: UInt64 = 0x8422_2325_cbf2_9ce4
-        for byte in text.utf8 {
-            first = (first ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-            second = (second &* 0x0000_0100_0000_01b3) ^ UInt64(byte)
-        }
-        return String(first, radix: 16).leftPadded(to: 16) + String(second, radix: 16).leftPadded(to: 16)
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
+        Hex.lowercase(SHA256.hash(data: Array(text.utf8)))
     }
 }
 
@@ -46,7 +35,11 @@ extension Alert {
     /// What identifies this alert within its group: Alertmanager's fingerprint, else a hash of the label set
     /// (Grafana and hand-written payloads may carry no fingerprint). Same labels, same key.
     public var identityKey: String {
-        if let fingerprint, !fingerprint.isEmpty { return fingerprint }
+        // A fingerprint is 16 hex digits from Alertmanager; a longer one (any sender can send any) is hashed, so
+        // what an incident remembers per alert stays small.
+        if let fingerprint, !fingerprint.isEmpty {
+            return fingerprint.utf8.count <= 64 ? fingerprint : "fingerprint:" + AlertNotification.hash(fingerprint)
+        }
         let labelSet = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         return "labels:" + AlertNotification.hash(labelSet)
     }

@@ -89,6 +89,7 @@ extension Incident {
         if toRun.isEmpty, let id = earlierApproval, let earlier = approvals.first(where: { $0.id == id }) {
             return recordDuplicate(of: earlier, request, at: now)
         }
+        guard runs.count + toRun.count <= Self.maxRuns else { throw .runLimitReached(Self.maxRuns) }
 
         let approvalID = (approvals.map(\.id).max() ?? 0) + 1
         var actions: [IncidentAction] = []
@@ -165,17 +166,29 @@ extension Incident {
         let notification = AlertNotification(raw: payload)
         let known = Set(knownAlerts)
         let newAlerts = notification.firingAlerts.filter { !known.contains($0.identityKey) }
-        knownAlerts += newAlerts.map(\.identityKey)
+        remember(newAlerts.map(\.identityKey))
         // Before the diagnosis opens, the first runs will see the new alerts anyway.
         guard state != .received, !newAlerts.isEmpty else { return .applied([]) }
         var launches: [IncidentAction] = []
         for recipe in candidates where recipe.enabled && recipe.kind == .debugging && recipe.runsForNewAlerts {
             let keys = newAlerts.filter { recipe.match.matches($0.labels) }.map(\.identityKey)
             guard !keys.isEmpty else { continue }
+            // Past the cap, new alerts are still known, but no more runs start for them.
+            guard runs.count < Self.maxRuns else { continue }
             let run = addRun(recipe, defaultTimeoutSeconds: defaultTimeoutSeconds, at: now, alertKeys: keys)
             launches.append(.launch(runID: run.id, recipe: recipe))
         }
         return .applied(launches)
+    }
+
+    /// Adds alert keys to `knownAlerts`, forgetting the oldest past `maxKnownAlerts`.
+    private mutating func remember(_ keys: [String]) {
+        knownAlerts += keys
+        let excess = knownAlerts.count - Self.maxKnownAlerts
+        if excess > 0 {
+            knownAlerts.removeFirst(excess)
+            forgottenAlertCount += excess
+        }
     }
 
     private mutating func resolve(_ payload: [String: JSONValue], at now: Date) -> EventOutcome {
@@ -272,7 +285,7 @@ extension Incident {
             }
         }
         runs[index].state = .reported
-        runs[index].result = result
+        runs[index].result = result.bounded()
         runs[index].startedAt = runs[index].startedAt ?? now
         runs[index].finishedAt = now
         updatedAt = now

@@ -43,9 +43,17 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
     /// How many notifications this incident has received, the first included, and when the last one came.
     public var notificationCount: Int
     public var lastNotifiedAt: Date
-    /// Identity keys (`Alert.identityKey`) of every alert that fired in this incident's notifications, so an alert
-    /// joining the group later is recognised as new.
+    /// Identity keys (`Alert.identityKey`) of the alerts that fired in this incident's notifications, so an alert
+    /// joining the group later is recognised as new: the newest `maxKnownAlerts`; older ones are only counted in
+    /// `forgottenAlertCount`.
     public var knownAlerts: [String]
+    /// How many alert keys were dropped from `knownAlerts` to keep it within `maxKnownAlerts`.
+    public var forgottenAlertCount: Int {
+        get { forgottenAlerts ?? 0 }
+        set { forgottenAlerts = newValue == 0 ? nil : newValue }
+    }
+    /// Stored optional so incidents saved before the cap existed still decode.
+    private var forgottenAlerts: Int?
     /// When the group's resolved notification arrived.
     public var resolvedAt: Date?
     public var runs: [RecipeRun]
@@ -58,6 +66,18 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
     /// Stored optional so incidents saved before the audit existed still decode.
     private var approvalAudit: [ApprovalAttempt]?
     public static let maxApprovalAttempts = 200
+
+    // Bounds on what senders can make an incident grow to: with the request limits and `RecipeResult.bounded()`
+    // they keep a stored incident under `maxStoredBytes` (docs/security.md adds it up; a test builds the largest
+    // incident these allow).
+
+    /// Alert keys remembered per incident (a group whose alerts keep changing would otherwise grow it forever).
+    public static let maxKnownAlerts = 2_000
+    /// Runs per incident, debugging and action runs together: runs for alerts that joined later are not started
+    /// past it, and an approval that would pass it is refused.
+    public static let maxRuns = 32
+    /// The most a stored incident (its JSON) can take, given the bounds above and the request limits.
+    public static let maxStoredBytes = 8 << 20
     /// The aggregated result of the diagnosis, once every debugging run has finished.
     public var analysis: Analysis?
     /// Why the incident closed as failed or expired.
@@ -83,7 +103,9 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
         self.identity = identity ?? AlertNotification(raw: payload).identityKey
         self.notificationCount = 1
         self.lastNotifiedAt = now
-        self.knownAlerts = AlertNotification(raw: payload).firingAlertKeys
+        let keys = AlertNotification(raw: payload).firingAlertKeys
+        self.knownAlerts = Array(keys.suffix(Self.maxKnownAlerts))
+        self.forgottenAlerts = keys.count > Self.maxKnownAlerts ? keys.count - Self.maxKnownAlerts : nil
         self.runs = []
         self.approvals = []
         self.callbackSecret = callbackSecret

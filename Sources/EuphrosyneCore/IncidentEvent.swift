@@ -81,6 +81,8 @@ public enum ApprovalRejection: Error, Sendable, Hashable, CustomStringConvertibl
     case idempotencyKeyReused(String, approvalID: Int)
     /// The approver is not allowed to approve (e.g. not on the Webex allow-list).
     case approverNotAllowed(String)
+    /// The incident already has `Incident.maxRuns` runs; more would make it grow without bound.
+    case runLimitReached(Int)
 
     public var description: String {
         switch self {
@@ -97,6 +99,8 @@ public enum ApprovalRejection: Error, Sendable, Hashable, CustomStringConvertibl
             return "Idempotency-Key \"\(key)\" was used for approval \(approvalID) of other actions"
         case .approverNotAllowed(let who):
             return "\(who) is not allowed to approve actions"
+        case .runLimitReached(let limit):
+            return "the incident has reached its limit of \(limit) recipe runs; open a new incident to act further"
         }
     }
 }

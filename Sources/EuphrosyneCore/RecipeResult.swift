@@ -153,3 +153,60 @@ public struct RecipeResult: Sendable, Hashable, Codable {
         return try! encoder.encode(self)
     }
 }
+
+extension RecipeResult {
+    /// Bounds on a stored result: whatever a recipe (or anyone who can publish on its channel) sends, what an
+    /// incident keeps of it is at most this. Past them the text is cut, marked with `truncationMarker`.
+    public enum Bounds {
+        /// `results.analysis`, in UTF-8 bytes.
+        public static let analysisBytes = 8 << 10
+        /// `results.json`, in UTF-8 bytes.
+        public static let jsonBytes = 16 << 10
+        /// Entries of `results.links`, each at most `linkBytes`.
+        public static let links = 10
+        public static let linkBytes = 1 << 10
+        /// Entries of `results.actions`; names that cannot be a recipe name (a DNS label) are dropped.
+        public static let actions = 10
+    }
+
+    public static let truncationMarker = "… (cut by the reconciler)"
+
+    /// The result as an incident stores it: analysis and json cut to their bounds, at most `Bounds.links` links and
+    /// `Bounds.actions` action names, and control characters other than newline and tab removed from the text (they
+    /// have no place in a chat message, and each would take six bytes stored).
+    public func bounded() -> RecipeResult {
+        var result = self
+        result.results.analysis = Self.cut(Self.printable(results.analysis), to: Bounds.analysisBytes)
+        result.results.json = Self.cut(results.json, to: Bounds.jsonBytes)
+        result.results.links = results.links.prefix(Bounds.links).map { Self.cut(Self.printable($0), to: Bounds.linkBytes) }
+        result.results.actions = Array(results.actions.filter(Recipe.isValidName).prefix(Bounds.actions))
+        result.name = Self.cut(name, to: 253)
+        return result
+    }
+
+    /// Text without control characters other than newline and tab.
+    static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" })
+        else { return text }
+        var scalars = String.UnicodeScalarView()
+        scalars.append(contentsOf: text.unicodeScalars.filter {
+            $0.properties.generalCategory != .control || $0 == "\n" || $0 == "\t"
+        })
+        return String(scalars)
+    }
+
+    /// `text` cut on a character boundary so that it and the marker fit in `limit` UTF-8 bytes.
+    static func cut(_ text: String, to limit: Int) -> String {
+        guard text.utf8.count > limit else { return text }
+        let budget = limit - truncationMarker.utf8.count
+        var used = 0
+        var end = text.startIndex
+        for character in text {
+            let size = character.utf8.count
+            guard used + size <= budget else { break }
+            used += size
+            end = text.index(after: end)
+        }
+        return String(text[..<end]) + truncationMarker
+    }
+}

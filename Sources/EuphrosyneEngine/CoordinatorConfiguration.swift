@@ -25,6 +25,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var intakeQueueCapacity: Int
     /// At most this many new incidents per alert name in any hour (`--max-incidents-per-alertname`); nil: no limit.
     public var incidentsPerAlertNamePerHour: Int?
+    /// Incidents open at once (`--max-open-incidents`): a notification of a new group beyond it is refused
+    /// (`.tooManyOpenIncidents`, 503), while notifications of open incidents still join them.
+    public var maxOpenIncidents: Int
     /// Whether a resolved incident still accepts approvals of its suggested actions (`--approve-resolved`).
     public var approvesResolvedIncidents: Bool
     /// Whether any registered, enabled action may be approved, not only those the analysis suggested
@@ -41,9 +44,10 @@ public struct CoordinatorConfiguration: Sendable {
         defaultRecipeTimeoutSeconds: Int = 300, approvalWindowSeconds: Int = 86_400, aggregatorAddress: String = "",
         redisAddress: String = "", drainTimeout: Duration = .seconds(25),
         resultGraceAfterExit: Duration = .seconds(1), maxRunsInFlight: Int = 32, intakeQueueCapacity: Int = 512,
-        incidentsPerAlertNamePerHour: Int? = nil, approvesResolvedIncidents: Bool = false,
+        incidentsPerAlertNamePerHour: Int? = nil, maxOpenIncidents: Int = 1_000, approvesResolvedIncidents: Bool = false,
         approvesUnsuggestedActions: Bool = false
     ) {
+        self.maxOpenIncidents = maxOpenIncidents
         self.approvesUnsuggestedActions = approvesUnsuggestedActions
         self.maxRunsInFlight = maxRunsInFlight
         self.intakeQueueCapacity = intakeQueueCapacity
@@ -70,6 +74,8 @@ public enum CoordinatorError: Error, Sendable, CustomStringConvertible {
     case intakeQueueFull(retryAfterSeconds: Int)
     /// The alert name opened its quota of incidents this hour; retry after the given number of seconds.
     case rateLimited(alertName: String, retryAfterSeconds: Int)
+    /// `maxOpenIncidents` incidents are open: no new group is taken until some close.
+    case tooManyOpenIncidents(limit: Int, retryAfterSeconds: Int)
     /// The notification opened nothing (a resolved notification for a group with no open incident).
     case notificationIgnored(String)
 
@@ -82,6 +88,8 @@ public enum CoordinatorError: Error, Sendable, CustomStringConvertible {
         case .intakeQueueFull: return "too many alert notifications are being taken in; retry shortly"
         case .rateLimited(let name, _):
             return "alert \"\(name)\" reached its limit of new incidents for this hour"
+        case .tooManyOpenIncidents(let limit, _):
+            return "\(limit) incidents are open, the most this reconciler keeps; retry once some have closed"
         case .notificationIgnored(let reason): return reason
         }
     }

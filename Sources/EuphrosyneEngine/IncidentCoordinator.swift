@@ -218,6 +218,13 @@ public actor IncidentCoordinator: Service {
         return statistics
     }
 
+    /// The statistics with the number of incidents open now, for a scrape.
+    public func currentStatistics() -> CoordinatorStatistics {
+        var statistics = self.statistics
+        statistics.openIncidents = live.count
+        return statistics
+    }
+
     private func take(_ payload: [String: JSONValue]) async throws(CoordinatorError) -> Reception {
         guard !draining else { throw .shuttingDown }
         // Decoded once here; the incident, the recipe selection and the log all use it.
@@ -254,6 +261,13 @@ public actor IncidentCoordinator: Service {
                 ])
                 throw .rateLimited(alertName: name, retryAfterSeconds: retryAfter)
             }
+        }
+        guard live.count < configuration.maxOpenIncidents else {
+            count { $0.refusedTooManyOpen += 1 }
+            logger.warning("too many open incidents; notification of a new group refused", metadata: [
+                "open": "\(live.count)", "limit": "\(configuration.maxOpenIncidents)", "alert": "\(alert.summary)",
+            ])
+            throw .tooManyOpenIncidents(limit: configuration.maxOpenIncidents, retryAfterSeconds: 30)
         }
         return try await open(payload, alert: alert, identity: identity)
     }

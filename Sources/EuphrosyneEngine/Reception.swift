@@ -61,6 +61,10 @@ public struct CoordinatorStatistics: Sendable, Equatable {
     public var refusedQueueFull = 0
     /// Refused with 429 by the per-alert-name limit.
     public var refusedRateLimited = 0
+    /// Refused with 503 because `maxOpenIncidents` incidents were open.
+    public var refusedTooManyOpen = 0
+    /// Incidents open now (live in this coordinator).
+    public var openIncidents = 0
     /// Debugging runs stopped because their alert resolved.
     public var runsCancelledOnResolve = 0
     /// Debugging runs started for alerts that joined a group later.

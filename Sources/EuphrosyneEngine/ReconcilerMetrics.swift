@@ -62,6 +62,9 @@ public final class ReconcilerMetrics: Sendable {
         exportTotal("euphrosyne_resolved_without_incident_total", total: statistics.resolvedWithoutIncident)
         exportTotal("euphrosyne_intake_refused_total", [("reason", "queue_full")], total: statistics.refusedQueueFull)
         exportTotal("euphrosyne_intake_refused_total", [("reason", "rate_limited")], total: statistics.refusedRateLimited)
+        exportTotal("euphrosyne_intake_refused_total", [("reason", "max_open_incidents")],
+                    total: statistics.refusedTooManyOpen)
+        gauge("euphrosyne_open_incidents", Double(statistics.openIncidents))
         exportTotal("euphrosyne_runs_cancelled_on_resolve_total", total: statistics.runsCancelledOnResolve)
         exportTotal("euphrosyne_runs_for_new_alerts_total", total: statistics.runsForNewAlerts)
         exportTotal("euphrosyne_run_slot_waits_total", total: statistics.runSlots.waits)

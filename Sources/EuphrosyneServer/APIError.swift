@@ -35,12 +35,26 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = try encoder.encode(Body(error: .init(status: status.code, code: code, message: message, field: field)))
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: jsonBody))
+    }
+
+    /// The `{"error": {...}}` body.
+    var jsonBody: ByteBuffer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Strings and integers always encode.
+        let body = try! encoder.encode(Body(error: .init(status: status.code, code: code, message: message, field: field)))
+        return ByteBuffer(bytes: body)
+    }
+
+    /// The same error, asking the server to close the connection once it is answered: for requests whose body
+    /// was not (wholly) read, so nothing of it is mistaken for the next request.
+    var closingConnection: APIError {
+        var error = self
+        error.headers[.connection] = "close"
+        return error
     }
 }
 
@@ -52,7 +66,15 @@ extension APIError {
 
     static let bodyTooLarge = APIError(
         .contentTooLarge, code: "body_too_large", message: "the request body is larger than 1 MiB"
-    )
+    ).closingConnection
+
+    static let bodyReadTimeout = APIError(
+        .requestTimeout, code: "request_timeout", message: "the request body did not arrive within the read timeout"
+    ).closingConnection
+
+    static let malformedRequest = APIError(
+        .badRequest, code: "malformed_request", message: "the request is not valid HTTP/1.1 (its body framing is broken)"
+    ).closingConnection
 
     static func invalidIncidentID(_ text: String) -> APIError {
         APIError(.badRequest, code: "invalid_uuid", message: "\"\(text)\" is not an incident UUID", field: "uuid")
@@ -84,17 +106,25 @@ extension APIError {
                 return APIError(.unprocessableContent, code: "idempotency_key_reused", message: rejection.description)
             case .approverNotAllowed:
                 return APIError(.forbidden, code: "approver_not_allowed", message: rejection.description)
+            case .runLimitReached:
+                return APIError(.conflict, code: "run_limit_reached", message: rejection.description)
             }
         case .shuttingDown:
             var error = APIError(.serviceUnavailable, code: "shutting_down", message: error.description)
             error.headers[HTTPField.Name("Retry-After")!] = "5"
             return error
         case .storeUnavailable:
-            var error = APIError(.serviceUnavailable, code: "store_unavailable", message: error.description)
+            // The reason (logged by the coordinator) may name the store's address; the client gets none of it.
+            var error = APIError(.serviceUnavailable, code: "store_unavailable",
+                                 message: "the incident store is unavailable; retry shortly")
             error.headers[HTTPField.Name("Retry-After")!] = "5"
             return error
         case .intakeQueueFull(let retryAfter):
             var error = APIError(.serviceUnavailable, code: "intake_queue_full", message: error.description)
+            error.headers[HTTPField.Name("Retry-After")!] = String(retryAfter)
+            return error
+        case .tooManyOpenIncidents(_, let retryAfter):
+            var error = APIError(.serviceUnavailable, code: "too_many_open_incidents", message: error.description)
             error.headers[HTTPField.Name("Retry-After")!] = String(retryAfter)
             return error
         case .rateLimited(_, let retryAfter):

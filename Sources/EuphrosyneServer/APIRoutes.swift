@@ -35,7 +35,7 @@ enum APIRoutes {
     static let defaultPageSize = 50
     static let maxPageSize = 500
 
-    static func add<Context: RequestContext>(to router: Router<Context>, coordinator: IncidentCoordinator) {
+    static func add<Context: RequestContext>(to router: some RouterMethods<Context>, coordinator: IncidentCoordinator) {
         router.post("/api/actions") { request, _ in
             // The request's own form first (400), then its action names against the registry (422), and only
             // then the incident (404, 409…).

@@ -1,7 +1,9 @@
 import Crypto
+import EuphrosyneCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import Synchronization
 
 /// Who may call the API listener: named bearer tokens and HMAC signing keys, several of each so they can be
@@ -9,8 +11,8 @@ import Synchronization
 /// `EUPHROSYNE_API_HMAC_KEYS`. With neither, the API is open, as the original was.
 ///
 /// A signed request carries `X-Euphrosyne-Key-Id`, `X-Euphrosyne-Timestamp` (Unix seconds) and
-/// `X-Euphrosyne-Signature: sha256=<hex of HMAC-SHA256(secret, "<timestamp>.<raw body>")>`; it is accepted within
-/// `replayWindow` of its timestamp, once.
+/// `X-Euphrosyne-Signature: sha256=<hex of HMAC-SHA256(secret, "<timestamp>\n<METHOD>\n<request target>\n<raw body>")>`
+/// (see `RequestSignature`); it is accepted within `replayWindow` of its timestamp, once (`ReplayCache`).
 public struct APICredentials: Sendable {
     /// Token name → token.
     public var bearerTokens: [String: String]
@@ -79,40 +81,57 @@ public enum APICaller {
 }
 
 /// HMAC request signing as `APIAuthenticationMiddleware` checks it; public so clients and tests sign the same way.
+///
+/// The signed message binds the signature to one request: its timestamp, method, request target (path and query,
+/// exactly as sent) and body, separated by newlines (none of the first three can hold one), so a signature
+/// captured for one route or method is useless on another.
 public enum RequestSignature {
     public static let keyIDHeader = HTTPField.Name("X-Euphrosyne-Key-Id")!
     public static let timestampHeader = HTTPField.Name("X-Euphrosyne-Timestamp")!
     public static let signatureHeader = HTTPField.Name("X-Euphrosyne-Signature")!
 
-    /// `sha256=<lowercase hex>` over `"<timestamp>.<body>"`.
-    public static func sign(body: some Collection<UInt8>, timestamp: Int, secret: String) -> String {
+    /// `sha256=<lowercase hex>` over `"<timestamp>\n<METHOD>\n<target>\n<body>"`.
+    public static func sign(
+        method: String, target: String, body: some Collection<UInt8>, timestamp: Int, secret: String
+    ) -> String {
+        var message = Array("\(timestamp)\n\(method.uppercased())\n\(target)\n".utf8)
+        message.append(contentsOf: body)
+        return "sha256=" + hexHMAC(message, secret: secret)
+    }
+
+    /// The form signatures had before they covered the method and target (`"<timestamp>.<body>"`). Never
+    /// accepted; recognised only to tell such a caller what changed.
+    static func legacySignature(body: some Collection<UInt8>, timestamp: Int, secret: String) -> String {
         var message = Array("\(timestamp).".utf8)
         message.append(contentsOf: body)
+        return "sha256=" + hexHMAC(message, secret: secret)
+    }
+
+    private static func hexHMAC(_ message: [UInt8], secret: String) -> String {
         let code = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Array(secret.utf8)))
-        return "sha256=" + code.map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]], as: UTF8.self)
-        }.joined()
+        return Hex.lowercase(code)
     }
 }
 
-/// Authenticates every request of the API listener except the probes, `/metrics` and `/openapi.yaml`.
+/// Authenticates the API's protected routes. `Listeners` attaches it to the route group that holds them, so a
+/// request is authenticated when it reaches one of those routes, however its path is spelled (`/api/actions/`,
+/// `//api//actions`); what stays open (probes, metrics, the spec, the Webex callback with its own signature) is
+/// simply registered outside the group.
 /// Refusals are 401 with a JSON error saying what was wrong, never which secret was close.
 struct APIAuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
-    /// Open to anyone: the probes, metrics and the spec; and the Webex callback, which Webex signs instead.
-    static var openPaths: Set<String> { ["/healthz", "/readyz", "/metrics", "/openapi.yaml", WebexRoutes.path] }
-
     let credentials: APICredentials
-    let replayGuard = ReplayGuard()
+    let replayCache: any ReplayCache
     let now: @Sendable () -> Date
 
-    init(credentials: APICredentials, now: @escaping @Sendable () -> Date = Date.init) {
+    init(credentials: APICredentials, replayCache: any ReplayCache = InMemoryReplayCache(),
+         now: @escaping @Sendable () -> Date = Date.init) {
         self.credentials = credentials
+        self.replayCache = replayCache
         self.now = now
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if credentials.isOpen || Self.openPaths.contains(request.uri.path) {
+        if credentials.isOpen {
             return try await next(request, context)
         }
         if let authorization = request.headers[.authorization] {
@@ -123,7 +142,7 @@ struct APIAuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         if let keyID = request.headers[RequestSignature.keyIDHeader] {
             var request = request
-            let keyName = try await verifySignature(&request, keyID: keyID)
+            let keyName = try await verifySignature(&request, keyID: keyID, logger: context.logger)
             return try await APICaller.$current.withValue("hmac:\(keyName)") { try await next(request, context) }
         }
         throw Self.unauthorized("this API needs a bearer token or a signed request")
@@ -141,7 +160,7 @@ struct APIAuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
         return match
     }
 
-    private func verifySignature(_ request: inout Request, keyID: String) async throws -> String {
+    private func verifySignature(_ request: inout Request, keyID: String, logger: Logger) async throws -> String {
         guard let secret = credentials.hmacKeys[keyID] else { throw Self.unauthorized("unknown signing key id") }
         guard let timestampText = request.headers[RequestSignature.timestampHeader], let timestamp = Int(timestampText) else {
             throw Self.unauthorized("a signed request needs X-Euphrosyne-Timestamp in Unix seconds")
@@ -156,11 +175,28 @@ struct APIAuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
             throw Self.unauthorized("the request timestamp is outside the \(Int(window)) s replay window")
         }
         let body = try await request.collectBody(upTo: RequestBody.limit)
-        let expected = RequestSignature.sign(body: body.readableBytesView, timestamp: timestamp, secret: secret)
+        let expected = RequestSignature.sign(method: request.method.rawValue, target: request.head.path ?? "/",
+                                             body: body.readableBytesView, timestamp: timestamp, secret: secret)
         guard ConstantTime.equals(Array(signature.utf8), Array(expected.utf8)) else {
+            let legacy = RequestSignature.legacySignature(body: body.readableBytesView, timestamp: timestamp, secret: secret)
+            if ConstantTime.equals(Array(signature.utf8), Array(legacy.utf8)) {
+                throw Self.unauthorized("the signature covers only the timestamp and body; sign "
+                                        + "\"<timestamp>\\n<METHOD>\\n<path and query>\\n<body>\" instead")
+            }
             throw Self.unauthorized("the request signature does not match")
         }
-        guard replayGuard.admit(signature, sentAt: sentAt, now: current, window: window) else { throw Self.unauthorized("this signed request was already received (replay)") }
+        let fresh: Bool
+        do {
+            fresh = try await replayCache.admit(keyID: keyID, signature: signature, sentAt: sentAt, now: current,
+                                                window: window)
+        } catch {
+            logger.error("cannot check a signed request against the replay cache", metadata: ["error": "\(error)"])
+            var refusal = APIError(.serviceUnavailable, code: "replay_check_unavailable",
+                                   message: "signed requests cannot be checked for replays right now; retry shortly")
+            refusal.headers[HTTPField.Name("Retry-After")!] = "5"
+            throw refusal
+        }
+        guard fresh else { throw Self.unauthorized("this signed request was already received (replay)") }
         return keyID
     }
 
@@ -171,13 +207,14 @@ struct APIAuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Asks `/webhook` senders for the configured bearer token or basic-auth pair; other webhook-listener routes
-/// (probes, metrics, the local-mode result callback with its own secret) stay as they are.
+/// Asks `/webhook` senders for the configured bearer token or basic-auth pair. `Listeners` attaches it to the
+/// route of `/webhook` alone, so every spelling of that path is covered; the other webhook-listener routes
+/// (probes, metrics, the local-mode result callback with its own secret) are registered outside it.
 struct WebhookAuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
     let credentials: WebhookCredentials
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !credentials.isOpen, request.uri.path == "/webhook" else { return try await next(request, context) }
+        guard !credentials.isOpen else { return try await next(request, context) }
         guard let authorization = request.headers[.authorization], accepts(authorization) else {
             var error = APIError(.unauthorized, code: "unauthorized",
                                  message: "the webhook needs the configured bearer token or basic auth")
@@ -203,21 +240,5 @@ struct WebhookAuthenticationMiddleware<Context: RequestContext>: RouterMiddlewar
             }
         }
         return accepted
-    }
-}
-
-/// Signatures already accepted, kept until their timestamp leaves the replay window, so a replay inside the
-/// window is refused as well as one outside it.
-final class ReplayGuard: Sendable {
-    private let seen = Mutex<[String: Date]>([:])
-
-    /// True the first time `signature` is seen within the window.
-    func admit(_ signature: String, sentAt: Date, now: Date, window: TimeInterval) -> Bool {
-        seen.withLock { seen in
-            if seen.count > 1_000 { seen = seen.filter { now.timeIntervalSince($0.value) <= window } }
-            if let earlier = seen[signature], now.timeIntervalSince(earlier) <= window { return false }
-            seen[signature] = sentAt
-            return true
-        }
     }
 }

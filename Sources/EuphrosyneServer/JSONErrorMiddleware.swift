@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Turns every error a route throws into a JSON `APIError` response, and logs each request without its query or
 /// path secrets (the result callback path carries one): only the route pattern, the status and the duration.
@@ -24,6 +25,14 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch is NIOTooManyBytesError {
             log(request, context, status: .contentTooLarge, start: start, detail: nil)
             throw APIError.bodyTooLarge
+        } catch is RequestBodyReadTimeout {
+            // ConnectionGuardHandler cut a body that did not arrive in time.
+            log(request, context, status: .requestTimeout, start: start, detail: nil)
+            throw APIError.bodyReadTimeout
+        } catch is HTTPParserError {
+            // The body's framing broke mid-request (e.g. a bad chunk-size line): the client's fault, never a 500.
+            log(request, context, status: .badRequest, start: start, detail: "malformed body framing")
+            throw APIError.malformedRequest
         } catch let error as HTTPError {
             let apiError = Self.translate(error)
             log(request, context, status: apiError.status, start: start, detail: apiError.message)

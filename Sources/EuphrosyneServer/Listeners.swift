@@ -1,7 +1,22 @@
 import EuphrosyneEngine
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
+
+/// How much a listener lets clients hold (`--read-timeout`, `--max-connections`).
+public struct ListenerLimits: Sendable {
+    /// How long a request head may take to arrive after the connection opened or the previous answer ended (so
+    /// idle keep-alive connections close after it too), and its body after its head.
+    public var readTimeout: Duration
+    /// Connections held open at once; further ones wait in the accept backlog until one closes.
+    public var maxConnections: Int
+
+    public init(readTimeout: Duration = .seconds(30), maxConnections: Int = 1_024) {
+        self.readTimeout = readTimeout
+        self.maxConnections = maxConnections
+    }
+}
 
 /// Builds the reconciler's two HTTP listeners as Hummingbird applications (each a `Service`).
 ///
@@ -15,8 +30,13 @@ public enum Listeners {
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware(listener: "webhook", metrics: coordinator.metrics))
-        router.add(middleware: WebhookAuthenticationMiddleware(credentials: credentials))
-        WebhookRoutes.add(to: router, coordinator: coordinator)
+        // Authentication belongs to the route, not to a path string: the group's middleware runs for whatever
+        // spelling of the path the router matched to `/webhook` (`/webhook/`, `//webhook`).
+        WebhookRoutes.addWebhook(
+            to: router.group().add(middleware: WebhookAuthenticationMiddleware(credentials: credentials)),
+            coordinator: coordinator
+        )
+        WebhookRoutes.addResultCallback(to: router, coordinator: coordinator)
         HealthRoutes.add(to: router, readiness: readiness)
         OpenAPIRoutes.add(to: router)
         if let exporter { MetricsRoutes.add(to: router, exporter: exporter) }
@@ -26,12 +46,18 @@ public enum Listeners {
     /// The API listener: approvals, status, incidents, health, `/openapi.yaml`.
     public static func apiRouter(
         coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil,
-        credentials: APICredentials = APICredentials(), webex: WebexApprovals? = nil
+        credentials: APICredentials = APICredentials(), replayCache: any ReplayCache = InMemoryReplayCache(),
+        webex: WebexApprovals? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware(listener: "api", metrics: coordinator.metrics))
-        router.add(middleware: APIAuthenticationMiddleware(credentials: credentials))
-        APIRoutes.add(to: router, coordinator: coordinator)
+        // Every route of APIRoutes is behind authentication, whatever spelling of its path matched; the routes
+        // registered on `router` itself are the open ones: probes, metrics, the spec, and the Webex callback
+        // (which Webex signs instead).
+        APIRoutes.add(
+            to: router.group().add(middleware: APIAuthenticationMiddleware(credentials: credentials, replayCache: replayCache)),
+            coordinator: coordinator
+        )
         if let webex { WebexRoutes.add(to: router, approvals: webex) }
         HealthRoutes.add(to: router, readiness: readiness)
         OpenAPIRoutes.add(to: router)
@@ -42,32 +68,51 @@ public enum Listeners {
     public static func webhook(
         coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
         exporter: MetricsExporter? = nil, credentials: WebhookCredentials = WebhookCredentials(),
+        limits: ListenerLimits = ListenerLimits(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         application(webhookRouter(coordinator: coordinator, readiness: readiness, exporter: exporter,
                                   credentials: credentials),
-                    name: "euphrosyne-webhook",
-                    host: host, port: port, logger: logger, onServerRunning: onServerRunning)
+                    name: "webhook", host: host, port: port, limits: limits, metrics: coordinator.metrics,
+                    logger: logger, onServerRunning: onServerRunning)
     }
 
     public static func api(
         coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
-        exporter: MetricsExporter? = nil, credentials: APICredentials = APICredentials(), webex: WebexApprovals? = nil,
+        exporter: MetricsExporter? = nil, credentials: APICredentials = APICredentials(),
+        replayCache: any ReplayCache = InMemoryReplayCache(), webex: WebexApprovals? = nil,
+        limits: ListenerLimits = ListenerLimits(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         application(apiRouter(coordinator: coordinator, readiness: readiness, exporter: exporter,
-                              credentials: credentials, webex: webex),
-                    name: "euphrosyne-api",
-                    host: host, port: port, logger: logger, onServerRunning: onServerRunning)
+                              credentials: credentials, replayCache: replayCache, webex: webex),
+                    name: "api", host: host, port: port, limits: limits, metrics: coordinator.metrics,
+                    logger: logger, onServerRunning: onServerRunning)
     }
 
-    private static func application(
-        _ router: Router<BasicRequestContext>, name: String, host: String, port: Int, logger: Logger,
-        onServerRunning: @escaping @Sendable (Int) async -> Void
+    /// One listener: the router behind a `ConnectionGuardHandler` per connection (read deadlines, the
+    /// announced-body limit, JSON refusals of malformed HTTP) and a cap on connections held at once.
+    static func application(
+        _ router: Router<BasicRequestContext>, name: String, host: String, port: Int, limits: ListenerLimits,
+        metrics: ReconcilerMetrics, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
-        Application(
+        let readTimeout = TimeAmount.nanoseconds(
+            limits.readTimeout.components.seconds * 1_000_000_000 + limits.readTimeout.components.attoseconds / 1_000_000_000
+        )
+        let guardLogger = logger
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [
+            ConnectionGuardHandler(readTimeout: readTimeout, maxBodyBytes: RequestBody.limit, logger: guardLogger) { refusal in
+                metrics.increment("euphrosyne_http_refused_total", [("listener", name), ("reason", refusal.reason)])
+            },
+        ])
+        return Application(
             router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: name),
+            server: .http1(configuration: http1),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "euphrosyne-\(name)",
+                availableConnectionsDelegate: ConnectionLimit(maximum: limits.maxConnections, listener: name,
+                                                              metrics: metrics)
+            ),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger
         )

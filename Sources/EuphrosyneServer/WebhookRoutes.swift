@@ -24,7 +24,8 @@ enum WebhookRoutes {
         var reason: String?
     }
 
-    static func add<Context: RequestContext>(to router: Router<Context>, coordinator: IncidentCoordinator) {
+    /// `POST /webhook`, on the route group `Listeners` puts behind the webhook's authentication.
+    static func addWebhook<Context: RequestContext>(to router: some RouterMethods<Context>, coordinator: IncidentCoordinator) {
         router.post("/webhook") { request, _ in
             let payload = try await RequestBody.jsonObject(request)
             try RequestLimits.checkAlerts(payload)
@@ -44,8 +45,13 @@ enum WebhookRoutes {
             )
         }
 
-        // The result callback of local mode. The path carries the incident's secret; a wrong one is refused
-        // the same way as an unknown incident, so the endpoint does not reveal which incidents exist.
+    }
+
+    /// The result callback of local mode. The path carries the incident's secret; a wrong one is refused the same
+    /// way as an unknown incident, so the endpoint does not reveal which incidents exist.
+    static func addResultCallback<Context: RequestContext>(
+        to router: some RouterMethods<Context>, coordinator: IncidentCoordinator
+    ) {
         router.post("/results/{uuid}/{secret}") { request, context in
             try RequestBody.requireJSONContentType(request)
             let idText = context.parameters.get("uuid") ?? ""

@@ -84,7 +84,8 @@ struct ClusterReconciler {
                 (name: "registry", check: { registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),
                 (name: "kubernetes", check: { client.isReachable ? nil : "the Kubernetes API server does not answer" }),
             ],
-            servicesBefore: redis.services.map(\.service) + [registry, launcher], exporter: exporter
+            servicesBefore: redis.services.map(\.service) + [registry, launcher], exporter: exporter,
+            replayCache: RedisReplayCache(client: redis.client)
         ).run()
     }
 }

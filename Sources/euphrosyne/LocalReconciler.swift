@@ -66,6 +66,7 @@ struct LocalReconciler {
             settings: settings, logger: logger, coordinator: coordinator,
             webex: notifiers.approvals(coordinator: coordinator, settings: settings, logger: logger), readinessChecks: checks,
             servicesBefore: (redis?.services ?? []).map(\.service), exporter: exporter,
+            replayCache: redis.map { RedisReplayCache(client: $0.client) } ?? InMemoryReplayCache(),
             onWebhookPort: { port in if !explicitCallback { callbackSource.setBaseURL("http://127.0.0.1:\(port)") } }
         ).run()
     }

@@ -17,13 +17,15 @@ struct ReconcilerServices {
     var servicesBefore: [any Service]
     /// Where `/metrics` comes from; the coordinator records into `exporter.metrics`.
     var exporter: MetricsExporter
+    /// Where signed API requests are remembered: Redis when configured (shared by every replica), else memory.
+    var replayCache: any ReplayCache = InMemoryReplayCache()
     /// Told the webhook listener's port once it listens.
     var onWebhookPort: @Sendable (Int) async -> Void = { _ in }
 
     func run() async throws {
         let coordinator = self.coordinator
         let metrics = exporter.metrics
-        let exporter = self.exporter.sampling([{ metrics.export(coordinator.statistics) }])
+        let exporter = self.exporter.sampling([{ metrics.export(await coordinator.currentStatistics()) }])
         let accepting: Readiness.Check = { await coordinator.isAcceptingWork ? nil : "shutting down" }
         let readiness = Readiness([(name: "coordinator", check: accepting)] + readinessChecks)
         let logger = self.logger
@@ -31,6 +33,7 @@ struct ReconcilerServices {
         let webhook = Listeners.webhook(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.webhookPort,
             logger: Logger(label: "euphrosyne.webhook"), exporter: exporter, credentials: settings.webhookCredentials,
+            limits: settings.listenerLimits,
             onServerRunning: { port in
                 await onWebhookPort(port)
                 logger.notice("webhook listener ready", metadata: ["port": "\(port)"])
@@ -39,7 +42,7 @@ struct ReconcilerServices {
         let api = Listeners.api(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.apiPort,
             logger: Logger(label: "euphrosyne.api"), exporter: exporter, credentials: settings.apiCredentials,
-            webex: webex,
+            replayCache: replayCache, webex: webex, limits: settings.listenerLimits,
             onServerRunning: { port in logger.notice("API listener ready", metadata: ["port": "\(port)"]) }
         )
         // Shutdown runs in reverse: the API stops first, the coordinator drains while the webhook listener (and
@@ -52,6 +55,9 @@ struct ReconcilerServices {
                 "tokens": "\(settings.apiCredentials.bearerTokens.keys.sorted().joined(separator: ","))",
                 "hmacKeys": "\(settings.apiCredentials.hmacKeys.keys.sorted().joined(separator: ","))",
             ])
+        }
+        if settings.webhookCredentials.isOpen {
+            logger.warning("the webhook listener is open: anyone who reaches it can open incidents and run debugging recipes; set WEBHOOK_TOKENS_FILE or WEBHOOK_BASIC_AUTH_FILE (and the same credentials in Alertmanager's http_config)")
         }
         let group = ServiceGroup(configuration: .init(
             services: servicesBefore.map { .init(service: $0) } + [

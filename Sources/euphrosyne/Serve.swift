@@ -60,7 +60,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Namespace for recipe Jobs (cluster mode). (RECIPE_NAMESPACE)", valueName: "namespace"))
     var recipeNamespace: String?
 
-    @Option(help: ArgumentHelp("Address both listeners bind to (default 0.0.0.0). (LISTEN_HOST)", valueName: "host"))
+    @Option(help: ArgumentHelp("Address both listeners bind to (default 0.0.0.0; 127.0.0.1 in local mode, so only this machine can approve). (LISTEN_HOST)", valueName: "host"))
     var host: String?
 
     @Option(help: ArgumentHelp("Webhook listener port (default 8080). (WEBHOOK_PORT)", valueName: "port"))
@@ -86,6 +86,15 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("At most this many new incidents per alert name in any hour; more answer 429 (default: no limit). (MAX_INCIDENTS_PER_ALERTNAME)", valueName: "count"))
     var maxIncidentsPerAlertname: Int?
+
+    @Option(help: ArgumentHelp("Open incidents at most; a notification of a new group beyond it answers 503 with Retry-After, notifications of open incidents still join (default 1000). (MAX_OPEN_INCIDENTS)", valueName: "count"))
+    var maxOpenIncidents: Int?
+
+    @Option(help: ArgumentHelp("Seconds a request head may take to arrive (also how long an idle keep-alive connection stays open), and its body after it; slower requests are cut (default 30). (READ_TIMEOUT)", valueName: "seconds"))
+    var readTimeout: Int?
+
+    @Option(help: ArgumentHelp("Connections each listener holds at once; more wait to be accepted (default 1024). (MAX_CONNECTIONS)", valueName: "count"))
+    var maxConnections: Int?
 
     @Flag(help: "Let a resolved incident's suggested actions still be approved. (APPROVE_RESOLVED=1)")
     var approveResolved = false

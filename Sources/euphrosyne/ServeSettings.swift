@@ -32,6 +32,9 @@ struct ServeSettings {
     var maxRuns: Int
     var intakeQueue: Int
     var maxIncidentsPerAlertname: Int?
+    var maxOpenIncidents: Int
+    /// Read timeout and connection cap of both listeners.
+    var listenerLimits: ListenerLimits
     var approveResolved: Bool
     var approveAnyAction: Bool
     /// Who may call the API listener (open when empty).
@@ -109,7 +112,9 @@ struct ServeSettings {
         }
         recipeTimeoutSeconds = try integer(options.recipeTimeout, "RECIPE_TIMEOUT", default: 300, range: 1...86_400)
         recipeNamespace = value(options.recipeNamespace, "RECIPE_NAMESPACE") ?? reconcilerNamespace
-        host = value(options.host, "LISTEN_HOST") ?? "0.0.0.0"
+        // Local mode runs on a laptop, with the API open by default: only this machine may reach it unless the user
+        // says otherwise. In a pod, the listeners must take traffic from the Service.
+        host = value(options.host, "LISTEN_HOST") ?? (local ? "127.0.0.1" : "0.0.0.0")
         webhookPort = try integer(options.webhookPort, "WEBHOOK_PORT", default: 8080, range: 0...65_535)
         apiPort = try integer(options.apiPort, "API_PORT", default: 8081, range: 0...65_535)
         callbackURL = value(options.callbackURL, "CALLBACK_URL")
@@ -126,6 +131,11 @@ struct ServeSettings {
                 options.maxIncidentsPerAlertname, "MAX_INCIDENTS_PER_ALERTNAME", default: 0, range: 1...1_000_000
             )
         }
+        maxOpenIncidents = try integer(options.maxOpenIncidents, "MAX_OPEN_INCIDENTS", default: 1_000, range: 1...1_000_000)
+        listenerLimits = ListenerLimits(
+            readTimeout: .seconds(try integer(options.readTimeout, "READ_TIMEOUT", default: 30, range: 1...3_600)),
+            maxConnections: try integer(options.maxConnections, "MAX_CONNECTIONS", default: 1_024, range: 1...1_000_000)
+        )
         approveResolved = options.approveResolved
             || ["1", "true", "yes"].contains(environment["APPROVE_RESOLVED"]?.lowercased() ?? "")
         redisUsername = value(nil, "REDIS_USERNAME")
@@ -184,6 +194,7 @@ struct ServeSettings {
             defaultRecipeTimeoutSeconds: recipeTimeoutSeconds, approvalWindowSeconds: approvalWindowSeconds,
             aggregatorAddress: aggregatorAddress, redisAddress: redisAddress, maxRunsInFlight: maxRuns,
             intakeQueueCapacity: intakeQueue, incidentsPerAlertNamePerHour: maxIncidentsPerAlertname,
+            maxOpenIncidents: maxOpenIncidents,
             approvesResolvedIncidents: approveResolved, approvesUnsuggestedActions: approveAnyAction
         )
     }

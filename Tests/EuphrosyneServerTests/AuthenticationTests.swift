@@ -1,6 +1,6 @@
 import EuphrosyneCore
 import EuphrosyneEngine
-import EuphrosyneServer
+@testable import EuphrosyneServer
 import EuphrosyneTestSupport
 import Foundation
 import HTTPTypes
@@ -20,12 +20,13 @@ import Testing
     }
 
     static func signedHeaders(body: ByteBuffer, key: String = "bot", secret: String = "hmac-secret-bot",
-                              timestamp: Int = Int(Date().timeIntervalSince1970)) -> HTTPFields {
+                              timestamp: Int = Int(Date().timeIntervalSince1970), method: String = "POST",
+                              target: String = "/api/actions") -> HTTPFields {
         var headers = HTTPFields()
         headers[RequestSignature.keyIDHeader] = key
         headers[RequestSignature.timestampHeader] = String(timestamp)
-        headers[RequestSignature.signatureHeader] = RequestSignature.sign(body: body.readableBytesView,
-                                                                          timestamp: timestamp, secret: secret)
+        headers[RequestSignature.signatureHeader] = RequestSignature.sign(
+            method: method, target: target, body: body.readableBytesView, timestamp: timestamp, secret: secret)
         headers[.contentType] = "application/json"
         return headers
     }
@@ -94,6 +95,9 @@ import Testing
                     ("body changed after signing", Self.signedHeaders(body: body), ByteBuffer(json: #"{"uuid":"x","actions":[]}"#)),
                     ("too old", Self.signedHeaders(body: body, timestamp: now - 400), body),
                     ("from the future", Self.signedHeaders(body: body, timestamp: now + 400), body),
+                    ("signed for another route", Self.signedHeaders(body: body, target: "/api/status"), body),
+                    ("signed for another method", Self.signedHeaders(body: body, method: "PUT"), body),
+                    ("signed with a query the request lacks", Self.signedHeaders(body: body, target: "/api/actions?x=1"), body),
                 ]
                 for (why, headers, sent) in refused {
                     try await client.execute(uri: "/api/actions", method: .post, headers: headers, body: sent) { response in
@@ -164,9 +168,30 @@ import Testing
         }
     }
 
-    @Test func signaturesAreHMACSHA256OfTimestampDotBody() {
-        // Computed independently: printf '1700000000.{}' | openssl dgst -sha256 -hmac key
-        #expect(RequestSignature.sign(body: Array("{}".utf8), timestamp: 1_700_000_000, secret: "key")
-            == "sha256=9d713ed406bb7076d4123f0dc2c39d2df5c654ed4b0cd56b52c8b4c940bd63ae")
+    @Test func signaturesAreHMACSHA256OfTimestampMethodTargetAndBody() {
+        // Computed independently: printf '1700000000\nPOST\n/api/actions\n{}' | openssl dgst -sha256 -hmac key
+        #expect(RequestSignature.sign(method: "POST", target: "/api/actions", body: Array("{}".utf8),
+                                      timestamp: 1_700_000_000, secret: "key")
+            == "sha256=d978766d4142f6ca4b3a3752ac3c9ac2ed22ce1c3c2f2ceb314a546ffa48d359")
+    }
+
+    @Test func aSignatureInTheOldFormIsRefusedSayingWhatChanged() async throws {
+        let harness = ServerHarness(apiCredentials: Self.credentials)
+        try await harness.running {
+            let incident = try await harness.analysedIncident()
+            let body = Self.approval(incident.id)
+            let now = Int(Date().timeIntervalSince1970)
+            var legacyHeaders = Self.signedHeaders(body: body, timestamp: now)
+            // The form before signatures covered the method and target: printf '<ts>.<body>' | openssl … -hmac
+            legacyHeaders[RequestSignature.signatureHeader] = RequestSignature.legacySignature(
+                body: body.readableBytesView, timestamp: now, secret: "hmac-secret-bot")
+            let headers = legacyHeaders
+            try await harness.api.test(.router) { client in
+                try await client.execute(uri: "/api/actions", method: .post, headers: headers, body: body) { response in
+                    #expect(response.status == .unauthorized)
+                    #expect(response.apiError?.message.contains("<METHOD>") == true)
+                }
+            }
+        }
     }
 }
