@@ -13,6 +13,16 @@ public struct ActionRequest: Sendable, Hashable, Codable {
     }
 }
 
+extension ApprovalRequest {
+    /// The size of every action's `data` as JSON, for `Incident.maxApprovalDataBytes`.
+    var encodedDataSize: Int {
+        let encoder = JSONEncoder()
+        return actions.reduce(0) { total, action in
+            action.data.isEmpty ? total : total + ((try? encoder.encode(action.data))?.count ?? Int.max / 2)
+        }
+    }
+}
+
 /// A recorded approval: what was approved, when, and by whom (when the caller is known).
 public struct Approval: Sendable, Hashable, Codable, Identifiable {
     /// Numbered from 1 within the incident.

@@ -65,14 +65,17 @@ public struct ApprovalAttempt: Sendable, Hashable, Codable {
     /// Why it was refused.
     public var reason: String?
 
+    /// Keeps what the attempt names within bounds (an attempt is recorded even when refused, so its text is
+    /// whatever a caller sent): at most 20 action names of at most 63 characters (a recipe name's limit), and
+    /// `by`, the key and the reason cut to 256, 255 and 1,024 bytes.
     public init(at: Date, by: String?, actions: [String], idempotencyKey: String?, outcome: Outcome,
                 approvalID: Int? = nil, reason: String? = nil) {
         self.at = at
-        self.by = by
-        self.actions = actions
-        self.idempotencyKey = idempotencyKey
+        self.by = by.map { RecipeResult.cut($0, to: 256) }
+        self.actions = actions.prefix(20).map { RecipeResult.cut($0, to: 63) }
+        self.idempotencyKey = idempotencyKey.map { RecipeResult.cut($0, to: 255) }
         self.outcome = outcome
         self.approvalID = approvalID
-        self.reason = reason
+        self.reason = reason.map { RecipeResult.cut($0, to: 1_024) }
     }
 }

@@ -61,6 +61,9 @@ extension Incident {
         case .analysed, .acting, .done, .resolved: break
         }
         guard !request.actions.isEmpty else { throw .noActions }
+        guard request.encodedDataSize <= Self.maxApprovalDataBytes else {
+            throw .dataTooLarge(limit: Self.maxApprovalDataBytes)
+        }
         if let key = request.idempotencyKey, let earlier = approvals.first(where: { $0.idempotencyKey == key }) {
             guard earlier.actions == request.actions else { throw .idempotencyKeyReused(key, approvalID: earlier.id) }
             return recordDuplicate(of: earlier, request, at: now)

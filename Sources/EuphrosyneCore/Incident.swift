@@ -76,6 +76,9 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
     /// Runs per incident, debugging and action runs together: runs for alerts that joined later are not started
     /// past it, and an approval that would pass it is refused.
     public static let maxRuns = 32
+    /// The data one approval may carry for its actions, all together, as JSON (the approver's inputs go to the
+    /// recipes, the audit and chat; nothing an approver types needs more).
+    public static let maxApprovalDataBytes = 16 << 10
     /// The most a stored incident (its JSON) can take, given the bounds above and the request limits.
     public static let maxStoredBytes = 8 << 20
     /// The aggregated result of the diagnosis, once every debugging run has finished.

@@ -83,6 +83,8 @@ public enum ApprovalRejection: Error, Sendable, Hashable, CustomStringConvertibl
     case approverNotAllowed(String)
     /// The incident already has `Incident.maxRuns` runs; more would make it grow without bound.
     case runLimitReached(Int)
+    /// The actions' data together is larger than `Incident.maxApprovalDataBytes` as JSON.
+    case dataTooLarge(limit: Int)
 
     public var description: String {
         switch self {
@@ -99,6 +101,8 @@ public enum ApprovalRejection: Error, Sendable, Hashable, CustomStringConvertibl
             return "Idempotency-Key \"\(key)\" was used for approval \(approvalID) of other actions"
         case .approverNotAllowed(let who):
             return "\(who) is not allowed to approve actions"
+        case .dataTooLarge(let limit):
+            return "the approval's data is larger than \(limit / 1024) KiB as JSON"
         case .runLimitReached(let limit):
             return "the incident has reached its limit of \(limit) recipe runs; open a new incident to act further"
         }

@@ -106,6 +106,8 @@ extension APIError {
                 return APIError(.unprocessableContent, code: "idempotency_key_reused", message: rejection.description)
             case .approverNotAllowed:
                 return APIError(.forbidden, code: "approver_not_allowed", message: rejection.description)
+            case .dataTooLarge:
+                return APIError(.badRequest, code: "too_large", message: rejection.description, field: "actions")
             case .runLimitReached:
                 return APIError(.conflict, code: "run_limit_reached", message: rejection.description)
             }

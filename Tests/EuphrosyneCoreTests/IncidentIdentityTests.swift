@@ -37,7 +37,7 @@ import Testing
         let other = try Self.notification(#"{"check":"disk","host":"db-2"}"#)
         #expect(a.identityKey == sameKeysOtherOrder.identityKey)
         #expect(a.identityKey != other.identityKey)
-        #expect(a.identityKey.count == "payload:".count + 32)
+        #expect(a.identityKey.count == "payload:".count + 64)
     }
 
     @Test func aRepeatRefreshesTheIncidentAndStartsNothing() {

@@ -17,13 +17,15 @@ public final class RawHTTPConnection: Sendable {
         self.inbox = inbox
     }
 
-    /// Connects to 127.0.0.1:`port`.
-    public static func open(port: Int) async throws -> RawHTTPConnection {
+    /// Connects to 127.0.0.1:`port`. `sending` goes out the moment the connection is up, from NIO's event loop:
+    /// a test of the server's read deadlines then does not depend on how soon a busy machine resumes the test.
+    public static func open(port: Int, sending initial: String? = nil) async throws -> RawHTTPConnection {
         let inbox = Inbox()
+        let initialBytes = initial.map { Array($0.utf8) }
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Recorder(inbox: inbox))
+                    try channel.pipeline.syncOperations.addHandler(Recorder(inbox: inbox, initial: initialBytes))
                 }
             }
             .connect(host: "127.0.0.1", port: port).get()
@@ -32,9 +34,9 @@ public final class RawHTTPConnection: Sendable {
 
     /// Opens a connection, runs `body` with it and closes it, on every path.
     public static func with<T: Sendable>(
-        port: Int, _ body: (RawHTTPConnection) async throws -> T
+        port: Int, sending initial: String? = nil, _ body: (RawHTTPConnection) async throws -> T
     ) async throws -> T {
-        let connection = try await open(port: port)
+        let connection = try await open(port: port, sending: initial)
         do {
             let result = try await body(connection)
             await connection.close()
@@ -103,9 +105,19 @@ public final class RawHTTPConnection: Sendable {
 
     final class Recorder: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
         let inbox: Inbox
+        let initial: [UInt8]?
 
-        init(inbox: Inbox) { self.inbox = inbox }
+        init(inbox: Inbox, initial: [UInt8]?) {
+            self.inbox = inbox
+            self.initial = initial
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            if let initial { context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: initial)), promise: nil) }
+            context.fireChannelActive()
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var buffer = unwrapInboundIn(data)
