@@ -38,6 +38,19 @@ import Testing
         // The separate-namespace overlay really moves the recipe Role and points it at the reconciler's account.
         #expect(output.contains("RoleBinding euphrosyne-recipes/euphrosyne-recipe-runner binds ServiceAccount euphrosyne/euphrosyne"))
         #expect(output.contains("RECIPE_NAMESPACE resolves to euphrosyne-recipes"))
+        #expect(output.contains("separate-recipe-namespace check: start-up check permissions in namespace euphrosyne-recipes: all granted"))
+        // The lock-down (see deploy/README.md, "What is locked down").
+        #expect(output.contains("deploy/base check: reconciler Pod reads only the Secrets it needs: euphrosyne-redis (reconciler-password)\n"))
+        #expect(output.contains("deploy/base check: reconciler's ServiceAccount cannot read Secrets (no get, list or watch)"))
+        #expect(output.contains("deploy/base check: reconciler logs in to Redis as euphrosyne with REDIS_PASSWORD from Secret euphrosyne-redis/reconciler-password"))
+        #expect(output.contains("deploy/base check: Redis euphrosyne/redis needs credentials: default user off"))
+        #expect(output.contains("deploy/base check: Deployment euphrosyne/redis Pod runs non-root with a read-only root filesystem and no privilege escalation (write-acl, redis)"))
+        #expect(output.contains("deploy/base check: NetworkPolicy redis-clients isolates the Redis Pods (euphrosyne/redis): port 6379"))
+        #expect(output.contains("deploy/base check: NetworkPolicy euphrosyne-listeners isolates the reconciler Pods (euphrosyne/euphrosyne): port 8080, 8081"))
+        #expect(output.contains("NetworkPolicies let the reconciler and recipe Pods in euphrosyne-recipes reach Redis on 6379"))
+        #expect(output.contains("deploy/base check: no Ingress routes to the API"))
+        #expect(output.contains("deploy/overlays/ingress check: Ingress euphrosyne/euphrosyne-api routes to the API (port 8081) with authentication on: API_TOKENS_FILE=/etc/euphrosyne/api/tokens from Secret euphrosyne-api-tokens, read-only"))
+        #expect(output.contains("deploy/overlays/ingress check: reconciler Pod reads only the Secrets it needs: euphrosyne-redis (reconciler-password), euphrosyne-api-tokens"))
     }
 
     @Test func theJobsAndConfigMapsTheLauncherBuildsAreValid() async throws {
@@ -55,6 +68,7 @@ import Testing
         let client = try KubernetesClient(configuration: KubernetesConfiguration(server: "https://127.0.0.1:1"))
         let launcher = KubernetesJobLauncher(client: client, settings: .init(namespace: "recipes"))
         var objects: [any Encodable] = []
+        var jobs: [any Encodable] = []
         for (index, recipe) in [plain, extended, action].enumerated() {
             let request = KubernetesJobShapeRequests.request(recipe, run: index + 1, approval: recipe.kind == .action ? 1 : nil)
             var data = KubernetesJobLauncher.dataConfigMap(for: request)
@@ -62,16 +76,139 @@ import Testing
             // As the server returns it, so the Job can own it.
             data.metadata.name = "euphrosyne-data-x7k2p"
             data.metadata.uid = UUID().uuidString.lowercased()
-            objects.append(launcher.job(for: request, data: data))
+            let job = launcher.job(for: request, data: data)
+            objects.append(job)
+            jobs.append(job)
         }
         try await client.shutdown()
 
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let array = "[" + (try objects.map { String(decoding: try encoder.encode($0), as: UTF8.self) }).joined(separator: ",") + "]"
-        let (status, output) = try Self.script("validate-k8s-object.py", ["--label", "launcher", "-"], input: Data(array.utf8))
+        func array(_ objects: [any Encodable]) throws -> Data {
+            Data(("[" + (try objects.map { String(decoding: try encoder.encode($0), as: UTF8.self) }).joined(separator: ",") + "]").utf8)
+        }
+        let (status, output) = try Self.script("validate-k8s-object.py", ["--label", "launcher", "-"], input: try array(objects))
         #expect(status == 0, "\(output)")
         #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 6, "\(output)")
+
+        // And every Job carries the recipe Pod hardening (non-root, read-only root, /tmp emptyDir, no token,
+        // resources). This needs the hardened Job launcher: it fails until that change is in.
+        let (hardened, report) = try Self.script("validate-manifests", ["--jobs", "-"], input: try array(jobs))
+        #expect(hardened == 0, "\(report)")
+        #expect(report.contains("3 Job(s) and 0 other object(s) validated against Kubernetes 1.37.0 and checked for the recipe Pod hardening: all valid"), "\(report)")
+    }
+
+    /// `validate-manifests --jobs` on hand-written Jobs: one shaped as the hardened launcher builds them passes, and
+    /// each departure from the hardening fails its own check, and only that one.
+    @Test func theJobsCheckHoldsEachJobToTheRecipePodHardening() throws {
+        typealias Edit = (inout [String: Any], inout [String: Any], inout [String: Any]) -> Void  // pod, container, tmp volume
+        let cases: [(name: String, failing: String?, edit: Edit)] = [
+            ("hardened", nil, { _, _, _ in }),
+            ("with-account", nil, { pod, _, _ in
+                pod["serviceAccountName"] = "pod-reader"
+                pod["automountServiceAccountToken"] = nil
+            }),
+            ("root", "Pod runs as non-root", { pod, _, _ in pod["securityContext"] = Self.merged(pod["securityContext"], ["runAsUser": 0]) }),
+            ("no-non-root", "Pod runs as non-root", { pod, _, _ in
+                pod["securityContext"] = Self.merged(pod["securityContext"], ["runAsNonRoot": false])
+            }),
+            ("container-root", "Pod runs as non-root", { _, container, _ in
+                container["securityContext"] = Self.merged(container["securityContext"], ["runAsUser": 0])
+            }),
+            ("writable-root", "every container", { _, container, _ in
+                container["securityContext"] = Self.merged(container["securityContext"], ["readOnlyRootFilesystem": false])
+            }),
+            ("escalating", "every container", { _, container, _ in
+                container["securityContext"] = Self.merged(container["securityContext"], ["allowPrivilegeEscalation": true])
+            }),
+            ("capable", "every container", { _, container, _ in
+                container["securityContext"] = Self.merged(container["securityContext"], ["capabilities": ["drop": ["NET_RAW"]]])
+            }),
+            ("no-tmp", "a writable emptyDir at /tmp", { _, container, _ in
+                container["volumeMounts"] = [["name": "data", "mountPath": "/app", "readOnly": true]]
+            }),
+            ("read-only-tmp", "a writable emptyDir at /tmp", { _, container, _ in
+                container["volumeMounts"] = [["name": "data", "mountPath": "/app", "readOnly": true],
+                                             ["name": "tmp", "mountPath": "/tmp", "readOnly": true]]
+            }),
+            ("tmp-from-configmap", "a writable emptyDir at /tmp", { _, _, tmp in
+                tmp = ["name": "tmp", "configMap": ["name": "euphrosyne-data-x7k2p"]]
+            }),
+            ("token", "no service account token", { pod, _, _ in pod["automountServiceAccountToken"] = nil }),
+            ("unbounded", "cpu and memory requests and limits", { _, container, _ in
+                container["resources"] = ["requests": ["cpu": "50m", "memory": "64Mi"], "limits": ["memory": "256Mi"]]
+            }),
+        ]
+        let jobs = cases.map { Self.hardenedJob(named: $0.name, edit: $0.edit) }
+        let input = try JSONSerialization.data(withJSONObject: jobs, options: [.sortedKeys])
+        let (status, output) = try Self.script("validate-manifests", ["--jobs", "-"], input: input)
+        #expect(status == 1, "\(output)")
+        let lines = output.split(separator: "\n").map(String.init)
+        for (name, failing, _) in cases {
+            // The object itself is valid for Kubernetes whatever its hardening.
+            #expect(lines.contains("ok   jobs Job recipes/\(name)-*"), "\(name): \(output)")
+            let checks = lines.filter { $0.contains(" Job recipes/\(name)-* check: ") }
+            #expect(checks.count == 5, "\(name): \(checks)")
+            let failed = checks.filter { $0.hasPrefix("FAIL") }.map { $0.components(separatedBy: " check: ")[1] }
+            if let failing {
+                #expect(failed.count == 1 && failed[0].hasPrefix(failing), "\(name): \(checks)")
+            } else {
+                #expect(failed.isEmpty, "\(name): \(checks)")
+            }
+        }
+    }
+
+    /// A recipe Job as the hardened launcher builds it (the contract of that change), changed by `edit`.
+    static func hardenedJob(
+        named name: String, edit: (inout [String: Any], inout [String: Any], inout [String: Any]) -> Void
+    ) -> [String: Any] {
+        let secretRef = { (secret: String, key: String, optional: Bool) -> [String: Any] in
+            ["valueFrom": ["secretKeyRef": ["name": secret, "key": key, "optional": optional]]]
+        }
+        var container: [String: Any] = [
+            "name": "recipe",
+            "image": "euphrosyne/recipes:latest",
+            "command": ["euphrosyne-recipes", "dummy"],
+            "args": ["--data-file-path", "/app/data.json", "--aggregator-address", "", "--redis-address",
+                     "redis.euphrosyne.svc:6379"],
+            "env": [
+                ["name": "JIRA_URL"].merging(secretRef("euphrosyne-keys", "jira-url", true)) { $1 },
+                ["name": "REDIS_USERNAME", "value": "euphrosyne-recipe"],
+                ["name": "REDIS_PASSWORD"].merging(secretRef("euphrosyne-redis", "recipe-password", true)) { $1 },
+                ["name": "EUPHROSYNE_RESULT_KEY"].merging(secretRef("euphrosyne-data-x7k2p", "result-key", false)) { $1 },
+            ],
+            "securityContext": [
+                "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                "capabilities": ["drop": ["ALL"]], "seccompProfile": ["type": "RuntimeDefault"],
+            ],
+            "resources": ["requests": ["cpu": "50m", "memory": "64Mi"], "limits": ["cpu": "500m", "memory": "256Mi"]],
+            "volumeMounts": [["name": "data", "mountPath": "/app", "readOnly": true], ["name": "tmp", "mountPath": "/tmp"]],
+        ]
+        var tmp: [String: Any] = ["name": "tmp", "emptyDir": ["sizeLimit": "64Mi"]]
+        var pod: [String: Any] = [
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": false,
+            "enableServiceLinks": false,
+            "securityContext": [
+                "runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532, "seccompProfile": ["type": "RuntimeDefault"],
+            ],
+        ]
+        edit(&pod, &container, &tmp)
+        pod["containers"] = [container]
+        pod["volumes"] = [["name": "data", "configMap": ["name": "euphrosyne-data-x7k2p"]], tmp]
+        let labels = ["app": "euphrosyne", "recipe": "dummy", "uuid": KubernetesJobShapeRequests.incident.uuidString.lowercased()]
+        return [
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": ["generateName": "\(name)-", "namespace": "recipes", "labels": labels],
+            "spec": [
+                "backoffLimit": 0, "activeDeadlineSeconds": 300, "ttlSecondsAfterFinished": 3600,
+                "template": ["metadata": ["labels": labels], "spec": pod],
+            ],
+        ]
+    }
+
+    static func merged(_ value: Any?, _ changes: [String: Any]) -> [String: Any] {
+        ((value as? [String: Any]) ?? [:]).merging(changes) { $1 }
     }
 }
 

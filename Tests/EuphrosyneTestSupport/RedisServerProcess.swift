@@ -97,7 +97,9 @@ public actor RedisServerProcess {
                 let log = (try? String(contentsOf: directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
                 throw StartError(description: "redis-server exited during start-up (port \(port)): \(log.suffix(500))")
             }
-            if let reply = Self.ping(port: port), reply.hasPrefix("+PONG") || reply.hasPrefix("-NOAUTH") {
+            // Any answer means it serves: PONG, or a refusal when the default user needs a password (NOAUTH) or
+            // may not PING (NOPERM, with an ACL file).
+            if let reply = Self.ping(port: port), reply.hasPrefix("+PONG") || reply.hasPrefix("-NOAUTH") || reply.hasPrefix("-NOPERM") {
                 return
             }
             try await Task.sleep(for: .milliseconds(10))
