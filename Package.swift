@@ -284,8 +284,11 @@ let package = Package(
             dependencies: [
                 "KubernetesEmulator",
                 "EuphrosyneKubernetes",
-                "EuphrosyneServer", "EuphrosyneEngine", "EuphrosyneTestSupport",
+                "EuphrosyneServer", "EuphrosyneEngine", "EuphrosyneRedis", "EuphrosyneCore", "EuphrosyneTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // ShippedRedisACLTests reads the manifests and hashes passwords as the init script does.
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,7 +1,9 @@
 import EuphrosyneCore
 import EuphrosyneRedis
 import Foundation
+import Logging
 import NIOCore
+import Synchronization
 
 /// Keeps incidents in Redis, so a restarted reconciler (or another replica) finds them and resumes the open ones.
 ///
@@ -12,10 +14,19 @@ import NIOCore
 /// - `euphrosyne:group:<hash>`: the incident holding a notification group (`Incident.identity`, hashed because a
 ///   group key can be long and hold any character), claimed by the script that saves a new incident's first
 ///   version and deleted by the save that closes it.
-/// A save is one Lua script, so a slower writer never replaces a newer revision.
+/// A save is one Lua script, so a slower writer never replaces a newer revision. The same script keeps the index
+/// at `capacity` incidents at most, deleting the oldest closed ones beyond it, so a flood of short-lived incidents
+/// cannot fill Redis before their retention ends.
+///
+/// An incident that does not decode (written by another program, or damaged) is skipped by lists and resumes,
+/// logged and counted (`undecodableIncidents`), never allowed to break them.
 public struct RedisIncidentStore: IncidentStore {
     public let client: RedisClient
     public let retentionSeconds: Int
+    /// Incidents kept at most (`--max-stored-incidents`); open ones are never deleted to make room.
+    public let capacity: Int
+    private let undecodable = UndecodableCount()
+    private let logger: Logger
 
     static let indexKey = "euphrosyne:incidents"
     static let openKey = "euphrosyne:incidents:open"
@@ -32,7 +43,7 @@ public struct RedisIncidentStore: IncidentStore {
         """ + "\n" + saveScript
 
     /// KEYS: incident, index, open, group. ARGV: revision, data, retention seconds, created-at ms, uuid,
-    /// open (1/0).
+    /// open (1/0), (7: used by createScript), capacity.
     static let saveScript = """
         local current = redis.call('HGET', KEYS[1], 'revision')
         if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
@@ -49,18 +60,38 @@ public struct RedisIncidentStore: IncidentStore {
           redis.call('SREM', KEYS[3], ARGV[5])
           if holdsGroup then redis.call('DEL', KEYS[4]) end
         end
+        local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[8])
+        if excess > 0 then
+          local removed = 0
+          for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess + 99)) do
+            if removed >= excess then break end
+            if redis.call('SISMEMBER', KEYS[3], id) == 0 then
+              redis.call('DEL', 'euphrosyne:incident:' .. id)
+              redis.call('ZREM', KEYS[2], id)
+              removed = removed + 1
+            end
+          end
+        end
         return 1
         """
 
-    public init(client: RedisClient, retentionSeconds: Int = 7 * 86_400) {
+    public init(client: RedisClient, retentionSeconds: Int = 7 * 86_400, capacity: Int = 10_000,
+                logger: Logger = Logger(label: "euphrosyne.store.redis")) {
+        precondition(capacity > 0, "capacity must be positive")
         self.client = client
         self.retentionSeconds = retentionSeconds
+        self.capacity = capacity
+        self.logger = logger
     }
+
+    /// Incidents skipped because they did not decode, since start.
+    public var undecodableIncidents: Int { undecodable.value.load(ordering: .relaxed) }
 
     public var isDurable: Bool { true }
 
     public func save(_ incident: Incident) async throws {
-        _ = try await client.execute(EVAL(Self.saveScript, keys: keys(of: incident), arguments: arguments(of: incident)))
+        _ = try await client.execute(EVAL(Self.saveScript, keys: keys(of: incident),
+                                          arguments: arguments(of: incident) + ["", String(capacity)]))
     }
 
     private func keys(of incident: Incident) -> [String] {
@@ -78,15 +109,24 @@ public struct RedisIncidentStore: IncidentStore {
     public func create(_ incident: Incident, replacing stale: UUID?) async throws -> UUID? {
         let reply = try await client.execute(EVAL(
             Self.createScript, keys: keys(of: incident),
-            arguments: arguments(of: incident) + [stale?.uuidString.lowercased() ?? ""]
+            arguments: arguments(of: incident) + [stale?.uuidString.lowercased() ?? "", String(capacity)]
         ))
         guard case .bulkString(let holder) = reply.value else { return nil }
         return UUID(uuidString: String(buffer: holder))
     }
 
+    /// The incident, or nil when there is none or it does not decode (logged and counted).
     public func incident(_ id: UUID) async throws -> Incident? {
         guard let data = try await client.execute(HGET(Self.incidentKey(id), field: "data")) else { return nil }
-        return try Self.decoder.decode(Incident.self, from: Data(data.readableBytesView))
+        do {
+            return try Self.decoder.decode(Incident.self, from: Data(data.readableBytesView))
+        } catch {
+            undecodable.value.add(1, ordering: .relaxed)
+            logger.error("skipping an incident that does not decode", metadata: [
+                "incident": "\(id.uuidString.lowercased())", "error": "\(error)",
+            ])
+            return nil
+        }
     }
 
     public func list(offset: Int, limit: Int) async throws -> IncidentPage {
@@ -133,4 +173,9 @@ public struct RedisIncidentStore: IncidentStore {
         decoder.dateDecodingStrategy = .millisecondsSince1970
         return decoder
     }()
+}
+
+/// The count behind `RedisIncidentStore.undecodableIncidents`, shared by copies of the store.
+private final class UndecodableCount: Sendable {
+    let value = Atomic<Int>(0)
 }

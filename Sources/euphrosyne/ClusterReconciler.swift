@@ -68,7 +68,7 @@ struct ClusterReconciler {
         let notifiers = NotifierChoice(settings: settings, httpClient: httpClient, registry: registry)
         let coordinator = IncidentCoordinator(
             registry: registry, launcher: launcher, resultSource: redis.results, notifier: notifiers.notifier,
-            store: RedisIncidentStore(client: redis.client, retentionSeconds: settings.retentionSeconds),
+            store: redis.store,
             configuration: settings.coordinatorConfiguration, metrics: exporter.metrics
         )
         logger.notice("starting in cluster mode", metadata: [

@@ -37,9 +37,7 @@ struct LocalReconciler {
         // incidents live in Redis, so a restart resumes them; recipes then keep running across the restart.
         let redis = try settings.redisAddress.isEmpty ? nil : RedisParts(settings: settings, logger: logger)
         let resultSource: any ResultSource = redis.map { CombinedResultSource([callback, $0.results]) } ?? callback
-        let store: any IncidentStore = redis.map {
-            RedisIncidentStore(client: $0.client, retentionSeconds: settings.retentionSeconds)
-        } ?? InMemoryIncidentStore()
+        let store: any IncidentStore = redis?.store ?? InMemoryIncidentStore(capacity: settings.maxStoredIncidents)
         launcher.leavesRunsRunningWhenCancelled = store.isDurable
 
         let base = MetricsExporter()
@@ -108,6 +106,7 @@ struct RedisParts {
     let client: RedisClient
     let subscriber: RedisSubscriber
     let results: RedisResultSource
+    let store: RedisIncidentStore
 
     init(settings: ServeSettings, logger: Logger) throws {
         var configuration: RedisConfiguration
@@ -126,13 +125,17 @@ struct RedisParts {
         subscriberConfiguration.clientName = "euphrosyne-subscriber"
         subscriber = RedisSubscriber(configuration: subscriberConfiguration, logger: Logger(label: "euphrosyne.redis.subscriber"))
         results = RedisResultSource(subscriber: subscriber, client: client)
+        store = RedisIncidentStore(client: client, retentionSeconds: settings.retentionSeconds,
+                                   capacity: settings.maxStoredIncidents)
     }
 
     /// Exports the connections' reconnects and the subscriber's dropped messages into `metrics` at each scrape.
     func sampler(into metrics: ReconcilerMetrics) -> @Sendable () async -> Void {
         let client = self.client
         let subscriber = self.subscriber
+        let store = self.store
         return {
+            metrics.exportTotal("euphrosyne_incidents_undecodable_total", total: store.undecodableIncidents)
             metrics.exportTotal("euphrosyne_redis_reconnects_total", [("connection", "commands")], total: client.reconnects)
             metrics.exportTotal("euphrosyne_redis_reconnects_total", [("connection", "subscriber")],
                                 total: subscriber.reconnects)

@@ -90,6 +90,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Open incidents at most; a notification of a new group beyond it answers 503 with Retry-After, notifications of open incidents still join (default 1000). (MAX_OPEN_INCIDENTS)", valueName: "count"))
     var maxOpenIncidents: Int?
 
+    @Option(help: ArgumentHelp("Incidents kept in the store at most, open or closed; beyond it the oldest closed ones are deleted (default 10000). (MAX_STORED_INCIDENTS)", valueName: "count"))
+    var maxStoredIncidents: Int?
+
     @Option(help: ArgumentHelp("Seconds a request head may take to arrive (also how long an idle keep-alive connection stays open), and its body after it; slower requests are cut (default 30). (READ_TIMEOUT)", valueName: "seconds"))
     var readTimeout: Int?
 

@@ -33,6 +33,7 @@ struct ServeSettings {
     var intakeQueue: Int
     var maxIncidentsPerAlertname: Int?
     var maxOpenIncidents: Int
+    var maxStoredIncidents: Int
     /// Read timeout and connection cap of both listeners.
     var listenerLimits: ListenerLimits
     var approveResolved: Bool
@@ -132,6 +133,11 @@ struct ServeSettings {
             )
         }
         maxOpenIncidents = try integer(options.maxOpenIncidents, "MAX_OPEN_INCIDENTS", default: 1_000, range: 1...1_000_000)
+        maxStoredIncidents = try integer(options.maxStoredIncidents, "MAX_STORED_INCIDENTS", default: 10_000,
+                                         range: 1...10_000_000)
+        guard maxStoredIncidents >= maxOpenIncidents else {
+            throw ValidationError("MAX_STORED_INCIDENTS (\(maxStoredIncidents)) must be at least MAX_OPEN_INCIDENTS (\(maxOpenIncidents)): open incidents are never deleted to make room")
+        }
         listenerLimits = ListenerLimits(
             readTimeout: .seconds(try integer(options.readTimeout, "READ_TIMEOUT", default: 30, range: 1...3_600)),
             maxConnections: try integer(options.maxConnections, "MAX_CONNECTIONS", default: 1_024, range: 1...1_000_000)
@@ -148,10 +154,20 @@ struct ServeSettings {
                     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                         throw ValidationError("cannot read \(fileVariable) file \(path)")
                     }
-                    return try CredentialList.parse(text, source: path)
+                    let entries = try CredentialList.parse(text, source: path)
+                    // A file that is there but empty (a Secret mounted without its key's content) would leave the
+                    // listener open without anyone having asked for that.
+                    guard !entries.isEmpty else {
+                        throw ValidationError("\(fileVariable) file \(path) holds no name:secret entry; refusing to run with the listener open")
+                    }
+                    return entries
                 }
                 if let inlineVariable, let text = value(nil, inlineVariable) {
-                    return try CredentialList.parse(text, source: inlineVariable)
+                    let entries = try CredentialList.parse(text, source: inlineVariable)
+                    guard !entries.isEmpty else {
+                        throw ValidationError("\(inlineVariable) holds no name:secret entry; refusing to run with the listener open")
+                    }
+                    return entries
                 }
                 return []
             } catch let problem as CredentialList.Problem {

@@ -325,3 +325,43 @@ import Testing
         }
     }
 }
+
+/// The cap on open incidents: new groups are refused past it, open ones still take their notifications.
+@Suite struct OpenIncidentCapTests {
+    static func group(_ key: String, status: String = "firing") -> [String: JSONValue] {
+        ["version": .string("4"), "status": .string(status), "groupKey": .string(key),
+         "alerts": .array([.object(["status": .string(status), "labels": .object(["alertname": .string(key)])])])]
+    }
+
+    @Test func pastTheCapANewGroupIsRefusedWhileOpenIncidentsStillJoinAndAClosedOneMakesRoom() async throws {
+        let harness = IncidentCoordinatorTests.Harness(
+            ["dummy": .hang], catalog: RecipeCatalog(debugging: [.fake("dummy")], actions: []),
+            configuration: .init(drainTimeout: .milliseconds(200), maxOpenIncidents: 2)
+        )
+        try await harness.running { coordinator in
+            let first = try await coordinator.receive(payload: Self.group("a"))
+            _ = try await coordinator.receive(payload: Self.group("b"))
+            await #expect(throws: CoordinatorError.self) { try await coordinator.receive(payload: Self.group("c")) }
+            do throws(CoordinatorError) {
+                _ = try await coordinator.receive(payload: Self.group("c"))
+            } catch {
+                guard case .tooManyOpenIncidents(let limit, let retryAfter) = error else {
+                    Issue.record("unexpected \(error)")
+                    return
+                }
+                #expect(limit == 2 && retryAfter > 0)
+            }
+            // A notification of an open group still joins it.
+            #expect(try await coordinator.receive(payload: Self.group("a")).outcome == "joined")
+            #expect(coordinator.statistics.refusedTooManyOpen == 2)
+            #expect(await coordinator.currentStatistics().openIncidents == 2)
+            // Once one resolves (and its cancelled run ends), a new group is taken again.
+            _ = try await coordinator.receive(payload: Self.group("a", status: "resolved"))
+            try await waitUntil("the resolved incident to close") {
+                await coordinator.currentStatistics().openIncidents == 1
+            }
+            #expect(try await coordinator.receive(payload: Self.group("c")).outcome == "opened")
+            #expect(first.incident != nil)
+        }
+    }
+}

@@ -73,6 +73,52 @@ import Testing
         }
     }
 
+    @Test func anIncidentThatDoesNotDecodeIsSkippedCountedAndBreaksNoListOrResume() async throws {
+        try await withRedisServer { server in
+            let client = RedisClient(configuration: server.configuration(), logger: Self.quiet)
+            let store = RedisIncidentStore(client: client, retentionSeconds: 3_600, logger: Self.quiet)
+            try await RunningServer.with(services: [client], ports: PortCollector(count: 0), logger: Self.quiet) { _ in
+                let good = Incident(id: UUID(), payload: [:], callbackSecret: "s", at: Date())
+                try await store.save(good)
+                // Another program (or a damaged write) leaves an open incident that is not ours to decode.
+                let bad = UUID()
+                let id = bad.uuidString.lowercased()
+                _ = try await client.execute(RedisRawCommand("HSET", RedisIncidentStore.incidentKey(bad), "revision", "1",
+                                                             "data", #"{"id":"not what we wrote"}"#))
+                _ = try await client.execute(RedisRawCommand("ZADD", RedisIncidentStore.indexKey,
+                                                             String(Int(Date().timeIntervalSince1970 * 1000) - 1), id))
+                _ = try await client.execute(RedisRawCommand("SADD", RedisIncidentStore.openKey, id))
+
+                #expect(try await store.openIncidents().map(\.id) == [good.id])
+                #expect(try await store.list(offset: 0, limit: 10).incidents.map(\.id) == [good.id])
+                #expect(try await store.incident(bad) == nil)
+                #expect(store.undecodableIncidents == 3)
+            }
+        }
+    }
+
+    @Test func theStoreKeepsAtMostItsCapacityDeletingTheOldestClosedIncidents() async throws {
+        try await withRedisServer { server in
+            let client = RedisClient(configuration: server.configuration(), logger: Self.quiet)
+            let store = RedisIncidentStore(client: client, retentionSeconds: 3_600, capacity: 3)
+            try await RunningServer.with(services: [client], ports: PortCollector(count: 0), logger: Self.quiet) { _ in
+                let base = Date(timeIntervalSince1970: Double(Int(Date().timeIntervalSince1970)))
+                var incidents = (0..<6).map { index in
+                    Incident(id: UUID(), payload: ["n": .integer(Int64(index))], callbackSecret: "s",
+                             at: base.addingTimeInterval(Double(index)))
+                }
+                // The oldest is still open: it is never deleted to make room.
+                for index in 1..<6 { incidents[index].state = .failed }
+                for incident in incidents { try await store.save(incident) }
+                let kept = try await store.list(offset: 0, limit: 10)
+                #expect(kept.total == 3)
+                #expect(kept.incidents.map(\.id) == [incidents[5].id, incidents[4].id, incidents[0].id])
+                for index in 1...3 { #expect(try await store.incident(incidents[index].id) == nil) }
+                #expect(try await store.openIncidents().map(\.id) == [incidents[0].id])
+            }
+        }
+    }
+
     @Test func aNotificationGroupIsHeldByOneOpenIncidentAtATime() async throws {
         try await withRedisServer { server in
             let client = RedisClient(configuration: server.configuration(), logger: Self.quiet)

@@ -9,6 +9,7 @@ import Yams
 
 @testable import EuphrosyneEngine
 @testable import EuphrosyneRedis
+import EuphrosyneServer
 
 #if canImport(Glibc)
 import Glibc
@@ -113,6 +114,20 @@ import Darwin
             #expect(try await store.openIncidents().isEmpty)
             #expect(try await store.create(second, replacing: nil) == nil)
             #expect(try await store.list(offset: 0, limit: 10).total == 2)
+
+            // Past its capacity the save script deletes the oldest closed incidents (ZRANGE, SISMEMBER, ZREM, DEL).
+            let small = RedisIncidentStore(client: client, retentionSeconds: 3_600, capacity: 2)
+            var third = incident(2)
+            third.revision = 2
+            try await small.save(third)
+            #expect(try await small.list(offset: 0, limit: 10).incidents.map(\.id) == [third.id, second.id])
+            #expect(try await small.incident(first.id) == nil)
+
+            // Signed API requests are remembered once (SET NX EX), shared by every replica.
+            let replays = RedisReplayCache(client: client)
+            let now = Date()
+            #expect(try await replays.admit(keyID: "bot", signature: "sha256=ab", sentAt: now, now: now, window: 300))
+            #expect(try await !replays.admit(keyID: "bot", signature: "sha256=ab", sentAt: now, now: now, window: 300))
         }
     }
 
