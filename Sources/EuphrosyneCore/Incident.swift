@@ -1,5 +1,8 @@
 import Foundation
 
+/// Chat name → the id of the message an incident's conversation hangs from in that chat.
+public typealias ChatThreads = [String: String]
+
 /// One incident: an alert notification, the recipe runs it caused, what they found, and what humans approved.
 ///
 /// A plain value. The coordinator keeps the live ones, feeds them events through `handle(_:)` (the state machine in
@@ -87,6 +90,14 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
     public var closedReason: String?
     /// Authenticates results posted back for this incident over the HTTP callback. Never shown by the API.
     public var callbackSecret: String
+    /// The message each chat's conversation about this incident hangs from ("webex": its message id), so replies
+    /// land in the thread after a restart.
+    public var chatThreads: ChatThreads {
+        get { chatThreadRoots ?? [:] }
+        set { chatThreadRoots = newValue.isEmpty ? nil : newValue }
+    }
+    /// Stored optional so incidents saved before threads were kept still decode.
+    private var chatThreadRoots: ChatThreads?
     /// How long an analysed or done incident waits for an approval before it expires.
     public var approvalWindowSeconds: Int
     /// When the incident expires unless it is approved (or acting) by then.

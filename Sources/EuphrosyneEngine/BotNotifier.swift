@@ -49,7 +49,8 @@ public struct BotNotifier: Notifier {
         case .analysis(let incident, let analysis), .actionOutcome(let incident, _, let analysis):
             path = "/api/analysis"
             body = try encoder.encode(AnalysisBody(
-                uuid: incident.uuidString.lowercased(), actions: analysis.actions, analysis: analysis.text
+                uuid: incident.uuidString.lowercased(), actions: analysis.actions,
+                analysis: ChatText.neutralizingMentions(analysis.text)
             ))
         case .jobStatus(_, let jobs):
             path = "/api/status"
@@ -59,7 +60,7 @@ public struct BotNotifier: Notifier {
             path = "/api/analysis"
             body = try encoder.encode(AnalysisBody(
                 uuid: incident.uuidString.lowercased(), actions: [],
-                analysis: ChatNotification.resolvedText(alert: alert, cancelledRuns: cancelledRuns)
+                analysis: ChatText.neutralizingMentions(ChatNotification.resolvedText(alert: alert, cancelledRuns: cancelledRuns))
             ))
         }
         try await post(path: path, body: body, notification: notification)

@@ -719,9 +719,11 @@ public actor IncidentCoordinator: Service {
 
     private func notify(_ notification: ChatNotification) {
         inFlight += 1
+        let threads = notification.incidentID.flatMap { live[$0]?.chatThreads } ?? [:]
         submit { [notifier, logger, metrics] in
             do {
-                try await notifier.send(notification)
+                let started = try await notifier.send(notification, threads: threads)
+                if !started.isEmpty, let id = notification.incidentID { await self.keepChatThreads(started, of: id) }
                 metrics.increment("euphrosyne_notifications_sent_total", [("kind", notification.kind), ("outcome", "delivered")])
             } catch {
                 metrics.increment("euphrosyne_notifications_sent_total", [("kind", notification.kind), ("outcome", "failed")])
@@ -736,6 +738,22 @@ public actor IncidentCoordinator: Service {
     }
 
     private func notificationFinished() { inFlight -= 1 }
+
+    /// Keeps the chat threads a notification started with the incident (saved, so a restarted or other reconciler
+    /// replies in them), whether it is still open or already closed.
+    private func keepChatThreads(_ threads: ChatThreads, of id: UUID) async {
+        var incident: Incident
+        if let open = live[id] {
+            incident = open
+        } else {
+            guard let stored = try? await store.incident(id) else { return }
+            incident = live[id] ?? stored
+        }
+        incident.chatThreads.merge(threads) { kept, _ in kept }
+        incident.revision += 1
+        if live[id] != nil { live[id] = incident }
+        await save(incident)
+    }
 
     private func save(_ incident: Incident) async {
         do {

@@ -30,28 +30,47 @@ public final class WebexNotifier: Notifier {
         self.logger = logger
     }
 
+    /// The key of this chat in an incident's `chatThreads`.
+    public static let threadKey = "webex"
+
     public func send(_ notification: ChatNotification) async throws {
+        _ = try await send(notification, threads: [:])
+    }
+
+    /// Sends in the incident's thread: the one kept with the incident (`threads["webex"]`, so replies land there
+    /// after a restart or on another replica), else the one this process remembers. Returns the thread this send
+    /// started, for the incident store.
+    public func send(_ notification: ChatNotification, threads: ChatThreads) async throws -> ChatThreads {
         switch notification {
         case .analysis(let incident, let analysis):
             let catalog = await registry.catalog()
             let card = Self.card(incident: incident, analysis: analysis, catalog: catalog)
             let markdown = Self.analysisMarkdown(incident: incident, analysis: analysis)
             // A later analysis (alerts joined the group) goes into the first one's thread.
-            let root = threadRoot(of: incident)
+            let root = threads[Self.threadKey] ?? threadRoot(of: incident)
             let posted = try await client.post(.init(roomId: roomID, parentId: root, text: markdown, markdown: markdown,
                                                      card: card))
-            if root == nil { remember(posted.id, for: incident) }
+            if root == nil {
+                remember(posted.id, for: incident)
+                return [Self.threadKey: posted.id]
+            }
         case .actionOutcome(let incident, let approvalID, let analysis):
-            try await reply(incident, "**Outcome of approval \(approvalID)**\n\n\(analysis.text)")
+            try await reply(incident, "**Outcome of approval \(approvalID)**\n\n\(ChatText.markdown(analysis.text))",
+                            threads: threads)
         case .resolved(let incident, let alert, let cancelledRuns):
-            try await reply(incident, ChatNotification.resolvedText(alert: alert, cancelledRuns: cancelledRuns))
+            try await reply(incident, ChatText.markdown(ChatNotification.resolvedText(alert: alert, cancelledRuns: cancelledRuns)),
+                            threads: threads)
         case .jobStatus(let incident, let jobs):
-            let lines = jobs.isEmpty ? ["No jobs."] : jobs.map { "- `\($0.name)`: \($0.status.rawValue)" }
+            let lines = jobs.isEmpty ? ["No jobs."] : jobs.map {
+                // Job names are Kubernetes names (lowercase letters, digits, '-' and '.'): safe inside backticks.
+                "- `\($0.name.filter { $0 != "`" })`: \($0.status.rawValue)"
+            }
             let text = "**Jobs**\n\n" + lines.joined(separator: "\n")
-            if let incident { try await reply(incident, text) } else {
+            if let incident { try await reply(incident, text, threads: threads) } else {
                 _ = try await client.post(.init(roomId: roomID, text: text, markdown: text))
             }
         }
+        return [:]
     }
 
     /// Replies in the message a card submission came from (`WebexApprovals` tells the approver what happened).
@@ -59,10 +78,11 @@ public final class WebexNotifier: Notifier {
         _ = try await client.post(.init(roomId: roomID, parentId: messageID, text: markdown, markdown: markdown))
     }
 
-    /// Posts in the incident's thread; a top-level message when the thread is unknown (e.g. after a restart).
-    private func reply(_ incident: UUID, _ markdown: String) async throws {
+    /// Posts in the incident's thread; a top-level message only when no thread is known anywhere.
+    private func reply(_ incident: UUID, _ markdown: String, threads: ChatThreads) async throws {
         let text = "Incident `\(incident.uuidString.lowercased())`: " + markdown
-        _ = try await client.post(.init(roomId: roomID, parentId: threadRoot(of: incident), text: text, markdown: text))
+        let root = threads[Self.threadKey] ?? threadRoot(of: incident)
+        _ = try await client.post(.init(roomId: roomID, parentId: root, text: text, markdown: text))
     }
 
     func threadRoot(of incident: UUID) -> String? {
@@ -81,10 +101,11 @@ public final class WebexNotifier: Notifier {
 
     // MARK: The message and the card (pure, for tests)
 
+    /// The analysis message. Everything in it that came from alerts or recipes is escaped (`ChatText`).
     static func analysisMarkdown(incident: UUID, analysis: Analysis) -> String {
-        var markdown = "**Incident `\(incident.uuidString.lowercased())`**\n\n\(analysis.text)"
+        var markdown = "**Incident `\(incident.uuidString.lowercased())`**\n\n\(ChatText.markdown(analysis.text))"
         if !analysis.links.isEmpty {
-            markdown += "\n\n" + analysis.links.map { "- \($0)" }.joined(separator: "\n")
+            markdown += "\n\n" + analysis.links.map { "- " + ChatText.markdownLink($0) }.joined(separator: "\n")
         }
         if analysis.actions.count > maxButtons {
             let rest = analysis.actions.dropFirst(maxButtons).joined(separator: ", ")

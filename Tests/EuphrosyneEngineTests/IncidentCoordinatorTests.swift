@@ -1,6 +1,7 @@
 import EuphrosyneCore
 import EuphrosyneTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 @testable import EuphrosyneEngine
@@ -362,6 +363,45 @@ import Testing
             }
             #expect(try await coordinator.receive(payload: Self.group("c")).outcome == "opened")
             #expect(first.incident != nil)
+        }
+    }
+}
+
+/// Chat threads are kept with the incident, so whichever reconciler sends next replies in them.
+@Suite struct ChatThreadTests {
+    /// A notifier that starts a thread with each analysis and records the threads it was given.
+    final class ThreadingNotifier: Notifier {
+        let given = Mutex<[(String, ChatThreads)]>([])
+
+        func send(_ notification: ChatNotification) async throws {}
+
+        func send(_ notification: ChatNotification, threads: ChatThreads) async throws -> ChatThreads {
+            given.withLock { $0.append((notification.kind, threads)) }
+            if case .analysis = notification, threads.isEmpty { return ["webex": "message-1"] }
+            return [:]
+        }
+    }
+
+    @Test func theThreadAnAnalysisStartedIsStoredAndGivenToLaterNotifications() async throws {
+        let notifier = ThreadingNotifier()
+        let store = InMemoryIncidentStore()
+        let launcher = ScriptedLauncher(["dummy": .report(analysis: "fine", actions: ["jira"], delay: .zero),
+                                         "jira": .report(analysis: "OPS-1", actions: [], delay: .zero)])
+        let coordinator = IncidentCoordinator(
+            registry: StaticRecipeRegistry(IncidentCoordinatorTests.catalog), launcher: launcher,
+            resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9"), notifier: notifier, store: store,
+            configuration: .init(drainTimeout: .milliseconds(200))
+        )
+        launcher.deliverResults { _ = await coordinator.deliver($0) }
+        try await RunningServer.with(services: [coordinator], ports: PortCollector(count: 0)) { _ in
+            let id = try await coordinator.openIncident(payload: ["version": .string("4")]).id
+            try await waitUntil("the thread to be stored") { await store.incident(id)?.chatThreads == ["webex": "message-1"] }
+            _ = try await coordinator.approve(incident: id, ApprovalRequest(actions: [ActionRequest(name: "jira")]))
+            try await waitUntil("the action outcome to be sent") {
+                notifier.given.withLock { $0.contains { $0.0 == "action-outcome" } }
+            }
+            let outcome = notifier.given.withLock { $0.first { $0.0 == "action-outcome" } }
+            #expect(outcome?.1 == ["webex": "message-1"])
         }
     }
 }

@@ -56,6 +56,23 @@ import Testing
         }
     }
 
+    @Test func aNotifierThatNeverSawTheAnalysisRepliesInTheThreadKeptWithTheIncident() async throws {
+        try await Self.withFake { fake, client in
+            let registry = StaticRecipeRegistry(RecipeCatalog(debugging: [], actions: [.fake("jira", .action)]))
+            let incident = UUID()
+            let started = try await WebexNotifier(client: client, roomID: "ROOM", registry: registry)
+                .send(.analysis(incident: incident, Self.analysis), threads: [:])
+            let root = try #require(fake.messages.first)
+            #expect(started == [WebexNotifier.threadKey: root.id])
+            // As after a restart (or on another replica): a new notifier, and the thread from the incident store.
+            let restarted = WebexNotifier(client: client, roomID: "ROOM", registry: registry)
+            let more = try await restarted.send(.resolved(incident: incident, alert: "PodCrashLooping", cancelledRuns: []),
+                                                threads: started)
+            #expect(more.isEmpty)
+            #expect(fake.messages.count == 2 && fake.messages[1].parentId == root.id)
+        }
+    }
+
     @Test func theNotifierThreadsOutcomesUnderTheAnalysisAndWaitsOutA429() async throws {
         try await Self.withFake { fake, client in
             let registry = StaticRecipeRegistry(RecipeCatalog(debugging: [], actions: [.fake("jira", .action)]))

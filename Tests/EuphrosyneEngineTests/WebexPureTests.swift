@@ -49,7 +49,7 @@ import Testing
         #expect(card["actions"]?.arrayValue?.count == 5)
         let markdown = WebexNotifier.analysisMarkdown(incident: Self.incident, analysis: analysis)
         #expect(markdown.contains("Also suggested (approve through the API): a6, a7"))
-        #expect(markdown.contains("- https://grafana/d/1"))
+        #expect(markdown.contains("- [https://grafana/d/1](https://grafana/d/1)"))
     }
 
     @Test func textIsCutToWebexsByteLimitOnACharacterBoundary() {
@@ -102,5 +102,29 @@ import Testing
         let submit = Data(#"{"resource":"attachmentActions","event":"created","data":{"id":"ACT-late"}}"#.utf8)
         #expect(approvals.accept(submit) == .unavailable)
         #expect(approvals.accept(submit) == .unavailable, "not remembered as seen")
+    }
+
+    @Test func textFromAlertsAndRecipesCannotMentionPeopleHideLinksOrFormat() {
+        let hostile = "<@all> urgent: [approve here](https://evil.example) **now** `rm -rf` # title\n| a | b |"
+        let escaped = ChatText.markdown(hostile)
+        #expect(!escaped.contains("<@"))
+        #expect(escaped.contains("\\[approve here\\]\\(https://evil.example\\)"))
+        #expect(escaped.contains("\\*\\*now\\*\\*") && escaped.contains("\\`rm -rf\\`") && escaped.contains("\\# title"))
+        // Plain words pass unchanged; a backslash is escaped too, so it cannot undo an escape.
+        #expect(ChatText.markdown("pod api-1 OOMKilled: limit 256Mi.") == "pod api-1 OOMKilled: limit 256Mi.")
+        #expect(ChatText.markdown("\\[x]") == "\\\\\\[x\\]")
+        #expect(ChatText.neutralizingMentions("hi <@personEmail:ceo@example.com>") == "hi <\u{200B}@personEmail:ceo@example.com>")
+
+        // A link shows exactly where it goes; only http(s) is clickable.
+        #expect(ChatText.markdownLink("https://grafana.example/d/1?a=b_c") == "[https://grafana.example/d/1?a=b\\_c](https://grafana.example/d/1?a=b_c)")
+        #expect(ChatText.markdownLink("https://x.example/a) [click](https://evil") == "[https://x.example/a\\) \\[click\\]\\(https://evil](https://x.example/a%29%20[click]%28https://evil)")
+        #expect(ChatText.markdownLink("javascript:alert(1)") == "javascript:alert\\(1\\)")
+
+        // In the analysis message, the incident heading is ours; everything from recipes is escaped.
+        let analysis = Analysis(text: "dummy: <@all> see [here](https://evil.example)", actions: [],
+                                links: ["https://grafana.example/d/1"], successful: ["dummy"], shortfalls: [])
+        let markdown = WebexNotifier.analysisMarkdown(incident: Self.incident, analysis: analysis)
+        #expect(markdown.hasPrefix("**Incident `\(Self.incident.uuidString.lowercased())`**"))
+        #expect(!markdown.contains("<@all>") && !markdown.contains("[here](https://evil.example)"))
     }
 }
