@@ -15,7 +15,7 @@ public struct ActionRequest: Sendable, Hashable, Codable {
 
 extension ApprovalRequest {
     /// The size of every action's `data` as JSON, for `Incident.maxApprovalDataBytes`.
-    var encodedDataSize: Int {
+    public var encodedDataSize: Int {
         let encoder = JSONEncoder()
         return actions.reduce(0) { total, action in
             action.data.isEmpty ? total : total + ((try? encoder.encode(action.data))?.count ?? Int.max / 2)

@@ -54,6 +54,11 @@ enum RequestLimits {
             }
             try checkObject(data, path: "\(path).data")
         }
+        // And all of it together, as the incident keeps it (Incident.maxApprovalDataBytes).
+        let request = ApprovalRequest(actions: actions.map { ActionRequest(name: $0.name, data: $0.data ?? [:]) })
+        guard request.encodedDataSize <= Incident.maxApprovalDataBytes else {
+            throw tooLarge("actions", "the actions' data is larger than \(Incident.maxApprovalDataBytes / 1024) KiB as JSON")
+        }
     }
 
     private static func checkObject(_ object: [String: JSONValue], path: String) throws(APIError) {

@@ -130,12 +130,19 @@ import Testing
         try await harness.running {
             let analysed = try await harness.analysedIncident()
             let id = analysed.id.uuidString.lowercased()
-            // 50 keys, one of 256 characters, strings of 8192 characters (multi-byte ones count as one each); the
-            // body stays under 1 MiB.
-            var data = (0..<49).map { #""k\#($0)":"\#(String(repeating: "é", count: 8192))""# }
+            // 50 keys, one of 256 characters, a string of 8192 characters; all of it under the 16 KiB the data of
+            // one approval may take as JSON.
+            var data = (0..<49).map { #""k\#($0)":"v""# }
             data.append(#""\#(String(repeating: "k", count: 256))":{"nested":["\#(String(repeating: "x", count: 8192))"]}"#)
             let actions = #"[{"name":"jira","data":{\#(data.joined(separator: ","))}}]"#
+            // Each string within its limit (multi-byte characters count as one), but 24 KiB as JSON together.
+            let tooMuch = #"[{"name":"jira","data":{"a":"\#(String(repeating: "é", count: 6_000))","b":"\#(String(repeating: "é", count: 6_000))"}}]"#
             try await harness.api.test(.router) { client in
+                try await client.execute(uri: "/api/actions", method: .post, headers: Self.json,
+                                         body: Self.approval(id, tooMuch)) { response in
+                    #expect(response.status == .badRequest)
+                    #expect(response.apiError?.code == "too_large" && response.apiError?.field == "actions")
+                }
                 try await client.execute(uri: "/api/actions", method: .post, headers: Self.json,
                                          body: Self.approval(id, actions)) { response in
                     #expect(response.status == .accepted)
