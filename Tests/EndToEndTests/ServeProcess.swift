@@ -1,0 +1,82 @@
+import EuphrosyneCore
+import EuphrosyneTestSupport
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `euphrosyne serve` run as a user runs it, a process of its own on OS-picked loopback ports, for the tests that
+/// hold the real binary to something (the hostile suite, the CLI). It is stopped with SIGTERM when the body ends,
+/// whether it returned or threw, and killed if it does not stop within 30 s.
+struct ServeProcess: Sendable {
+    let webhookPort: Int
+    let apiPort: Int
+    let logFile: URL
+    private let process: ProcessBox
+
+    var webhookURL: String { "http://127.0.0.1:\(webhookPort)" }
+    var apiURL: String { "http://127.0.0.1:\(apiPort)" }
+    var isRunning: Bool { process.value.isRunning }
+    var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    /// Runs `serve` with `arguments` (both ports 0 and host 127.0.0.1 are added) and `environment` added to ours,
+    /// while `body` runs; the log goes to a file in `directory`.
+    static func with<T: Sendable>(
+        _ arguments: [String], environment: [String: String] = [:], directory: URL,
+        _ body: @Sendable (ServeProcess) async throws -> T
+    ) async throws -> T {
+        let logFile = directory.appendingPathComponent("serve-\(UUID().uuidString.prefix(8)).log")
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLineTests.euphrosyne)
+        process.arguments = ["serve", "--host", "127.0.0.1", "--webhook-port", "0", "--api-port", "0"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        process.standardError = try FileHandle(forWritingTo: logFile)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let box = ProcessBox(process)
+        do {
+            try await waitUntil("both listeners to be ready", timeout: .seconds(60)) {
+                let text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+                return (CommandLineTests.port(named: "webhook", in: text) != nil
+                        && CommandLineTests.port(named: "API", in: text) != nil) || !process.isRunning
+            }
+            let text = try String(contentsOf: logFile, encoding: .utf8)
+            guard let webhook = CommandLineTests.port(named: "webhook", in: text),
+                  let api = CommandLineTests.port(named: "API", in: text)
+            else { throw TestTimeout(what: "serve to listen; it stopped: \(text)") }
+            let serve = ServeProcess(webhookPort: webhook, apiPort: api, logFile: logFile, process: box)
+            let result = try await body(serve)
+            try await serve.stop()
+            return result
+        } catch {
+            try? await ServeProcess(webhookPort: 0, apiPort: 0, logFile: logFile, process: box).stop()
+            throw error
+        }
+    }
+
+    /// SIGTERM, then the wait for a clean exit (SIGKILL after 30 s); throws when it did not exit with status 0.
+    func stop() async throws {
+        let process = self.process.value
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        do {
+            try await waitUntil("serve to stop after SIGTERM", timeout: .seconds(30)) { !process.isRunning }
+        } catch {
+            kill(process.processIdentifier, SIGKILL)
+            throw error
+        }
+        guard process.terminationStatus == 0 else {
+            throw TestTimeout(what: "a clean exit (status \(process.terminationStatus)); log: \(log.suffix(2_000))")
+        }
+    }
+
+    /// `Process` is not Sendable; this one is only started, polled and signalled.
+    final class ProcessBox: @unchecked Sendable {
+        let value: Process
+        init(_ value: Process) { self.value = value }
+    }
+}
