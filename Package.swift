@@ -34,7 +34,11 @@ let package = Package(
         // Values and pure logic: payloads, incidents, the recipe catalog, aggregation, the state machine.
         .target(
             name: "EuphrosyneCore",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                // HMAC-SHA256 of signed recipe results (ResultSignature): pure computation, no I/O.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Our own Redis client on SwiftNIO: RESP codec, connection, commands, one subscriber for all channels.
