@@ -3,12 +3,15 @@ import Foundation
 /// The start-up RBAC check: asks the API server (SelfSubjectAccessReview) for every permission cluster mode needs
 /// and reports all that are missing in one message, so an operator fixes the Role once.
 public enum PermissionCheck {
-    /// What the reconciler does in the recipe namespace: Jobs and their data ConfigMaps, the pods' state and logs.
+    /// What the reconciler does in the recipe namespace: Jobs, their data ConfigMaps and result-key Secrets, the
+    /// pods' state and logs. Secrets are only created and deleted, never read.
     public static func recipeNamespace(_ namespace: String) -> [ResourceAttributes] {
         ["create", "get", "list", "watch", "delete", "deletecollection"].map {
             ResourceAttributes(verb: $0, group: "batch", resource: "jobs", namespace: namespace)
         } + ["create", "deletecollection"].map {
             ResourceAttributes(verb: $0, resource: "configmaps", namespace: namespace)
+        } + ["create", "deletecollection"].map {
+            ResourceAttributes(verb: $0, resource: "secrets", namespace: namespace)
         } + ["list", "watch"].map {
             ResourceAttributes(verb: $0, resource: "pods", namespace: namespace)
         } + [ResourceAttributes(verb: "get", resource: "pods", subresource: "log", namespace: namespace)]
