@@ -753,7 +753,7 @@ public actor IncidentCoordinator: Service {
         return LaunchRequest(
             incidentID: incident.id, run: run, recipe: recipe, dataFile: data,
             aggregatorAddress: configuration.aggregatorAddress, redisAddress: configuration.redisAddress,
-            environment: environment, cancellation: cancellation
+            environment: environment, cancellation: cancellation, resultKey: incident.callbackSecret
         )
     }
 

@@ -49,8 +49,11 @@ import Testing
                                   env: ["LOG_LINES": "50"])
         extended.resources = RecipeResources(requests: ["cpu": "100m", "memory": "64Mi"], limits: ["memory": "256Mi"])
         extended.serviceAccountName = "pod-reader"
-        let action = try Recipe(name: "jira", kind: .action, enabled: true, image: "example/recipes:1.0",
+        extended.runAsUser = 1000
+        var action = try Recipe(name: "jira", kind: .action, enabled: true, image: "example/recipes:1.0",
                                 entrypoint: "jira", description: "Opens a Jira issue")
+        action.secretEnv = ["JIRA_TOKEN": SecretKeyReference(secret: "jira-credentials", key: "token"),
+                            "JIRA_URL": SecretKeyReference(secret: "jira-credentials", key: "url", optional: true)]
 
         let client = try KubernetesClient(configuration: KubernetesConfiguration(server: "https://127.0.0.1:1"))
         let launcher = KubernetesJobLauncher(client: client, settings: .init(namespace: "recipes"))
@@ -63,6 +66,7 @@ import Testing
             data.metadata.name = "euphrosyne-data-x7k2p"
             data.metadata.uid = UUID().uuidString.lowercased()
             objects.append(launcher.job(for: request, data: data))
+            objects.append(try #require(KubernetesJobLauncher.resultKeySecret(for: request, data: data)))
         }
         try await client.shutdown()
 
@@ -71,7 +75,7 @@ import Testing
         let array = "[" + (try objects.map { String(decoding: try encoder.encode($0), as: UTF8.self) }).joined(separator: ",") + "]"
         let (status, output) = try Self.script("validate-k8s-object.py", ["--label", "launcher", "-"], input: Data(array.utf8))
         #expect(status == 0, "\(output)")
-        #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 6, "\(output)")
+        #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 9, "\(output)")
     }
 }
 
@@ -90,7 +94,8 @@ enum KubernetesJobShapeRequests {
             environment: recipe.env.merging([
                 "EUPHROSYNE_INCIDENT": incident.uuidString.lowercased(), "EUPHROSYNE_RECIPE": recipe.name,
                 "EUPHROSYNE_RUN": recipeRun.name, "EUPHROSYNE_DEADLINE": "1800000000",
-            ]) { $1 }
+            ]) { $1 },
+            resultKey: "5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f"
         )
     }
 }
