@@ -27,7 +27,7 @@ import Testing
                                                       redisAddress: "", drainTimeout: drainTimeout)
             )
             let coordinator = self.coordinator
-            launcher.deliverResults { _ = await coordinator.deliver($0) }
+            launcher.deliverResults { _ = await coordinator.deliver($0, via: .callback) }
         }
 
         func running<T: Sendable>(_ body: @Sendable (IncidentCoordinator) async throws -> T) async throws -> T {
@@ -150,10 +150,11 @@ import Testing
                     return
                 }
             }
-            #expect(await coordinator.deliver(RecipeResult(incident: missing.uuidString, name: "dummy", status: .successful))
+            #expect(await coordinator.deliver(RecipeResult(incident: missing.uuidString, name: "dummy", status: .successful),
+                                              via: .callback)
                 == .unknownIncident)
             #expect(await coordinator.deliver(RecipeResult(incident: incident.id.uuidString, name: "dummy",
-                                                           status: .successful))
+                                                           status: .successful), via: .callback)
                 == .ignored("incident \(incident.id.uuidString) is closed"))
         }
     }
@@ -215,7 +216,7 @@ import Testing
         }
         let firstLauncher = ScriptedLauncher(["dummy": .report(analysis: "a", actions: ["jira"], delay: .zero), "slow": .hang])
         let first = coordinator(firstLauncher, notifier: RecordingNotifier())
-        firstLauncher.deliverResults { _ = await first.deliver($0) }
+        firstLauncher.deliverResults { _ = await first.deliver($0, via: .callback) }
         let id = try await RunningServer.with(services: [first], ports: PortCollector(count: 0)) { _ in
             let incident = try await first.openIncident(payload: .unique)
             try await waitUntil("dummy to report and slow to run") {
@@ -233,7 +234,8 @@ import Testing
         try await RunningServer.with(services: [second], ports: PortCollector(count: 0)) { _ in
             try await waitUntil("the incident to be resumed") { await second.callbackSecret(for: id) != nil }
             let outcome = await second.deliver(RecipeResult(incident: id.uuidString, name: "slow", status: .successful,
-                                                            results: .init(actions: ["webhook"], analysis: "b")))
+                                                            results: .init(actions: ["webhook"], analysis: "b")),
+                                            via: .callback)
             #expect(outcome == .accepted)
             try await waitUntil("the analysis") { !notifier.analyses(for: id).isEmpty }
             #expect(notifier.analyses(for: id).first?.actions == ["jira", "webhook"])
