@@ -63,9 +63,8 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
     public static let resultKeyKey = "result-key"
     /// The variable a recipe finds its result key in (RecipeKit signs with it).
     public static let resultKeyVariable = "EUPHROSYNE_RESULT_KEY"
-    /// The uid and gid recipe pods run as unless the registry's `runAsUser` says otherwise: the conventional
-    /// "nonroot" user of distroless images, which exists in none of the usual base images' `/etc/passwd` as anyone
-    /// else.
+    /// The uid and gid recipe pods run as unless the registry's `runAsUser` says otherwise: the `nonroot` user of
+    /// distroless images, and in other images a uid nobody else has (not root, and owning none of the image's files).
     public static let defaultUserID = 65532
     /// Requests and limits of a recipe container without them in the registry: enough for a recipe that queries an
     /// API and reports, small enough that a storm of them does not starve the node.
@@ -160,37 +159,34 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
 
     /// The container's environment, each name once: the Secret-backed variables (the recipe's `secretEnv`, else the
     /// original Jira variables), the Redis credentials, the result key from the run's Secret, then the request's
-    /// plain variables. The result key never travels as a plain value.
+    /// plain variables. A plain variable of the same name wins (a registry `env` that sets `JIRA_URL` or the Redis
+    /// credentials keeps doing so, as when Kubernetes took the later of two entries); the result key never travels as
+    /// a plain value.
     func environment(for request: LaunchRequest, data: ConfigMap) -> [EnvVar] {
-        let recipe = request.recipe
-        var environment: [EnvVar]
-        if let secretEnv = recipe.secretEnv {
-            environment = secretEnv.sorted { $0.key < $1.key }.map { name, reference in
+        let plain = request.environment.filter { $0.key != Self.resultKeyVariable }
+        var fromSecrets: [EnvVar]
+        if let secretEnv = request.recipe.secretEnv {
+            fromSecrets = secretEnv.sorted { $0.key < $1.key }.map { name, reference in
                 EnvVar(name: name, secret: reference.secret, key: reference.key, optional: reference.optional)
             }
         } else {
-            environment = [
+            fromSecrets = [
                 EnvVar(name: "JIRA_URL", secret: settings.keysSecret, key: "jira-url", optional: true),
                 EnvVar(name: "JIRA_USER", secret: settings.keysSecret, key: "jira-user", optional: true),
                 EnvVar(name: "JIRA_TOKEN", secret: settings.keysSecret, key: "jira-token", optional: true),
             ]
         }
-        // A registry that sets the Redis credentials in a recipe's own `env` keeps them (they come last, below).
-        if let username = settings.redisUsername, !username.isEmpty, request.environment["REDIS_USERNAME"] == nil {
-            environment.append(EnvVar(name: "REDIS_USERNAME", value: username))
+        if let username = settings.redisUsername, !username.isEmpty {
+            fromSecrets.append(EnvVar(name: "REDIS_USERNAME", value: username))
         }
-        if let secret = settings.redisPasswordSecret, !secret.isEmpty, request.environment["REDIS_PASSWORD"] == nil {
-            environment.append(EnvVar(name: "REDIS_PASSWORD", secret: secret, key: Self.redisPasswordKey, optional: true))
+        if let secret = settings.redisPasswordSecret, !secret.isEmpty {
+            fromSecrets.append(EnvVar(name: "REDIS_PASSWORD", secret: secret, key: Self.redisPasswordKey, optional: true))
         }
         if request.resultKey != nil, let name = data.metadata.name {
-            environment.append(EnvVar(name: Self.resultKeyVariable, secret: name, key: Self.resultKeyKey))
+            fromSecrets.append(EnvVar(name: Self.resultKeyVariable, secret: name, key: Self.resultKeyKey))
         }
-        let taken = Set(environment.map(\.name))
-        environment += request.environment
-            .filter { $0.key != Self.resultKeyVariable && !taken.contains($0.key) }
-            .sorted { $0.key < $1.key }
-            .map { EnvVar(name: $0.key, value: $0.value) }
-        return environment
+        return fromSecrets.filter { plain[$0.name] == nil }
+            + plain.sorted { $0.key < $1.key }.map { EnvVar(name: $0.key, value: $0.value) }
     }
 
     /// The container's requests and limits: the defaults, with the registry's `resources` replacing them key by key.

@@ -218,6 +218,13 @@ import Testing
         let original = try await Self.job(for: Self.request(recipe, approval: 1)).spec?.template.spec.containers.first?.env ?? []
         #expect(original.filter { $0.name.hasPrefix("JIRA_") }.map(\.valueFrom?.secretKeyRef?.name)
             == ["euphrosyne-keys", "euphrosyne-keys", "euphrosyne-keys"])
+
+        // A registry env that sets one of them keeps its value, once (it used to come later and win).
+        var overridden = Self.request(recipe, approval: 1)
+        overridden.environment["JIRA_URL"] = "https://jira.internal"
+        let kept = try await Self.job(for: overridden).spec?.template.spec.containers.first?.env ?? []
+        #expect(kept.filter { $0.name == "JIRA_URL" } == [EnvVar(name: "JIRA_URL", value: "https://jira.internal")])
+        #expect(kept.filter { $0.name.hasPrefix("JIRA_") }.count == 3)
     }
 
     @Test func theResultKeyComesFromTheRunsSecretAndNeverAsAValue() async throws {
