@@ -249,7 +249,11 @@ let package = Package(
         ),
         .testTarget(
             name: "EuphrosyneEngineTests",
-            dependencies: ["EuphrosyneEngine", "EuphrosyneTestSupport"],
+            dependencies: [
+                "EuphrosyneEngine", "EuphrosyneTestSupport",
+                // Counters the coordinator records (results refused), read back in tests.
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

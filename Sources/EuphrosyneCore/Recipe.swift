@@ -35,6 +35,14 @@ public struct Recipe: Sendable, Hashable, Codable {
     /// `[summary]` for jira. The built-in Webex notifier shows one text box per input on the analysis card and
     /// passes what was typed as the action's data. Empty: the action takes no data from the card.
     public var inputs: [String] = []
+    /// Extension field `secretEnv`: variables whose values come from Secrets (cluster mode: `secretKeyRef`; local
+    /// mode: the reconciler's variable of the same name). Nil when the recipe does not declare it: it then gets the
+    /// Jira variables of the original system (Secret `euphrosyne-keys`). A recipe that declares it, even empty, gets
+    /// only what it names.
+    public var secretEnv: [String: SecretKeyReference]?
+    /// Extension field `runAsUser` (cluster mode): the uid the Job's pod runs as, for images that need a specific
+    /// one. Nil: the launcher's non-root default. Never 0 (the catalog refuses root).
+    public var runAsUser: Int?
 
     public init(
         name: String,

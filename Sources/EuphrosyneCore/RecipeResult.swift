@@ -57,12 +57,17 @@ public struct RecipeResult: Sendable, Hashable, Codable {
     public var name: String
     public var status: Status
     public var results: Details
+    /// `ResultSignature` of the result under its incident's key (`sha256=<hex>`), when the recipe signed it. Optional
+    /// on the wire (the original SDK does not sign) and encoded only when set, so an unsigned result's bytes are
+    /// exactly the original schema's.
+    public var signature: String?
 
-    public init(incident: String, name: String, status: Status, results: Details = Details()) {
+    public init(incident: String, name: String, status: Status, results: Details = Details(), signature: String? = nil) {
         self.incident = incident
         self.name = name
         self.status = status
         self.results = results
+        self.signature = signature
     }
 
     public init(from decoder: any Decoder) throws {
@@ -71,6 +76,7 @@ public struct RecipeResult: Sendable, Hashable, Codable {
         name = try container.decode(String.self, forKey: .name)
         status = try container.decodeIfPresent(Status.self, forKey: .status) ?? .unknown
         results = try container.decodeIfPresent(Details.self, forKey: .results) ?? Details()
+        signature = try container.decodeIfPresent(String.self, forKey: .signature)
     }
 
     /// Decodes a result from its wire bytes, naming the field at fault when the JSON does not fit the schema.
@@ -143,6 +149,7 @@ public struct RecipeResult: Sendable, Hashable, Codable {
         case .some:
             throw JSONInputError(message: "must be an object", path: "results")
         }
+        signature = try string(object["signature"], "signature", required: false)
     }
 
     /// The wire bytes, keys sorted so equal results encode equally.

@@ -33,6 +33,10 @@ public struct CoordinatorConfiguration: Sendable {
     /// Whether any registered, enabled action may be approved, not only those the analysis suggested
     /// (`--approve-any-action`).
     public var approvesUnsuggestedActions: Bool
+    /// Whether a result from a source anyone with access may publish to (Redis) must carry a valid signature
+    /// (`--require-signed-results`). Off by default so recipes of the original SDK, which do not sign, keep working;
+    /// a signature that is present is verified either way, and the HTTP callback never needs one.
+    public var requireSignedResults: Bool
 
     /// The approval rules these settings make.
     public var approvalPolicy: ApprovalPolicy {
@@ -45,9 +49,10 @@ public struct CoordinatorConfiguration: Sendable {
         redisAddress: String = "", drainTimeout: Duration = .seconds(25),
         resultGraceAfterExit: Duration = .seconds(1), maxRunsInFlight: Int = 32, intakeQueueCapacity: Int = 512,
         incidentsPerAlertNamePerHour: Int? = nil, maxOpenIncidents: Int = 1_000, approvesResolvedIncidents: Bool = false,
-        approvesUnsuggestedActions: Bool = false
+        approvesUnsuggestedActions: Bool = false, requireSignedResults: Bool = false
     ) {
         self.maxOpenIncidents = maxOpenIncidents
+        self.requireSignedResults = requireSignedResults
         self.approvesUnsuggestedActions = approvesUnsuggestedActions
         self.maxRunsInFlight = maxRunsInFlight
         self.intakeQueueCapacity = intakeQueueCapacity

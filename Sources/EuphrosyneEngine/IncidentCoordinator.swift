@@ -76,7 +76,7 @@ public actor IncidentCoordinator: Service {
             group.addTask { await self.resumeOpenIncidents() }
             if let results = resultSource.incomingResults {
                 group.addTask {
-                    for await result in results { _ = await self.deliver(result) }
+                    for await result in results { _ = await self.deliver(result, via: .published) }
                 }
             }
             for await work in workStream {
@@ -488,18 +488,32 @@ public actor IncidentCoordinator: Service {
         case accepted
         case ignored(String)
         case unknownIncident
+        /// It did not prove it belongs to its incident (`ResultRefusal`); the incident did not see it.
+        case refused(ResultRefusal)
     }
 
-    /// Hands a recipe's result to its incident.
-    public func deliver(_ result: RecipeResult) async -> DeliveryOutcome {
+    /// Hands a recipe's result to its incident, once it has shown what its origin asks (`ResultOrigin`): a signed
+    /// result must verify with its incident's key, and a published one must be signed when `requireSignedResults`
+    /// is on. A refused result changes nothing; it is logged and counted, never dropped silently.
+    public func deliver(_ result: RecipeResult, via origin: ResultOrigin) async -> DeliveryOutcome {
         guard let id = UUID(uuidString: result.incident) else { return .unknownIncident }
-        guard live[id] != nil else {
+        guard let key = live[id]?.callbackSecret else {
             let known = (try? await store.incident(id)) != nil
             if known {
                 return .ignored("incident \(result.incident) is closed")
             }
             return .unknownIncident
         }
+        if let refusal = origin.refusal(of: result, key: key, requiringSignatures: configuration.requireSignedResults) {
+            metrics.increment("euphrosyne_results_refused_total", [("reason", refusal.label)])
+            logger(for: id).warning("result refused", metadata: [
+                "recipe": "\(result.name)", "reason": "\(refusal)", "via": "\(origin.rawValue)",
+            ])
+            return .refused(refusal)
+        }
+        // Verified (or not needed): the incident keeps the result in the original schema.
+        var result = result
+        result.signature = nil
         switch await handle(.resultReceived(result, at: now()), for: id).outcome {
         case .applied:
             logger(for: id).info("result received", metadata: [
@@ -703,7 +717,7 @@ public actor IncidentCoordinator: Service {
             // A recipe reports and exits at once; over Redis the message may land after the exit is seen. Its
             // durable copy is already written (RecipeKit writes it first): read it now. A recipe that only
             // PUBLISHes gets a moment more.
-            for result in await resultSource.storedResults(incident: id) { _ = await deliver(result) }
+            for result in await resultSource.storedResults(incident: id) { _ = await deliver(result, via: .published) }
             if live[id]?.run(runID)?.state.isFinished == false {
                 try? await Task.sleep(for: configuration.resultGraceAfterExit)
             }
@@ -785,7 +799,7 @@ public actor IncidentCoordinator: Service {
         return LaunchRequest(
             incidentID: incident.id, run: run, recipe: recipe, dataFile: data,
             aggregatorAddress: configuration.aggregatorAddress, redisAddress: configuration.redisAddress,
-            environment: environment, cancellation: cancellation
+            environment: environment, cancellation: cancellation, resultKey: incident.callbackSecret
         )
     }
 

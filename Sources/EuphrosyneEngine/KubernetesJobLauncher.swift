@@ -12,10 +12,19 @@ import Synchronization
 /// followed by exactly the three original flags.
 ///
 /// Beyond the original: `activeDeadlineSeconds` (the recipe timeout), `ttlSecondsAfterFinished` as a backstop, the
-/// data ConfigMap as owner of its Jobs (deleting it cleans up), `app.kubernetes.io/*` labels, a restrictive
-/// container securityContext, and the registry's `resources` and `serviceAccountName`. Jobs and their pods are
-/// followed through informers (no polling): a failed Job, or a pod that cannot start (image pull error, missing
-/// Secret), ends the run at once with the tail of its pod log.
+/// data ConfigMap as owner of its Jobs (deleting it cleans up), `app.kubernetes.io/*` labels, and a hardened pod:
+/// non-root (uid 65532 unless the registry's `runAsUser` says otherwise), RuntimeDefault seccomp, no privilege
+/// escalation, no capabilities, a read-only root filesystem with a small writable `/tmp`, no service-account token
+/// unless the recipe names a `serviceAccountName`, and default requests and limits the registry's `resources` override
+/// key by key. Every Job gets the Redis credentials recipes report with (`REDIS_USERNAME`, `REDIS_PASSWORD` from a
+/// Secret), and the registry's `secretEnv` replaces the Jira variables for recipes that declare it.
+///
+/// Beside each data ConfigMap the launcher creates a Secret of the same name, owned by it, holding the incident's
+/// result key; the Job reads it as `EUPHROSYNE_RESULT_KEY` through `secretKeyRef`, so the key never appears in a Job
+/// spec that anyone allowed to read Jobs can see.
+///
+/// Jobs and their pods are followed through informers (no polling): a failed Job, or a pod that cannot start (image
+/// pull error, missing Secret), ends the run at once with the tail of its pod log.
 public final class KubernetesJobLauncher: RecipeLauncher, Service {
     public struct Settings: Sendable {
         /// Where Jobs and data ConfigMaps are created (`--recipe-namespace`).
@@ -29,16 +38,38 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         public var deadlineGrace: Duration
         /// On shutdown, leave Jobs running (their results come over Redis to the next reconciler).
         public var leavesRunsRunningWhenCancelled: Bool
+        /// `REDIS_USERNAME` of every Job, the ACL user recipes report as (`--recipe-redis-username`); nil: none.
+        public var redisUsername: String?
+        /// The Secret whose `recipe-password` key becomes every Job's `REDIS_PASSWORD` (`--recipe-redis-secret`);
+        /// optional in the pod, so a deployment without it keeps working against an open Redis. Nil: none.
+        public var redisPasswordSecret: String?
 
         public init(namespace: String, ttlSecondsAfterFinished: Int = 3_600, keysSecret: String = "euphrosyne-keys",
-                    deadlineGrace: Duration = .seconds(30), leavesRunsRunningWhenCancelled: Bool = true) {
+                    deadlineGrace: Duration = .seconds(30), leavesRunsRunningWhenCancelled: Bool = true,
+                    redisUsername: String? = "euphrosyne-recipe", redisPasswordSecret: String? = "euphrosyne-redis") {
             self.namespace = namespace
             self.ttlSecondsAfterFinished = ttlSecondsAfterFinished
             self.keysSecret = keysSecret
             self.deadlineGrace = deadlineGrace
             self.leavesRunsRunningWhenCancelled = leavesRunsRunningWhenCancelled
+            self.redisUsername = redisUsername
+            self.redisPasswordSecret = redisPasswordSecret
         }
     }
+
+    /// The key of `Settings.redisPasswordSecret` that holds the recipes' Redis password.
+    public static let redisPasswordKey = "recipe-password"
+    /// The key of a run's result-key Secret.
+    public static let resultKeyKey = "result-key"
+    /// The variable a recipe finds its result key in (RecipeKit signs with it).
+    public static let resultKeyVariable = "EUPHROSYNE_RESULT_KEY"
+    /// The uid and gid recipe pods run as unless the registry's `runAsUser` says otherwise: the `nonroot` user of
+    /// distroless images, and in other images a uid nobody else has (not root, and owning none of the image's files).
+    public static let defaultUserID = 65532
+    /// Requests and limits of a recipe container without them in the registry: enough for a recipe that queries an
+    /// API and reports, small enough that a storm of them does not starve the node.
+    public static let defaultResources = RecipeResources(requests: ["cpu": "50m", "memory": "64Mi"],
+                                                         limits: ["cpu": "500m", "memory": "256Mi"])
 
     /// Where the data file is mounted, and the path recipes are given.
     public static let mountPath = "/app"
@@ -114,27 +145,90 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         )
     }
 
+    /// The Secret holding the run's result key, named like its data ConfigMap (as the server named it), labelled
+    /// like it and owned by it, so deleting the ConfigMap deletes it. Nil when the request carries no key.
+    static func resultKeySecret(for request: LaunchRequest, data: ConfigMap) -> Secret? {
+        guard let key = request.resultKey, let name = data.metadata.name else { return nil }
+        return Secret(
+            metadata: ObjectMeta(name: name, labels: data.metadata.labels,
+                                 annotations: ["description": "result key of incident \(request.incidentID.uuidString.lowercased())"],
+                                 ownerReferences: OwnerReference(to: data).map { [$0] }),
+            values: [resultKeyKey: Array(key.utf8)]
+        )
+    }
+
+    /// The container's environment, each name once: the Secret-backed variables (the recipe's `secretEnv`, else the
+    /// original Jira variables), the Redis credentials, the result key from the run's Secret, then the request's
+    /// plain variables. A plain variable of the same name wins (a registry `env` that sets `JIRA_URL` or the Redis
+    /// credentials keeps doing so, as when Kubernetes took the later of two entries); the result key never travels as
+    /// a plain value.
+    func environment(for request: LaunchRequest, data: ConfigMap) -> [EnvVar] {
+        let plain = request.environment.filter { $0.key != Self.resultKeyVariable }
+        var fromSecrets: [EnvVar]
+        if let secretEnv = request.recipe.secretEnv {
+            fromSecrets = secretEnv.sorted { $0.key < $1.key }.map { name, reference in
+                EnvVar(name: name, secret: reference.secret, key: reference.key, optional: reference.optional)
+            }
+        } else {
+            fromSecrets = [
+                EnvVar(name: "JIRA_URL", secret: settings.keysSecret, key: "jira-url", optional: true),
+                EnvVar(name: "JIRA_USER", secret: settings.keysSecret, key: "jira-user", optional: true),
+                EnvVar(name: "JIRA_TOKEN", secret: settings.keysSecret, key: "jira-token", optional: true),
+            ]
+        }
+        if let username = settings.redisUsername, !username.isEmpty {
+            fromSecrets.append(EnvVar(name: "REDIS_USERNAME", value: username))
+        }
+        if let secret = settings.redisPasswordSecret, !secret.isEmpty {
+            fromSecrets.append(EnvVar(name: "REDIS_PASSWORD", secret: secret, key: Self.redisPasswordKey, optional: true))
+        }
+        if request.resultKey != nil, let name = data.metadata.name {
+            fromSecrets.append(EnvVar(name: Self.resultKeyVariable, secret: name, key: Self.resultKeyKey))
+        }
+        return fromSecrets.filter { plain[$0.name] == nil }
+            + plain.sorted { $0.key < $1.key }.map { EnvVar(name: $0.key, value: $0.value) }
+    }
+
+    /// The container's requests and limits: the defaults, with the registry's `resources` replacing them key by key.
+    /// A default that would contradict what the registry set is moved out of the way (Kubernetes refuses a request
+    /// above its limit): a larger request raises the default limit to it, a smaller limit lowers the default
+    /// request to it.
+    static func resources(for recipe: Recipe) -> ResourceRequirements {
+        let own = recipe.resources ?? RecipeResources()
+        var requests = defaultResources.requests.merging(own.requests) { $1 }
+        var limits = defaultResources.limits.merging(own.limits) { $1 }
+        for (resource, request) in own.requests where own.limits[resource] == nil {
+            if let limit = limits[resource], let wanted = RecipeResources.value(of: request),
+               let ceiling = RecipeResources.value(of: limit), wanted > ceiling {
+                limits[resource] = request
+            }
+        }
+        for (resource, limit) in own.limits where own.requests[resource] == nil {
+            if let request = requests[resource], let ceiling = RecipeResources.value(of: limit),
+               let wanted = RecipeResources.value(of: request), wanted > ceiling {
+                requests[resource] = limit
+            }
+        }
+        return ResourceRequirements(requests: requests, limits: limits)
+    }
+
     /// The Job of one run, owned by its data ConfigMap.
     func job(for request: LaunchRequest, data: ConfigMap) -> Job {
         let labels = Self.labels(for: request)
         let recipe = request.recipe
-        var environment = [
-            EnvVar(name: "JIRA_URL", secret: settings.keysSecret, key: "jira-url", optional: true),
-            EnvVar(name: "JIRA_USER", secret: settings.keysSecret, key: "jira-user", optional: true),
-            EnvVar(name: "JIRA_TOKEN", secret: settings.keysSecret, key: "jira-token", optional: true),
-        ]
-        environment += request.environment.sorted { $0.key < $1.key }.map { EnvVar(name: $0.key, value: $0.value) }
         let arguments = request.arguments(dataFilePath: Self.dataFilePath)
         let container = Container(
             name: "recipe", image: recipe.image, command: Array(arguments.prefix(recipe.arguments.count)),
-            args: Array(arguments.dropFirst(recipe.arguments.count)), env: environment,
-            volumeMounts: [VolumeMount(name: "data", mountPath: Self.mountPath, readOnly: true)],
-            resources: recipe.resources.map {
-                ResourceRequirements(requests: $0.requests.isEmpty ? nil : $0.requests,
-                                     limits: $0.limits.isEmpty ? nil : $0.limits)
-            },
+            args: Array(arguments.dropFirst(recipe.arguments.count)), env: environment(for: request, data: data),
+            volumeMounts: [
+                VolumeMount(name: "data", mountPath: Self.mountPath, readOnly: true),
+                // The one writable place under the read-only root filesystem (TMPDIR's default).
+                VolumeMount(name: "tmp", mountPath: "/tmp"),
+            ],
+            resources: Self.resources(for: recipe),
             securityContext: SecurityContext(allowPrivilegeEscalation: false, dropCapabilities: ["ALL"],
-                                             seccompProfile: SeccompProfile(type: "RuntimeDefault"))
+                                             seccompProfile: SeccompProfile(type: "RuntimeDefault"),
+                                             readOnlyRootFilesystem: true)
         )
         return Job(
             metadata: ObjectMeta(
@@ -149,9 +243,17 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
                     metadata: ObjectMeta(labels: labels, annotations: ["description": recipe.description]),
                     // No service-link variables: a Service named like `euphrosyne-api` would inject
                     // EUPHROSYNE_API_* variables, which collide with the EUPHROSYNE_ prefix recipes read.
+                    // No API token in the pod unless the recipe asked for an account (then it is mounted as that
+                    // account says): a recipe that needs no API access must not hold the namespace's default token.
                     spec: PodSpec(restartPolicy: "Never", serviceAccountName: recipe.serviceAccountName,
-                                  enableServiceLinks: false, containers: [container],
-                                  volumes: [Volume(name: "data", configMap: data.metadata.name ?? "")])
+                                  automountServiceAccountToken: recipe.serviceAccountName == nil ? false : nil,
+                                  enableServiceLinks: false,
+                                  securityContext: PodSecurityContext(
+                                      runAsNonRoot: true, runAsUser: recipe.runAsUser ?? Self.defaultUserID,
+                                      runAsGroup: Self.defaultUserID, seccompProfile: SeccompProfile(type: "RuntimeDefault")),
+                                  containers: [container],
+                                  volumes: [Volume(name: "data", configMap: data.metadata.name ?? ""),
+                                            Volume(name: "tmp", emptyDir: .init(sizeLimit: "64Mi"))])
                 )
             )
         )
@@ -224,18 +326,19 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
                             logger: logger)
     }
 
-    /// Creates the data ConfigMap of an action run, or creates (once) and reuses the diagnosis' one.
+    /// Creates the data ConfigMap of an action run, or creates (once) and reuses the diagnosis' one; each with its
+    /// result-key Secret.
     private func dataConfigMap(for request: LaunchRequest) async throws -> ConfigMap {
         let client = self.client
         let namespace = settings.namespace
         guard request.run.kind == .debugging else {
-            return try await client.create(Self.dataConfigMap(for: request), namespace: namespace)
+            return try await Self.createData(for: request, client: client, namespace: namespace)
         }
         let key = request.incidentID
         let task = diagnosisData.withLock { tasks in
             if let existing = tasks[key] { return existing }
             let task = Task { () throws -> ConfigMap in
-                try await client.create(Self.dataConfigMap(for: request), namespace: namespace)
+                try await Self.createData(for: request, client: client, namespace: namespace)
             }
             tasks[key] = task
             return task
@@ -247,6 +350,28 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
             diagnosisData.withLock { tasks in tasks[key] = nil }
             throw error
         }
+    }
+
+    /// Creates a data ConfigMap and then, named after it and owned by it, its result-key Secret. A Secret whose
+    /// creation timed out may have been stored: creating it again then answers 409, which is success here (the
+    /// name is the fresh ConfigMap's, so nobody else's). If the Secret cannot be made, the launch fails; the
+    /// ConfigMap is left to the clean-up.
+    private static func createData(
+        for request: LaunchRequest, client: KubernetesClient, namespace: String
+    ) async throws -> ConfigMap {
+        let data = try await client.create(dataConfigMap(for: request), namespace: namespace)
+        guard let secret = resultKeySecret(for: request, data: data) else { return data }
+        do throws(KubernetesError) {
+            _ = try await client.create(secret, namespace: namespace)
+        } catch {
+            guard error.kind == .transport else { throw error }
+            do throws(KubernetesError) {
+                _ = try await client.create(secret, namespace: namespace)
+            } catch {
+                guard error.isAlreadyExists else { throw error }
+            }
+        }
+        return data
     }
 
     /// Creates the Job. After a failure that may have happened after the server stored it (a timeout), looks for
@@ -431,8 +556,10 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
             }
         }
         do throws(KubernetesError) {
-            // Deleting the data ConfigMaps lets the garbage collector remove the Jobs they own; the Jobs are
-            // deleted explicitly too, failed ones included, so nothing waits on the collector.
+            // Deleting the data ConfigMaps lets the garbage collector remove the Jobs and the result-key Secrets
+            // they own; the Jobs are deleted explicitly too, failed ones included, so nothing waits on the
+            // collector. The Secrets are left to it: deleting them ourselves would need a verb whose answer holds
+            // Secrets, which the reconciler must not have.
             try await client.deleteCollection(Job.self, namespace: settings.namespace, labelSelector: selector,
                                               propagation: .background)
             try await client.deleteCollection(ConfigMap.self, namespace: settings.namespace, labelSelector: selector,
@@ -440,7 +567,7 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         } catch {
             var logger = self.logger
             logger[metadataKey: "incident"] = "\(incident.uuidString.lowercased())"
-            logger.error("cannot clean up the incident's Jobs and ConfigMaps", metadata: ["error": "\(error)"])
+            logger.error("cannot clean up the incident's Jobs, ConfigMaps and Secrets", metadata: ["error": "\(error)"])
         }
     }
 

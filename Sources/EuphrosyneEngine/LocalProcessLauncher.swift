@@ -18,13 +18,18 @@ import Darwin
 /// gets a private temporary directory holding `data.json` and its stdout/stderr, removed when the run ends; it
 /// runs in the reconciler's working directory, so relative paths in a recipe's `env` mean the same to both. The
 /// process runs in its own process group, so stopping it at the timeout also stops whatever it started.
+///
+/// A recipe sees only a few variables of the reconciler's environment: the basics a process needs, the Redis
+/// credentials, and the secrets it is entitled to — the variables its `secretEnv` names (local mode has no Secrets,
+/// so the reconciler's variables of those names stand in for them), or, when it declares no `secretEnv`, the Jira
+/// variables of the original system. Its result key comes as `EUPHROSYNE_RESULT_KEY`.
 public struct LocalProcessLauncher: RecipeLauncher {
     /// Where the per-run directories are created.
     public var workDirectory: URL
     /// Searched after `PATH` for an entrypoint without a slash.
     public var extraSearchPaths: [String]
-    /// Variables of the reconciler's own environment a recipe may see (everything else is withheld).
-    public var passedThroughEnvironment: [String: String]
+    /// The reconciler's own environment; each run gets only the variables `environment(for:)` picks from it.
+    public var reconcilerEnvironment: [String: String]
     /// How long a stopped process gets between SIGTERM and SIGKILL.
     public var terminationGrace: Duration
     /// When the run's task is cancelled (the reconciler is stopping), leave the process running instead of stopping
@@ -32,12 +37,14 @@ public struct LocalProcessLauncher: RecipeLauncher {
     public var leavesRunsRunningWhenCancelled: Bool
     public var logger: Logger
 
-    /// Variables passed through from the reconciler's environment: the basics a process needs, the Jira
-    /// credentials that a cluster would mount from the `euphrosyne-keys` Secret, and Redis credentials.
+    /// Variables every recipe gets from the reconciler's environment: the basics a process needs, and the Redis
+    /// credentials it reports with.
     public static let passedThroughVariableNames = [
-        "PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "JIRA_URL", "JIRA_USER", "JIRA_TOKEN",
-        "REDIS_USERNAME", "REDIS_PASSWORD",
+        "PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "REDIS_USERNAME", "REDIS_PASSWORD",
     ]
+    /// The Jira credentials a cluster would mount from the `euphrosyne-keys` Secret: passed through to recipes that
+    /// declare no `secretEnv` (the original behaviour); a recipe that declares one gets what it names instead.
+    public static let jiraVariableNames = ["JIRA_URL", "JIRA_USER", "JIRA_TOKEN"]
 
     public init(
         workDirectory: URL = FileManager.default.temporaryDirectory,
@@ -50,7 +57,7 @@ public struct LocalProcessLauncher: RecipeLauncher {
         self.leavesRunsRunningWhenCancelled = leavesRunsRunningWhenCancelled
         self.workDirectory = workDirectory
         self.extraSearchPaths = extraSearchPaths
-        self.passedThroughEnvironment = environment.filter { Self.passedThroughVariableNames.contains($0.key) }
+        self.reconcilerEnvironment = environment
         self.terminationGrace = terminationGrace
         self.logger = logger
     }
@@ -85,7 +92,7 @@ public struct LocalProcessLauncher: RecipeLauncher {
             process = try await ChildProcess.spawn(
                 executable: executable.path,
                 arguments: Array(request.arguments(dataFilePath: dataFile.path).dropFirst()),
-                environment: passedThroughEnvironment.merging(request.environment) { _, recipe in recipe },
+                environment: environment(for: request),
                 standardOutput: stdoutFile.path, standardError: stderrFile.path
             )
         } catch {
@@ -133,6 +140,16 @@ public struct LocalProcessLauncher: RecipeLauncher {
         }
     }
 
+    /// The run's environment: the variables passed through from the reconciler's (the basics, the Redis credentials,
+    /// and the `secretEnv` names or else the Jira variables), then the request's, then the result key.
+    func environment(for request: LaunchRequest) -> [String: String] {
+        let names = Set(Self.passedThroughVariableNames + (request.recipe.secretEnv.map { Array($0.keys) } ?? Self.jiraVariableNames))
+        var environment = reconcilerEnvironment.filter { names.contains($0.key) }
+        environment.merge(request.environment) { _, recipe in recipe }
+        if let key = request.resultKey { environment["EUPHROSYNE_RESULT_KEY"] = key }
+        return environment
+    }
+
     /// SIGTERM to the process group, then SIGKILL if it is still there after the grace period; returns once the
     /// process has exited. Deliberately ignores cancellation: a stopped run must still be reaped.
     private func stop(_ process: ChildProcess) async {
@@ -174,7 +191,7 @@ public struct LocalProcessLauncher: RecipeLauncher {
             let url = URL(fileURLWithPath: command)
             return fileManager.isExecutableFile(atPath: url.path) ? url : nil
         }
-        let path = (passedThroughEnvironment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+        let path = (reconcilerEnvironment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
             .split(separator: ":").map(String.init) + extraSearchPaths
         for directory in path where !directory.isEmpty {
             let candidate = URL(fileURLWithPath: directory).appendingPathComponent(command)

@@ -15,14 +15,20 @@ public struct LaunchRequest: Sendable {
     public var redisAddress: String
     /// `EUPHROSYNE_*` variables and the recipe's own `env`, added to the recipe's environment.
     public var environment: [String: String]
+    /// The key the recipe signs its result with (`ResultSignature`): the incident's secret. Launchers hand it to the
+    /// recipe as `EUPHROSYNE_RESULT_KEY` without writing it where others can read it (a Job spec gets it from a
+    /// Secret). Nil: the recipe gets no key and reports unsigned.
+    public var resultKey: String?
     /// Says, once the launcher's task is cancelled, whether the coordinator asked for this run to stop (the
     /// alert resolved) rather than the reconciler shutting down.
     public var cancellation: RunCancellation
 
     public init(
         incidentID: UUID, run: RecipeRun, recipe: Recipe, dataFile: Data, aggregatorAddress: String,
-        redisAddress: String, environment: [String: String], cancellation: RunCancellation = RunCancellation()
+        redisAddress: String, environment: [String: String], cancellation: RunCancellation = RunCancellation(),
+        resultKey: String? = nil
     ) {
+        self.resultKey = resultKey
         self.cancellation = cancellation
         self.incidentID = incidentID
         self.run = run

@@ -3,13 +3,19 @@ import Foundation
 /// The start-up RBAC check: asks the API server (SelfSubjectAccessReview) for every permission cluster mode needs
 /// and reports all that are missing in one message, so an operator fixes the Role once.
 public enum PermissionCheck {
-    /// What the reconciler does in the recipe namespace: Jobs and their data ConfigMaps, the pods' state and logs.
+    /// What the reconciler does in the recipe namespace: Jobs, their data ConfigMaps and result-key Secrets, the
+    /// pods' state and logs. Secrets are only created and deleted, never read.
     public static func recipeNamespace(_ namespace: String) -> [ResourceAttributes] {
         ["create", "get", "list", "watch", "delete", "deletecollection"].map {
             ResourceAttributes(verb: $0, group: "batch", resource: "jobs", namespace: namespace)
         } + ["create", "deletecollection"].map {
             ResourceAttributes(verb: $0, resource: "configmaps", namespace: namespace)
-        } + ["list", "watch"].map {
+        } + [
+            // Only create: the result-key Secrets are owned by the data ConfigMaps and go with them. Any verb that
+            // answers with Secrets (get, list, watch, and delete or deletecollection, whose answers hold what they
+            // deleted) would let the reconciler read every Secret of the namespace.
+            ResourceAttributes(verb: "create", resource: "secrets", namespace: namespace),
+        ] + ["list", "watch"].map {
             ResourceAttributes(verb: $0, resource: "pods", namespace: namespace)
         } + [ResourceAttributes(verb: "get", resource: "pods", subresource: "log", namespace: namespace)]
     }

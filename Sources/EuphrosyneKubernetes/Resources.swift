@@ -130,6 +130,35 @@ public struct ConfigMap: KubernetesObject, Hashable {
     }
 }
 
+// MARK: - Secret
+
+/// A core/v1 `Secret`. The reconciler only creates them (the per-run result key beside each data ConfigMap) and
+/// deletes them by label; it never reads one, so its Role needs no `get` on Secrets.
+public struct Secret: KubernetesObject, Hashable {
+    public static let resource = ResourceType(group: "", version: "v1", plural: "secrets", kind: "Secret",
+                                              namespaced: true)
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    /// `Opaque` for arbitrary data.
+    public var type: String?
+    /// Values base64-encoded, as the API carries them.
+    public var data: [String: String]?
+
+    public init(metadata: ObjectMeta, type: String? = "Opaque", data: [String: String]? = nil) {
+        apiVersion = Self.resource.apiVersion
+        kind = Self.resource.kind
+        self.metadata = metadata
+        self.type = type
+        self.data = data
+    }
+
+    /// `data` from plain bytes, encoded as the API wants them.
+    public init(metadata: ObjectMeta, type: String? = "Opaque", values: [String: [UInt8]]) {
+        self.init(metadata: metadata, type: type, data: values.mapValues { Data($0).base64EncodedString() })
+    }
+}
+
 // MARK: - Job
 
 public struct Job: KubernetesObject, Hashable {
@@ -233,10 +262,15 @@ public struct PodSpec: Codable, Sendable, Hashable {
 
 public struct PodSecurityContext: Codable, Sendable, Hashable {
     public var runAsNonRoot: Bool?
+    public var runAsUser: Int?
+    public var runAsGroup: Int?
     public var seccompProfile: SeccompProfile?
 
-    public init(runAsNonRoot: Bool? = nil, seccompProfile: SeccompProfile? = nil) {
+    public init(runAsNonRoot: Bool? = nil, runAsUser: Int? = nil, runAsGroup: Int? = nil,
+                seccompProfile: SeccompProfile? = nil) {
         self.runAsNonRoot = runAsNonRoot
+        self.runAsUser = runAsUser
+        self.runAsGroup = runAsGroup
         self.seccompProfile = seccompProfile
     }
 }
@@ -311,15 +345,34 @@ public struct VolumeMount: Codable, Sendable, Hashable {
 public struct Volume: Codable, Sendable, Hashable {
     public var name: String
     public var configMap: ConfigMapSource?
+    public var emptyDir: EmptyDirSource?
 
     public struct ConfigMapSource: Codable, Sendable, Hashable {
         public var name: String
         public var optional: Bool?
     }
 
+    /// Scratch space that lives as long as the pod: a writable `/tmp` under a read-only root filesystem.
+    public struct EmptyDirSource: Codable, Sendable, Hashable {
+        /// `Memory` for a tmpfs; nil: the node's disk.
+        public var medium: String?
+        /// A quantity (`64Mi`); the pod is evicted when it writes more.
+        public var sizeLimit: String?
+
+        public init(medium: String? = nil, sizeLimit: String? = nil) {
+            self.medium = medium
+            self.sizeLimit = sizeLimit
+        }
+    }
+
     public init(name: String, configMap: String) {
         self.name = name
         self.configMap = ConfigMapSource(name: configMap)
+    }
+
+    public init(name: String, emptyDir: EmptyDirSource) {
+        self.name = name
+        self.emptyDir = emptyDir
     }
 }
 

@@ -75,13 +75,16 @@ enum WebhookRoutes {
                                message: "the result names incident \"\(result.incident)\" but was posted for \(idText)",
                                field: "incident")
             }
-            switch await coordinator.deliver(result) {
+            switch await coordinator.deliver(result, via: .callback) {
             case .accepted:
                 return try JSONResponse.make(Delivered(accepted: true), status: .accepted)
             case .ignored(let reason):
                 throw APIError(.conflict, code: "result_ignored", message: reason, field: "name")
             case .unknownIncident:
                 throw APIError(.notFound, code: "unknown_callback", message: "no open incident with that callback URL")
+            case .refused(let refusal):
+                throw APIError(.unprocessableContent, code: refusal.label, message: refusal.description,
+                               field: "signature")
             }
         }
     }

@@ -11,6 +11,9 @@ public struct RecipeEnvironment: Sendable, Hashable {
     public var run: String?
     /// When the reconciler will stop the run.
     public var deadline: Date?
+    /// The key to sign the result with (`EUPHROSYNE_RESULT_KEY`, the incident's secret), so the reconciler can tell
+    /// it from one forged by anyone else who can publish on Redis. `RecipeRunner` signs with it by itself.
+    public var resultKey: String?
     /// The whole environment, for a recipe's own settings (`JIRA_URL`, `PROMETHEUS_URL`…): read them from here, not
     /// from the process, so tests can give them.
     public var variables: [String: String]
@@ -30,6 +33,7 @@ public struct RecipeEnvironment: Sendable, Hashable {
         incident = value("EUPHROSYNE_INCIDENT")
         recipe = value("EUPHROSYNE_RECIPE")
         run = value("EUPHROSYNE_RUN")
+        resultKey = value("EUPHROSYNE_RESULT_KEY")
         deadline = value("EUPHROSYNE_DEADLINE").flatMap(TimeInterval.init).map(Date.init(timeIntervalSince1970:))
         variables = environment
     }

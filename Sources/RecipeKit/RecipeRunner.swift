@@ -6,7 +6,8 @@ import Foundation
 ///
 /// A Swift recipe's `main` is one call: `exit(await RecipeRunner.run(name: "dummy") { input in … })`.
 /// Anything that goes wrong is reported as a failed result where an incident is known, printed to stderr, and
-/// ends in a non-zero exit status.
+/// ends in a non-zero exit status. When the reconciler gave a result key (`EUPHROSYNE_RESULT_KEY`), every result is
+/// signed with it (`ResultSignature`) before it goes out, whichever reporter sends it.
 public enum RecipeRunner {
     public typealias Work = @Sendable (RecipeContext) async throws -> RecipeOutcome
 
@@ -41,11 +42,12 @@ public enum RecipeRunner {
         }
 
         func report(_ outcome: RecipeOutcome, incident: String) async -> Int32 {
-            let result = RecipeResult(
+            var result = RecipeResult(
                 incident: incident, name: recipeName, status: outcome.status,
                 results: .init(actions: outcome.actions, analysis: outcome.analysis, json: outcome.json,
                                links: outcome.links)
             )
+            if let key = settings.resultKey { result = ResultSignature.signed(result, key: key) }
             guard let reporter else {
                 printError("\(recipeName): nowhere to report the result: --redis-address is empty and EUPHROSYNE_RESULT_URL is not set")
                 return 3

@@ -46,7 +46,7 @@ struct NotifyLatencyRow {
                 notifier: BotNotifier(baseURL: botURL, httpClient: client, logger: quiet),
                 store: InMemoryIncidentStore(), configuration: .init(drainTimeout: .seconds(2)), logger: quiet
             )
-            launcher.deliver = { await coordinator.deliver($0) }
+            launcher.deliver = { await coordinator.deliver($0, via: .callback) }
 
             let ours = try await RunningServer.with(services: [coordinator], ports: PortCollector(count: 0), logger: quiet) { _ in
                 let start = ContinuousClock.now

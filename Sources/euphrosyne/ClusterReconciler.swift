@@ -62,7 +62,9 @@ struct ClusterReconciler {
         let registry = ConfigMapRecipeRegistry(client: client, namespace: reconcilerNamespace,
                                                logger: Logger(label: "euphrosyne.registry"))
         let launcher = KubernetesJobLauncher(
-            client: client, settings: .init(namespace: recipeNamespace),
+            client: client,
+            settings: .init(namespace: recipeNamespace, redisUsername: settings.recipeRedisUsername,
+                            redisPasswordSecret: settings.recipeRedisSecret),
             logger: Logger(label: "euphrosyne.launcher.kubernetes")
         )
         let notifiers = NotifierChoice(settings: settings, httpClient: httpClient, registry: registry)

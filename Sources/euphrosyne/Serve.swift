@@ -60,6 +60,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Namespace for recipe Jobs (cluster mode). (RECIPE_NAMESPACE)", valueName: "namespace"))
     var recipeNamespace: String?
 
+    @Option(help: ArgumentHelp("Secret in the recipe namespace whose key recipe-password becomes every recipe Job's REDIS_PASSWORD (optional in the pod); empty: none (default euphrosyne-redis). (RECIPE_REDIS_SECRET)", valueName: "name"))
+    var recipeRedisSecret: String?
+
+    @Option(help: ArgumentHelp("REDIS_USERNAME of every recipe Job, the Redis ACL user recipes report as; empty: none (default euphrosyne-recipe). (RECIPE_REDIS_USERNAME)", valueName: "user"))
+    var recipeRedisUsername: String?
+
+    @Flag(help: "Refuse results from Redis that are not signed with their incident's key (recipes of the original SDK do not sign); a bad signature is refused either way. (REQUIRE_SIGNED_RESULTS=1)")
+    var requireSignedResults = false
+
     @Option(help: ArgumentHelp("Address both listeners bind to (default 0.0.0.0; 127.0.0.1 in local mode, so only this machine can approve). (LISTEN_HOST)", valueName: "host"))
     var host: String?
 

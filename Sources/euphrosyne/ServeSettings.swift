@@ -21,6 +21,11 @@ struct ServeSettings {
     var webex: WebexSettings?
     var recipeTimeoutSeconds: Int
     var recipeNamespace: String?
+    /// The Secret recipe Jobs get `REDIS_PASSWORD` from, and their `REDIS_USERNAME`; nil: none.
+    var recipeRedisSecret: String?
+    var recipeRedisUsername: String?
+    /// Whether results published on Redis must be signed.
+    var requireSignedResults: Bool
     var host: String
     var webhookPort: Int
     var apiPort: Int
@@ -113,6 +118,21 @@ struct ServeSettings {
         }
         recipeTimeoutSeconds = try integer(options.recipeTimeout, "RECIPE_TIMEOUT", default: 300, range: 1...86_400)
         recipeNamespace = value(options.recipeNamespace, "RECIPE_NAMESPACE") ?? reconcilerNamespace
+        /// The flag, else the variable, else the default; given but empty means none.
+        func disableable(_ flag: String?, _ variable: String, default fallback: String) -> String? {
+            let text = flag ?? environment[variable] ?? fallback
+            return text.isEmpty ? nil : text
+        }
+        recipeRedisSecret = disableable(options.recipeRedisSecret, "RECIPE_REDIS_SECRET", default: "euphrosyne-redis")
+        if let secret = recipeRedisSecret, !RecipeResources.isDNSSubdomain(secret) {
+            throw ValidationError("RECIPE_REDIS_SECRET must be a Secret name (a DNS-1123 subdomain), not \"\(secret)\"")
+        }
+        recipeRedisUsername = disableable(options.recipeRedisUsername, "RECIPE_REDIS_USERNAME", default: "euphrosyne-recipe")
+        if let user = recipeRedisUsername, user.contains(where: { $0.isWhitespace || $0.isNewline }) {
+            throw ValidationError("RECIPE_REDIS_USERNAME must not contain spaces, not \"\(user)\"")
+        }
+        requireSignedResults = options.requireSignedResults
+            || ["1", "true", "yes"].contains(environment["REQUIRE_SIGNED_RESULTS"]?.lowercased() ?? "")
         // Local mode runs on a laptop, with the API open by default: only this machine may reach it unless the user
         // says otherwise. In a pod, the listeners must take traffic from the Service.
         host = value(options.host, "LISTEN_HOST") ?? (local ? "127.0.0.1" : "0.0.0.0")
@@ -211,7 +231,8 @@ struct ServeSettings {
             aggregatorAddress: aggregatorAddress, redisAddress: redisAddress, maxRunsInFlight: maxRuns,
             intakeQueueCapacity: intakeQueue, incidentsPerAlertNamePerHour: maxIncidentsPerAlertname,
             maxOpenIncidents: maxOpenIncidents,
-            approvesResolvedIncidents: approveResolved, approvesUnsuggestedActions: approveAnyAction
+            approvesResolvedIncidents: approveResolved, approvesUnsuggestedActions: approveAnyAction,
+            requireSignedResults: requireSignedResults
         )
     }
 }

@@ -46,7 +46,8 @@ import Testing
     }
 
     /// The emulator with the recipes image (the built binaries) and a crashing script image.
-    static func emulator(_ loop: LocalLoop, permissions: Permissions = .all) async throws -> KubernetesEmulator {
+    static func emulator(_ loop: LocalLoop, permissions: Permissions = .all,
+                         images extra: [String: Kubelet.Image] = [:]) async throws -> KubernetesEmulator {
         let brokenImage = loop.directory.appendingPathComponent("broken-image")
         try FileManager.default.createDirectory(at: brokenImage, withIntermediateDirectories: true)
         try writeExecutableScript(at: brokenImage.appendingPathComponent("crash").path,
@@ -55,15 +56,15 @@ import Testing
             namespaces: [namespace], permissions: permissions,
             kubelet: Kubelet.Configuration(
                 images: ["euphrosyne/recipes:latest": .init(directory: LocalLoop.productsDirectory),
-                         "example/broken:1.0": .init(directory: brokenImage.path)],
+                         "example/broken:1.0": .init(directory: brokenImage.path)].merging(extra) { $1 },
                 environment: ["PATH": "/usr/bin:/bin", "HOME": loop.directory.path]
             )
         )
     }
 
     /// Starts `euphrosyne serve` in cluster mode (no `--local`; the kubeconfig makes it a cluster).
-    static func serve(_ loop: LocalLoop, _ emulator: KubernetesEmulator, redisPort: Int, botPort: Int) throws
-        -> (process: Process, log: URL)
+    static func serve(_ loop: LocalLoop, _ emulator: KubernetesEmulator, redisPort: Int, botPort: Int,
+                      arguments extra: [String] = []) throws -> (process: Process, log: URL)
     {
         let kubeconfig = loop.directory.appendingPathComponent("kubeconfig").path
         let log = loop.directory.appendingPathComponent("serve.log")
@@ -73,7 +74,7 @@ import Testing
         serve.arguments = [
             "serve", "--host", "127.0.0.1", "--webhook-port", "0", "--api-port", "0",
             "--redis-address", "127.0.0.1:\(redisPort)", "--webex-bot-address", "http://127.0.0.1:\(botPort)",
-        ]
+        ] + extra
         serve.environment = ["KUBECONFIG": kubeconfig, "HOME": loop.directory.path, "PATH": "/usr/bin:/bin"]
         serve.standardError = try FileHandle(forWritingTo: log)
         serve.standardOutput = FileHandle.nullDevice
@@ -202,7 +203,13 @@ import Testing
         try await waitUntil("the action outcome at the bot", timeout: .seconds(60)) {
             loop.bot.received(path: "/api/analysis").count == 2
         }
-        #expect(try String(contentsOfFile: loop.recordFile, encoding: .utf8).contains(#""ticket":"OPS-42""#))
+        // RECORD_FILE is under /tmp, which in the pod is its own emptyDir (the root filesystem is read-only): the
+        // record is there, where the outcome says it is, not in the test's directory.
+        let outcome = loop.bot.received(path: "/api/analysis").last?.json?["analysis"]?.stringValue ?? ""
+        let written = try #require(outcome.range(of: #"/\S+/actions\.jsonl"#, options: .regularExpression)
+            .map { String(outcome[$0]) }, "\(outcome)")
+        #expect(written != loop.recordFile && written.hasSuffix("/actions.jsonl"), "\(written)")
+        #expect(try String(contentsOfFile: written, encoding: .utf8).contains(#""ticket":"OPS-42""#))
         try await waitUntil("everything cleaned up") {
             let jobsLeft = await jobs(emulator, incident: uuid)
             let configMaps = await emulator.objects(.configMaps, namespace: namespace)

@@ -183,6 +183,16 @@ import Testing
         let badPort = try await Self.run(["serve", "--local", "--recipes", "x", "--webhook-port", "70000"])
         #expect(badPort.status != 0)
         #expect(badPort.stderr.contains("WEBHOOK_PORT must be between 0 and 65535"))
+        let badSecret = try await Self.run(["serve", "--local", "--recipes", "x"],
+                                           environment: ["RECIPE_REDIS_SECRET": "Redis_Secret"])
+        #expect(badSecret.status != 0)
+        #expect(badSecret.stderr.contains(#"RECIPE_REDIS_SECRET must be a Secret name (a DNS-1123 subdomain), not "Redis_Secret""#))
+        // The settings of recipe integrity are documented in the help, with their variables.
+        let help = try await Self.run(["serve", "--help"])
+        for text in ["--require-signed-results", "REQUIRE_SIGNED_RESULTS=1", "--recipe-redis-secret", "RECIPE_REDIS_SECRET",
+                     "--recipe-redis-username", "RECIPE_REDIS_USERNAME"] {
+            #expect(help.stdout.contains(text), "\(text)")
+        }
     }
 
     @Test func serveWithAPITokensRefusesAnonymousCallsAndTheCLISendsEUPHROSYNE_API_TOKEN() async throws {

@@ -62,8 +62,11 @@ import Testing
                                   env: ["LOG_LINES": "50"])
         extended.resources = RecipeResources(requests: ["cpu": "100m", "memory": "64Mi"], limits: ["memory": "256Mi"])
         extended.serviceAccountName = "pod-reader"
-        let action = try Recipe(name: "jira", kind: .action, enabled: true, image: "example/recipes:1.0",
+        extended.runAsUser = 1000
+        var action = try Recipe(name: "jira", kind: .action, enabled: true, image: "example/recipes:1.0",
                                 entrypoint: "jira", description: "Opens a Jira issue")
+        action.secretEnv = ["JIRA_TOKEN": SecretKeyReference(secret: "jira-credentials", key: "token"),
+                            "JIRA_URL": SecretKeyReference(secret: "jira-credentials", key: "url", optional: true)]
 
         let client = try KubernetesClient(configuration: KubernetesConfiguration(server: "https://127.0.0.1:1"))
         let launcher = KubernetesJobLauncher(client: client, settings: .init(namespace: "recipes"))
@@ -79,6 +82,7 @@ import Testing
             let job = launcher.job(for: request, data: data)
             objects.append(job)
             jobs.append(job)
+            objects.append(try #require(KubernetesJobLauncher.resultKeySecret(for: request, data: data)))
         }
         try await client.shutdown()
 
@@ -89,10 +93,10 @@ import Testing
         }
         let (status, output) = try Self.script("validate-k8s-object.py", ["--label", "launcher", "-"], input: try array(objects))
         #expect(status == 0, "\(output)")
-        #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 6, "\(output)")
+        #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 9, "\(output)")
 
         // And every Job carries the recipe Pod hardening (non-root, read-only root, /tmp emptyDir, no token,
-        // resources). This needs the hardened Job launcher: it fails until that change is in.
+        // resources).
         let (hardened, report) = try Self.script("validate-manifests", ["--jobs", "-"], input: try array(jobs))
         #expect(hardened == 0, "\(report)")
         #expect(report.contains("3 Job(s) and 0 other object(s) validated against Kubernetes 1.37.0 and checked for the recipe Pod hardening: all valid"), "\(report)")
@@ -227,7 +231,8 @@ enum KubernetesJobShapeRequests {
             environment: recipe.env.merging([
                 "EUPHROSYNE_INCIDENT": incident.uuidString.lowercased(), "EUPHROSYNE_RECIPE": recipe.name,
                 "EUPHROSYNE_RUN": recipeRun.name, "EUPHROSYNE_DEADLINE": "1800000000",
-            ]) { $1 }
+            ]) { $1 },
+            resultKey: "5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f"
         )
     }
 }

@@ -35,7 +35,7 @@ import Testing
                                  maxRunsInFlight: 20, intakeQueueCapacity: 8),
             logger: Self.quiet
         )
-        launcher.deliverResults { _ = await coordinator.deliver($0) }
+        launcher.deliverResults { _ = await coordinator.deliver($0, via: .callback) }
         let ports = PortCollector(count: 1)
         let services: [any Service] = [
             coordinator,

@@ -39,7 +39,7 @@ import Testing
             registry: registry, launcher: launcher, resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9"),
             notifier: notifier, store: InMemoryIncidentStore(), configuration: .init(drainTimeout: .milliseconds(200))
         )
-        launcher.deliverResults { _ = await coordinator.deliver($0) }
+        launcher.deliverResults { _ = await coordinator.deliver($0, via: .callback) }
         let approvals = WebexApprovals(
             client: client, notifier: notifier, coordinator: coordinator,
             configuration: .init(targetURL: "http://127.0.0.1:9/unset", secret: "whsec-test", approvers: approvers),

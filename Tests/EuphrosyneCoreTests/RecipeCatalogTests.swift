@@ -400,6 +400,85 @@ import Testing
         #expect(problems.map(\.message) == [message])
     }
 
+    @Test func secretEnvAndRunAsUserAreClusterExtensions() {
+        let (catalog, problems) = RecipeCatalog.load(yaml: """
+            actions:
+              jira:
+                enabled: true
+                image: example/recipes:1.0
+                entrypoint: jira
+                runAsUser: 1000
+                env: {JIRA_PROJECT: OPS}
+                secretEnv:
+                  JIRA_TOKEN: {secret: jira-credentials, key: token}
+                  JIRA_URL: {secret: jira-credentials, key: url, optional: true}
+                  _private.key_ok: ~
+              quiet:
+                enabled: true
+                entrypoint: quiet
+                secretEnv: {}
+            """)
+        // `_private.key_ok` is not a variable name: the whole recipe is skipped, the other loads.
+        #expect(problems.map(\.recipe) == ["jira"])
+        #expect(catalog.action(named: "jira") == nil)
+        #expect(catalog.action(named: "quiet")?.secretEnv == [:], "declared empty: no Jira variables")
+
+        let (fixed, none) = RecipeCatalog.load(yaml: """
+            actions:
+              jira:
+                enabled: true
+                entrypoint: jira
+                runAsUser: 1000
+                env: {JIRA_PROJECT: OPS}
+                secretEnv:
+                  JIRA_TOKEN: {secret: jira-credentials, key: token}
+                  JIRA_URL: {secret: jira-credentials, key: url, optional: true}
+                  _Cert_2: {secret: certs.example.com, key: tls.crt, optional: false}
+            """)
+        #expect(none == [])
+        let jira = fixed.action(named: "jira")
+        #expect(jira?.runAsUser == 1000)
+        #expect(jira?.secretEnv == [
+            "JIRA_TOKEN": SecretKeyReference(secret: "jira-credentials", key: "token", optional: false),
+            "JIRA_URL": SecretKeyReference(secret: "jira-credentials", key: "url", optional: true),
+            "_Cert_2": SecretKeyReference(secret: "certs.example.com", key: "tls.crt"),
+        ])
+        // Absent, the original behaviour: no secretEnv (so the Jira variables), the launcher's default uid.
+        let plain = loadDebugging("enabled: true\nentrypoint: probe\nsecretEnv: ~").catalog.debugging.first
+        #expect(plain?.secretEnv == nil && plain?.runAsUser == nil)
+    }
+
+    @Test(arguments: [
+        ("runAsUser: 0", "field \"runAsUser\" is 0: root is not allowed; give the non-root uid the image needs"),
+        ("runAsUser: -5", "field \"runAsUser\" must be between 1 and 2147483647, got -5"),
+        ("runAsUser: 2147483648", "field \"runAsUser\" must be between 1 and 2147483647, got 2147483648"),
+        ("runAsUser: \"1000\"", "field \"runAsUser\" must be a whole number (a uid), got string \"1000\""),
+        ("runAsUser: nobody", "field \"runAsUser\" must be a whole number (a uid), got string \"nobody\""),
+        ("secretEnv: [TOKEN]", "field \"secretEnv\" must be a mapping of variable names to {secret, key, optional}, got a list"),
+        ("secretEnv: {123: {secret: s, key: k}}", "field \"secretEnv\" must have variable names as keys, got number 123"),
+        ("secretEnv: {9LIVES: {secret: s, key: k}}", "field \"secretEnv.9LIVES\": \"9LIVES\" is not a valid variable name (letters, digits and '_', not starting with a digit)"),
+        ("secretEnv: {MY-TOKEN: {secret: s, key: k}}", "field \"secretEnv.MY-TOKEN\": \"MY-TOKEN\" is not a valid variable name (letters, digits and '_', not starting with a digit)"),
+        ("secretEnv: {EUPHROSYNE_RESULT_KEY: {secret: s, key: k}}", "field \"secretEnv.EUPHROSYNE_RESULT_KEY\": EUPHROSYNE_RESULT_KEY is set by Euphrosyne itself (EUPHROSYNE_*, REDIS_USERNAME, REDIS_PASSWORD)"),
+        ("secretEnv: {REDIS_PASSWORD: {secret: s, key: k}}", "field \"secretEnv.REDIS_PASSWORD\": REDIS_PASSWORD is set by Euphrosyne itself (EUPHROSYNE_*, REDIS_USERNAME, REDIS_PASSWORD)"),
+        ("secretEnv: {REDIS_USERNAME: {secret: s, key: k}}", "field \"secretEnv.REDIS_USERNAME\": REDIS_USERNAME is set by Euphrosyne itself (EUPHROSYNE_*, REDIS_USERNAME, REDIS_PASSWORD)"),
+        ("env: {TOKEN: x}\nsecretEnv: {TOKEN: {secret: s, key: k}}", "field \"secretEnv.TOKEN\": TOKEN is also set in \"env\"; give it one source"),
+        ("secretEnv: {TOKEN: s/k}", "field \"secretEnv.TOKEN\" must be a mapping {secret, key, optional}, got string \"s/k\""),
+        ("secretEnv: {TOKEN: {key: k}}", "field \"secretEnv.TOKEN.secret\" is required"),
+        ("secretEnv: {TOKEN: {secret: s}}", "field \"secretEnv.TOKEN.key\" is required"),
+        ("secretEnv: {TOKEN: {secret: Jira_Keys, key: k}}", "field \"secretEnv.TOKEN.secret\" must be a Secret name (a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'), got string \"Jira_Keys\""),
+        ("secretEnv: {TOKEN: {secret: 12, key: k}}", "field \"secretEnv.TOKEN.secret\" must be a Secret name (a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'), got number 12"),
+        ("secretEnv: {TOKEN: {secret: s, key: \"a/b\"}}", "field \"secretEnv.TOKEN.key\" must be a Secret key (letters, digits, '-', '_' and '.'), got string \"a/b\""),
+        ("secretEnv: {TOKEN: {secret: s, key: \"\"}}", "field \"secretEnv.TOKEN.key\" must be a Secret key (letters, digits, '-', '_' and '.'), got string \"\""),
+        ("secretEnv: {TOKEN: {secret: s, key: k, optional: maybe}}", "field \"secretEnv.TOKEN.optional\" must be a boolean (true or false), got string \"maybe\""),
+        ("secretEnv: {TOKEN: {secret: s, key: k, optinal: true}}", "field \"secretEnv.TOKEN\" takes only secret, key and optional, got \"optinal\""),
+    ])
+    func badSecretEnvAndRunAsUserAreReportedWithTheRecipe(field: String, message: String) {
+        let (catalog, problems) = loadDebugging("enabled: true\nentrypoint: probe\n" + field)
+        #expect(catalog.debugging.isEmpty)
+        #expect(problems.map(\.message) == [message])
+        #expect(problems.map(\.recipe) == ["probe"])
+    }
+
     @Test func nullFieldsCountAsMissing() {
         let (catalog, problems) = loadDebugging("enabled: ~\nentrypoint: probe\nimage: null\ndescription:\ntimeout: ~")
         #expect(problems == [])

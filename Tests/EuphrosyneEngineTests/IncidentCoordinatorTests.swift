@@ -28,7 +28,7 @@ import Testing
                                                       redisAddress: "", drainTimeout: drainTimeout)
             )
             let coordinator = self.coordinator
-            launcher.deliverResults { _ = await coordinator.deliver($0) }
+            launcher.deliverResults { _ = await coordinator.deliver($0, via: .callback) }
         }
 
         func running<T: Sendable>(_ body: @Sendable (IncidentCoordinator) async throws -> T) async throws -> T {
@@ -151,10 +151,11 @@ import Testing
                     return
                 }
             }
-            #expect(await coordinator.deliver(RecipeResult(incident: missing.uuidString, name: "dummy", status: .successful))
+            #expect(await coordinator.deliver(RecipeResult(incident: missing.uuidString, name: "dummy", status: .successful),
+                                              via: .callback)
                 == .unknownIncident)
             #expect(await coordinator.deliver(RecipeResult(incident: incident.id.uuidString, name: "dummy",
-                                                           status: .successful))
+                                                           status: .successful), via: .callback)
                 == .ignored("incident \(incident.id.uuidString) is closed"))
         }
     }
@@ -216,7 +217,7 @@ import Testing
         }
         let firstLauncher = ScriptedLauncher(["dummy": .report(analysis: "a", actions: ["jira"], delay: .zero), "slow": .hang])
         let first = coordinator(firstLauncher, notifier: RecordingNotifier())
-        firstLauncher.deliverResults { _ = await first.deliver($0) }
+        firstLauncher.deliverResults { _ = await first.deliver($0, via: .callback) }
         let id = try await RunningServer.with(services: [first], ports: PortCollector(count: 0)) { _ in
             let incident = try await first.openIncident(payload: .unique)
             try await waitUntil("dummy to report and slow to run") {
@@ -234,7 +235,8 @@ import Testing
         try await RunningServer.with(services: [second], ports: PortCollector(count: 0)) { _ in
             try await waitUntil("the incident to be resumed") { await second.callbackSecret(for: id) != nil }
             let outcome = await second.deliver(RecipeResult(incident: id.uuidString, name: "slow", status: .successful,
-                                                            results: .init(actions: ["webhook"], analysis: "b")))
+                                                            results: .init(actions: ["webhook"], analysis: "b")),
+                                            via: .callback)
             #expect(outcome == .accepted)
             try await waitUntil("the analysis") { !notifier.analyses(for: id).isEmpty }
             #expect(notifier.analyses(for: id).first?.actions == ["jira", "webhook"])
@@ -392,7 +394,7 @@ import Testing
             resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9"), notifier: notifier, store: store,
             configuration: .init(drainTimeout: .milliseconds(200))
         )
-        launcher.deliverResults { _ = await coordinator.deliver($0) }
+        launcher.deliverResults { _ = await coordinator.deliver($0, via: .callback) }
         try await RunningServer.with(services: [coordinator], ports: PortCollector(count: 0)) { _ in
             let id = try await coordinator.openIncident(payload: ["version": .string("4")]).id
             try await waitUntil("the thread to be stored") { await store.incident(id)?.chatThreads == ["webex": "message-1"] }

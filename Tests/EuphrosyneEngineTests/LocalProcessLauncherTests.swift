@@ -60,6 +60,42 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
+    @Test func aRecipeGetsItsResultKeyAndTheSecretsItNamesAndNoOthers() async throws {
+        let fixtures = try ScriptFixtures()
+        defer { fixtures.remove() }
+        let out = fixtures.path("out")
+        let script = try fixtures.script("probe", "env > \(out).env")
+        let launcher = Self.launcher(fixtures, environment: [
+            "PATH": "/usr/bin:/bin", "JIRA_URL": "https://jira.example", "JIRA_TOKEN": "jira-secret",
+            "PAGER_TOKEN": "pager-secret", "UNRELATED_SECRET": "hunter2", "REDIS_PASSWORD": "redis-secret",
+        ])
+        let key = "5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f"
+
+        // A recipe declaring secretEnv: its names, passed through; not the Jira variables.
+        var request = try Self.request(entrypoint: script)
+        request.recipe.secretEnv = ["PAGER_TOKEN": SecretKeyReference(secret: "pager", key: "token"),
+                                    "MISSING_TOKEN": SecretKeyReference(secret: "x", key: "y", optional: true)]
+        request.resultKey = key
+        #expect(await launcher.run(request) {} == .exited(status: 0, stderrTail: ""))
+        let declared = try String(contentsOfFile: out + ".env", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(declared.contains("EUPHROSYNE_RESULT_KEY=\(key)"))
+        #expect(declared.contains("PAGER_TOKEN=pager-secret"))
+        #expect(declared.contains("REDIS_PASSWORD=redis-secret"))
+        #expect(!declared.contains { $0.hasPrefix("JIRA_") || $0.hasPrefix("MISSING_TOKEN") || $0.hasPrefix("UNRELATED") })
+
+        // A recipe declaring nothing: the Jira variables, as the original did; nothing it did not ask for.
+        let plain = launcher.environment(for: try Self.request(entrypoint: script))
+        #expect(plain["JIRA_URL"] == "https://jira.example" && plain["JIRA_TOKEN"] == "jira-secret")
+        #expect(plain["PAGER_TOKEN"] == nil && plain["UNRELATED_SECRET"] == nil)
+        #expect(plain["EUPHROSYNE_RESULT_KEY"] == nil, "no key in the request, none in the environment")
+
+        // Declared empty: neither.
+        var empty = try Self.request(entrypoint: script)
+        empty.recipe.secretEnv = [:]
+        let none = launcher.environment(for: empty)
+        #expect(none.keys.sorted() == ["PATH", "REDIS_PASSWORD"])
+    }
+
     @Test func findsTheEntrypointOnTheSearchPath() async throws {
         let fixtures = try ScriptFixtures()
         defer { fixtures.remove() }

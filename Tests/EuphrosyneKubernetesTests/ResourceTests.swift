@@ -74,6 +74,11 @@ import Testing
         let required = PermissionCheck.required(recipeNamespace: "a", reconcilerNamespace: "a")
         #expect(Set(required).count == required.count)
         #expect(required.contains(ResourceAttributes(verb: "watch", resource: "configmaps", namespace: "a")))
+        // The result-key Secrets: made and deleted in the recipe namespace, never read.
+        let recipes = PermissionCheck.required(recipeNamespace: "recipes", reconcilerNamespace: "home")
+        #expect(recipes.filter { $0.resource == "secrets" } == [
+            ResourceAttributes(verb: "create", resource: "secrets", namespace: "recipes"),
+        ])
     }
 
     @Test func backoffGrowsWithJitterAndHonoursRetryAfter() {

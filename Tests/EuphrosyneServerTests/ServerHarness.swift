@@ -37,7 +37,7 @@ struct ServerHarness {
             store: InMemoryIncidentStore(), configuration: configuration, metrics: metrics
         )
         let coordinator = self.coordinator
-        launcher.deliverResults { _ = await coordinator.deliver($0) }
+        launcher.deliverResults { _ = await coordinator.deliver($0, via: .callback) }
         webhook = Application(router: Listeners.webhookRouter(coordinator: coordinator, readiness: readiness,
                                                                credentials: webhookCredentials))
         api = Application(router: Listeners.apiRouter(coordinator: coordinator, readiness: readiness,

@@ -233,6 +233,32 @@ import Testing
         }
     }
 
+    @Test func theCallbackVerifiesASignatureWhenThereIsOne() async throws {
+        let harness = ServerHarness(["dummy": .hang])
+        try await harness.running {
+            let incident = try await harness.coordinator.openIncident(payload: .unique)
+            let id = incident.id.uuidString.lowercased()
+            let path = "/results/\(id)/\(incident.callbackSecret)"
+            let result = RecipeResult(incident: id, name: "dummy", status: .successful, results: .init(analysis: "ok"))
+            let forged = ResultSignature.signed(result, key: IncidentCoordinator.makeSecret())
+            let signed = ResultSignature.signed(result, key: incident.callbackSecret)
+            try await harness.webhook.test(.router) { client in
+                try await client.execute(uri: path, method: .post, headers: .json,
+                                         body: ByteBuffer(bytes: forged.encoded())) { response in
+                    #expect(response.status == .unprocessableContent)
+                    #expect(response.apiError?.code == "bad_signature")
+                    #expect(response.apiError?.field == "signature")
+                }
+                #expect(try await harness.coordinator.incident(incident.id)?.runs.first?.state.isFinished == false)
+                try await client.execute(uri: path, method: .post, headers: .json,
+                                         body: ByteBuffer(bytes: signed.encoded())) { response in
+                    #expect(response.status == .accepted)
+                }
+            }
+            #expect(try await harness.coordinator.incident(incident.id)?.state == .analysed)
+        }
+    }
+
     // MARK: Health
 
     @Test func healthAndReadiness() async throws {

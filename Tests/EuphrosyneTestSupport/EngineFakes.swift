@@ -135,3 +135,22 @@ public struct GatedRegistry: RecipeRegistry {
         return fixed
     }
 }
+
+/// A result source the test publishes into, as anyone with access to a Redis channel can: what it publishes reaches
+/// the coordinator through `incomingResults`, like results drained from Redis.
+public final class PublishedResultSource: ResultSource {
+    public let incomingResults: AsyncStream<RecipeResult>?
+    private let continuation: AsyncStream<RecipeResult>.Continuation
+
+    public init() {
+        let (stream, continuation) = AsyncStream.makeStream(of: RecipeResult.self)
+        incomingResults = stream
+        self.continuation = continuation
+    }
+
+    public func publish(_ result: RecipeResult) { continuation.yield(result) }
+
+    public func recipeEnvironment(incident: UUID, secret: String) -> [String: String] { [:] }
+    public nonisolated(nonsending) func watch(incident: UUID) async {}
+    public nonisolated(nonsending) func unwatch(incident: UUID) async {}
+}

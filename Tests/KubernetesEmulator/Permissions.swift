@@ -52,6 +52,8 @@ public struct Permissions: Sendable, Hashable {
                  resources: ["jobs"], namespaces: namespaces),
             Rule(verbs: ["get", "list", "create", "patch", "delete", "deletecollection"], resources: ["configmaps"],
                  namespaces: namespaces),
+            // The per-run result-key Secrets: made and deleted, never read.
+            Rule(verbs: ["create"], resources: ["secrets"], namespaces: namespaces),
             Rule(verbs: ["get", "list", "watch"], resources: ["pods"], namespaces: namespaces),
             Rule(verbs: ["get"], resources: ["pods/log"], namespaces: namespaces),
             Rule(verbs: ["get", "create", "update"], groups: ["coordination.k8s.io"], resources: ["leases"],

@@ -286,6 +286,38 @@ import Testing
         }
     }
 
+    @Test func aSecretOwnedByAConfigMapGoesWithItAndTheReconcilerOnlyMakesSecrets() async throws {
+        try await withEmulator { emulator, client in
+            let secrets = "/api/v1/namespaces/default/secrets"
+            await emulator.setPermissions(.reconciler())
+            let configMap = try await client.send(.POST, Self.cmPath, ["metadata": ["generateName": "euphrosyne-data-",
+                                                                                   "labels": ["uuid": "u1"]]])
+            let name = try #require(configMap.body["metadata"]["name"].string)
+            let created = try await client.send(.POST, secrets, [
+                "metadata": ["name": .string(name), "labels": ["uuid": "u1"],
+                             "ownerReferences": [["apiVersion": "v1", "kind": "ConfigMap", "name": .string(name),
+                                                  "uid": configMap.body["metadata"]["uid"], "controller": false,
+                                                  "blockOwnerDeletion": false]]],
+                "type": "Opaque", "data": ["result-key": "c2VjcmV0"],
+            ])
+            #expect(created.status == 201, "\(created.text)")
+            // Made, never read: the reconciler's Role has no get, list or watch on Secrets.
+            #expect(try await client.send(.GET, "\(secrets)/\(name)").status == 403)
+            #expect(try await client.send(.GET, secrets).status == 403)
+            #expect(await emulator.object(.secrets, namespace: "default", name: name)?["data"]["result-key"] == "c2VjcmV0")
+
+            // Deleting the owner ConfigMap collects the Secret.
+            #expect(try await client.send(.DELETE, "\(Self.cmPath)/\(name)").status == 200)
+            #expect(await emulator.object(.secrets, namespace: "default", name: name) == nil)
+
+            // Nor delete them: a delete's answer holds what it deleted, contents included.
+            _ = try await client.send(.POST, secrets, ["metadata": ["name": "left", "labels": ["uuid": "u2"]]])
+            #expect(try await client.send(.DELETE, "\(secrets)?labelSelector=uuid%3Du2").status == 403)
+            #expect(try await client.send(.DELETE, "\(secrets)/left").status == 403)
+            #expect(await emulator.object(.secrets, namespace: "default", name: "left") != nil)
+        }
+    }
+
     @Test func watchEventsBookmarksAndExpiry() async throws {
         try await withEmulator(options: .init(bookmarkInterval: nil)) { emulator, client in
             _ = try await client.send(.POST, Self.cmPath, ["metadata": ["name": "before", "labels": ["app": "x"]]])

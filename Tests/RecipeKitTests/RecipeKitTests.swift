@@ -204,3 +204,50 @@ final class RecordingReporter: ResultReporter {
         #expect(callback.state.withLock { $0.bodies.count } == 1)
     }
 }
+
+/// With `EUPHROSYNE_RESULT_KEY` in its environment, a recipe signs what it reports, over either way of reporting.
+@Suite struct SignedReportingTests {
+    static let key = "5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f"
+
+    @Test func theKeyIsReadFromTheEnvironment() {
+        #expect(RecipeEnvironment(["EUPHROSYNE_RESULT_KEY": Self.key]).resultKey == Self.key)
+        #expect(RecipeEnvironment(["EUPHROSYNE_RESULT_KEY": ""]).resultKey == nil)
+        #expect(RecipeEnvironment([:]).resultKey == nil)
+    }
+
+    @Test func aResultPostedToTheCallbackIsSigned() async throws {
+        let path = try RecipeInputTests.file(#"{"uuid":"u"}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let callback = HTTPCallbackReporterTests.Callback()
+        let status = try await RunningServer.with([callback.router]) { ports in
+            await RecipeRunner.run(
+                name: "dummy", arguments: ["--data-file-path", path],
+                environment: ["EUPHROSYNE_RESULT_URL": "http://127.0.0.1:\(ports[0])/results/u/secret",
+                              "EUPHROSYNE_RESULT_KEY": Self.key]
+            ) { _ in .successful("looked", actions: ["jira"]) }
+        }
+        #expect(status == 0)
+        let bodies = callback.state.withLock { $0.bodies }
+        #expect(bodies.count == 1)
+        let sent = try RecipeResult.decode(try #require(bodies.first))
+        #expect(sent.signature?.hasPrefix("sha256=") == true)
+        #expect(ResultSignature.verify(sent, key: Self.key))
+        #expect(sent.results.analysis == "looked")
+    }
+
+    @Test func withoutAKeyTheResultIsUnsignedAsBefore() async throws {
+        let path = try RecipeInputTests.file(#"{"uuid":"u-1"}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let reporter = RecordingReporter()
+        _ = await RecipeRunner.run(name: "probe", arguments: ["--data-file-path", path], environment: [:],
+                                   reporter: { _, _ in reporter }) { _ in .successful("x") }
+        #expect(reporter.reported.map(\.signature) == [nil])
+        // Even a failure to load the data file is signed when there is a key.
+        let signedFailure = RecordingReporter()
+        _ = await RecipeRunner.run(name: "probe", arguments: ["--data-file-path", "/nonexistent/data.json"],
+                                   environment: ["EUPHROSYNE_INCIDENT": "u-9", "EUPHROSYNE_RESULT_KEY": Self.key],
+                                   reporter: { _, _ in signedFailure }) { _ in .successful("x") }
+        #expect(signedFailure.reported.count == 1)
+        #expect(signedFailure.reported.allSatisfy { ResultSignature.verify($0, key: Self.key) })
+    }
+}
