@@ -3,6 +3,7 @@ import EuphrosyneEngine
 import EuphrosyneServer
 import EuphrosyneTestSupport
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -205,6 +206,46 @@ import Testing
             try await client.execute(uri: "/api/incidents", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(response.json?["total"] == .integer(0))
+            }
+        }
+    }
+}
+
+/// A store whose every call fails the way a Redis client does, naming the server it could not reach.
+struct UnreachableStore: IncidentStore {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String { "connection refused: redis.internal.example:6379 (10.0.3.7)" }
+    }
+
+    nonisolated(nonsending) func save(_ incident: Incident) async throws { throw Failure() }
+    nonisolated(nonsending) func create(_ incident: Incident, replacing stale: UUID?) async throws -> UUID? { throw Failure() }
+    nonisolated(nonsending) func incident(_ id: UUID) async throws -> Incident? { throw Failure() }
+    nonisolated(nonsending) func list(offset: Int, limit: Int) async throws -> IncidentPage { throw Failure() }
+    nonisolated(nonsending) func openIncidents() async throws -> [Incident] { throw Failure() }
+    var isDurable: Bool { true }
+}
+
+@Suite struct StoreOutageTests {
+    @Test func anUnreachableStoreIs503WithRetryAfterAndNeverNamesItsAddress() async throws {
+        let harness = ServerHarness(store: UnreachableStore())
+        try await harness.running {
+            try await harness.api.test(.router) { client in
+                for (uri, method) in [("/api/incidents", HTTPRequest.Method.get), ("/api/incidents/\(UUID())", .get)] {
+                    try await client.execute(uri: uri, method: method) { response in
+                        #expect(response.status == .serviceUnavailable, "\(uri)")
+                        #expect(response.apiError?.code == "store_unavailable")
+                        #expect(response.headers[HTTPField.Name("Retry-After")!] != nil)
+                        let body = String(buffer: response.body)
+                        #expect(!body.contains("redis.internal") && !body.contains("10.0.3.7") && !body.contains("6379"), "\(body)")
+                    }
+                }
+            }
+            try await harness.webhook.test(.router) { client in
+                try await client.execute(uri: "/webhook", method: .post, headers: .json,
+                                         body: ByteBuffer(json: #"{"version":"4","groupKey":"g","alerts":[]}"#)) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(!String(buffer: response.body).contains("10.0.3.7"))
+                }
             }
         }
     }

@@ -29,12 +29,12 @@ struct ServerHarness {
          // Hanging scripted recipes are stopped quickly when a test's coordinator shuts down.
          configuration: CoordinatorConfiguration = .init(drainTimeout: .milliseconds(200)),
          apiCredentials: APICredentials = APICredentials(), webhookCredentials: WebhookCredentials = WebhookCredentials(),
-         metrics: ReconcilerMetrics = ReconcilerMetrics()) {
+         metrics: ReconcilerMetrics = ReconcilerMetrics(), store: any IncidentStore = InMemoryIncidentStore()) {
         launcher = ScriptedLauncher(behaviours)
         coordinator = IncidentCoordinator(
             registry: registry ?? StaticRecipeRegistry(Self.catalog), launcher: launcher,
             resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9"), notifier: notifier,
-            store: InMemoryIncidentStore(), configuration: configuration, metrics: metrics
+            store: store, configuration: configuration, metrics: metrics
         )
         let coordinator = self.coordinator
         launcher.deliverResults { _ = await coordinator.deliver($0, via: .callback) }
