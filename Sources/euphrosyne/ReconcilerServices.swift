@@ -30,20 +30,21 @@ struct ReconcilerServices {
         let readiness = Readiness([(name: "coordinator", check: accepting)] + readinessChecks)
         let logger = self.logger
         let onWebhookPort = self.onWebhookPort
+        let host = settings.host
         let webhook = Listeners.webhook(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.webhookPort,
             logger: Logger(label: "euphrosyne.webhook"), exporter: exporter, credentials: settings.webhookCredentials,
             limits: settings.listenerLimits,
             onServerRunning: { port in
                 await onWebhookPort(port)
-                logger.notice("webhook listener ready", metadata: ["port": "\(port)"])
+                logger.notice("webhook listener ready", metadata: ["host": "\(host)", "port": "\(port)"])
             }
         )
         let api = Listeners.api(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.apiPort,
             logger: Logger(label: "euphrosyne.api"), exporter: exporter, credentials: settings.apiCredentials,
             replayCache: replayCache, webex: webex, limits: settings.listenerLimits,
-            onServerRunning: { port in logger.notice("API listener ready", metadata: ["port": "\(port)"]) }
+            onServerRunning: { port in logger.notice("API listener ready", metadata: ["host": "\(host)", "port": "\(port)"]) }
         )
         // Shutdown runs in reverse: the API stops first, the coordinator drains while the webhook listener (and
         // Redis) still bring the results of running recipes, then the webhook listener and the rest stop.

@@ -63,23 +63,15 @@ import Testing
     }
 
     /// Starts `euphrosyne serve` in cluster mode (no `--local`; the kubeconfig makes it a cluster).
-    static func serve(_ loop: LocalLoop, _ emulator: KubernetesEmulator, redisPort: Int, botPort: Int,
-                      arguments extra: [String] = []) throws -> (process: Process, log: URL)
-    {
-        let kubeconfig = loop.directory.appendingPathComponent("kubeconfig").path
-        let log = loop.directory.appendingPathComponent("serve.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let serve = Process()
-        serve.executableURL = URL(fileURLWithPath: CommandLineTests.euphrosyne)
-        serve.arguments = [
-            "serve", "--host", "127.0.0.1", "--webhook-port", "0", "--api-port", "0",
-            "--redis-address", "127.0.0.1:\(redisPort)", "--webex-bot-address", "http://127.0.0.1:\(botPort)",
-        ] + extra
-        serve.environment = ["KUBECONFIG": kubeconfig, "HOME": loop.directory.path, "PATH": "/usr/bin:/bin"]
-        serve.standardError = try FileHandle(forWritingTo: log)
-        serve.standardOutput = FileHandle.nullDevice
-        try serve.run()
-        return (serve, log)
+    /// `serve` in cluster mode against the emulator (through the kubeconfig the test wrote), with Redis and the bot.
+    static func serveArguments(redisPort: Int, botPort: Int, _ extra: [String] = []) -> [String] {
+        ["--redis-address", "127.0.0.1:\(redisPort)", "--webex-bot-address", "http://127.0.0.1:\(botPort)"] + extra
+    }
+
+    /// Only the kubeconfig, a home and a PATH: nothing of the test process' own environment leaks into the mode.
+    static func serveEnvironment(_ loop: LocalLoop) -> [String: String] {
+        ["KUBECONFIG": loop.directory.appendingPathComponent("kubeconfig").path, "HOME": loop.directory.path,
+         "PATH": "/usr/bin:/bin"]
     }
 
     @Test func anAlertRunsAsJobsReportsOverRedisAndIsCleanedUp() async throws {
@@ -93,30 +85,20 @@ import Testing
                                         JSON.parse(Self.registry(recordFile: loop.recordFile)))
             try await withRedisServer { redis in
                 try await RunningServer.with([loop.bot.router]) { botPorts in
-                    let (serve, log) = try Self.serve(loop, emulator, redisPort: redis.port, botPort: botPorts[0])
-                    defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }  // only when the test failed before its own SIGTERM
-                    try await waitUntil("both listeners") {
-                        let text = try String(contentsOf: log, encoding: .utf8)
-                        return (CommandLineTests.port(named: "API", in: text) != nil
-                            && CommandLineTests.port(named: "webhook", in: text) != nil) || !serve.isRunning
+                    try await ServeProcess.with(Self.serveArguments(redisPort: redis.port, botPort: botPorts[0]),
+                                                environment: Self.serveEnvironment(loop), inheritingEnvironment: false,
+                                                directory: loop.directory) { serve in
+                        let endpoints = LocalLoop.Endpoints(webhook: serve.webhookPort, api: serve.apiPort, bot: botPorts[0])
+                        let incident = try await Self.exercise(endpoints, emulator, loop)
+                        // Cluster mode logs one JSON object per line, with the incident's uuid on its lines.
+                        let lines = serve.log.split(separator: "\n")
+                        let objects = lines.compactMap { try? JSONValue.parseObject(Data($0.utf8)) }
+                        #expect(!lines.isEmpty && objects.count == lines.count,
+                                "not JSON: \(lines.filter { (try? JSONValue.parseObject(Data($0.utf8))) == nil }.prefix(3))")
+                        #expect(objects.allSatisfy { $0["time"] != nil && $0["level"] != nil && $0["message"] != nil })
+                        #expect(objects.contains { $0["incident"] == .string(incident) && $0["message"] == .string("incident opened") })
+                        #expect(objects.contains { $0["recipe"] != nil && $0["incident"] == .string(incident) })
                     }
-                    let text = try String(contentsOf: log, encoding: .utf8)
-                    let webhook = try #require(CommandLineTests.port(named: "webhook", in: text), "\(text)")
-                    let api = try #require(CommandLineTests.port(named: "API", in: text), "\(text)")
-                    let endpoints = LocalLoop.Endpoints(webhook: webhook, api: api, bot: botPorts[0])
-                    let incident = try await Self.exercise(endpoints, emulator, loop)
-                    // Cluster mode logs one JSON object per line, with the incident's uuid on its lines.
-                    let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
-                    let objects = lines.compactMap { try? JSONValue.parseObject(Data($0.utf8)) }
-                    #expect(!lines.isEmpty && objects.count == lines.count,
-                            "not JSON: \(lines.filter { (try? JSONValue.parseObject(Data($0.utf8))) == nil }.prefix(3))")
-                    #expect(objects.allSatisfy { $0["time"] != nil && $0["level"] != nil && $0["message"] != nil })
-                    #expect(objects.contains { $0["incident"] == .string(incident) && $0["message"] == .string("incident opened") })
-                    #expect(objects.contains { $0["recipe"] != nil && $0["incident"] == .string(incident) })
-                    kill(serve.processIdentifier, SIGTERM)
-                    try await waitUntil("serve to stop", timeout: .seconds(40)) { !serve.isRunning }
-                    let finalLog = try String(contentsOf: log, encoding: .utf8)
-                    #expect(serve.terminationStatus == 0, "\(finalLog)")
                 }
             }
         } catch {
@@ -242,7 +224,10 @@ import Testing
         do {
             try await emulator.writeKubeconfig(to: loop.directory.appendingPathComponent("kubeconfig").path,
                                                namespace: Self.namespace)
-            let (serve, log) = try Self.serve(loop, emulator, redisPort: 1, botPort: 1)
+            let log = loop.directory.appendingPathComponent("serve.log")
+            let serve = try ServeProcess.launch(Self.serveArguments(redisPort: 1, botPort: 1),
+                                                environment: Self.serveEnvironment(loop), inheritingEnvironment: false,
+                                                logFile: log)
             defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
             try await waitUntil("serve to refuse to start", timeout: .seconds(30)) { !serve.isRunning }
             #expect(serve.terminationStatus == 1)

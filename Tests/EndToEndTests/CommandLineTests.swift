@@ -94,84 +94,66 @@ import Testing
             .write(toFile: registryPath, atomically: true, encoding: .utf8)
         let alertPath = try #require(Bundle.module.url(forResource: "alertmanager-firing", withExtension: "json",
                                                        subdirectory: "Fixtures")).path
-        let log = loop.directory.appendingPathComponent("serve.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-
         try await RunningServer.with([loop.bot.router]) { botPorts in
-            let serve = Process()
-            serve.executableURL = URL(fileURLWithPath: Self.euphrosyne)
-            serve.arguments = [
-                "serve", "--local", "--recipes", registryPath, "--host", "127.0.0.1", "--webhook-port", "0",
-                "--api-port", "0", "--webex-bot-address", "http://127.0.0.1:\(botPorts[0])",
-            ]
-            serve.standardError = try FileHandle(forWritingTo: log)
-            serve.standardOutput = FileHandle.nullDevice
-            try serve.run()
-            defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }  // only when the test failed before its own SIGTERM
+            let stopped = try await ServeProcess.with(
+                ["--local", "--recipes", registryPath, "--webex-bot-address", "http://127.0.0.1:\(botPorts[0])"],
+                directory: loop.directory
+            ) { serve in
+                let webhook = serve.webhookPort, api = serve.apiPort
 
-            try await waitUntil("both listeners to be ready") {
-                let text = try String(contentsOf: log, encoding: .utf8)
-                return (Self.port(named: "webhook", in: text) != nil && Self.port(named: "API", in: text) != nil)
-                    || !serve.isRunning
+                let alert = try await Self.run(["alert", alertPath, "--webhook-url", "http://127.0.0.1:\(webhook)"])
+                #expect(alert.status == 0, "\(alert.stderr)")
+                let id = try #require(try JSONValue.parseObject(Data(alert.stdout.utf8))["uuid"]?.stringValue)
+
+                try await waitUntil("the analysis at the bot") { !loop.bot.received(path: "/api/analysis").isEmpty }
+                let shown = try await Self.run(["incidents", id, "--api-url", "http://127.0.0.1:\(api)"])
+                #expect(shown.stdout.contains("incident \(id): analysed"))
+                #expect(shown.stdout.contains("suggested actions: record"))
+
+                let refused = try await Self.run(["approve", id, "jira", "--api-url", "http://127.0.0.1:\(api)"])
+                #expect(refused.status == 1)
+                #expect(refused.stderr.contains("action \"jira\" is not a registered action recipe"))
+
+                let approved = try await Self.run(["approve", id, "record", "--data", "ticket=OPS-9",
+                                                   "--api-url", "http://127.0.0.1:\(api)"])
+                #expect(approved.status == 0, "\(approved.stderr)")
+                try await waitUntil("the action outcome at the bot") { loop.bot.received(path: "/api/analysis").count == 2 }
+                #expect(try String(contentsOfFile: loop.recordFile, encoding: .utf8).contains(#""ticket":"OPS-9""#))
+
+                let listed = try await Self.run(["incidents", "--api-url", "http://127.0.0.1:\(api)"])
+                #expect(listed.stdout.contains(id) && listed.stdout.contains("done"))
+
+                // The group resolves: the incident says so, and so does the bot.
+                let resolvedPath = try #require(Bundle.module.url(forResource: "alertmanager-resolved", withExtension: "json",
+                                                                  subdirectory: "Fixtures")).path
+                let resolved = try await Self.run(["alert", resolvedPath, "--webhook-url", "http://127.0.0.1:\(webhook)"])
+                let answer = try JSONValue.parseObject(Data(resolved.stdout.utf8))
+                #expect(answer["outcome"] == .string("resolved") && answer["uuid"] == .string(id), "\(resolved.stdout)")
+                try await waitUntil("the resolve at the bot") { loop.bot.received(path: "/api/analysis").count == 3 }
+                let told = loop.bot.received(path: "/api/analysis").last?.json
+                #expect(told?["analysis"]?.stringValue?.hasPrefix("Resolved: PodCrashLooping") == true)
+                #expect(told?["actions"] == .array([]))
+
+                // The counters moved as the incident went: scraped from both listeners, in Prometheus' format.
+                let scraped = try await Self.scrape(api)
+                #expect(scraped.value("euphrosyne_incidents_opened_total") == 1, "\(scraped.text)")
+                #expect(scraped.value("euphrosyne_notifications_received_total") == 2)
+                #expect(scraped.value("euphrosyne_incidents_resolved_total") == 1)
+                #expect(scraped.value("euphrosyne_recipe_runs_total", ["recipe": "dummy", "outcome": "reported"]) == 1)
+                #expect(scraped.value("euphrosyne_recipe_runs_total", ["recipe": "record", "kind": "action"]) == 1)
+                #expect(scraped.value("euphrosyne_recipe_run_duration_seconds_count", ["recipe": "dummy"]) == 1)
+                #expect(scraped.value("euphrosyne_approvals_total", ["outcome": "accepted"]) == 1)
+                #expect(scraped.value("euphrosyne_approvals_total", ["outcome": "rejected"]) == 1)
+                #expect(scraped.value("euphrosyne_notifications_sent_total", ["kind": "analysis", "outcome": "delivered"]) == 1)
+                #expect(scraped.value("euphrosyne_incidents_closed_total", ["state": "resolved"]) == 1)
+                #expect(scraped.value("euphrosyne_http_requests_total", ["listener": "webhook", "route": "/webhook", "status": "202"]) == 2)
+                #expect(scraped.value("euphrosyne_runs_in_flight") == 0)
+                #expect(scraped.value("euphrosyne_intake_queue_depth") == 0)
+                #expect(try await Self.scrape(webhook).value("euphrosyne_incidents_opened_total") == 1)
+                return serve
             }
-            let text = try String(contentsOf: log, encoding: .utf8)
-            let webhook = try #require(Self.port(named: "webhook", in: text), "serve stopped: \(text)")
-            let api = try #require(Self.port(named: "API", in: text), "serve stopped: \(text)")
-
-            let alert = try await Self.run(["alert", alertPath, "--webhook-url", "http://127.0.0.1:\(webhook)"])
-            #expect(alert.status == 0, "\(alert.stderr)")
-            let id = try #require(try JSONValue.parseObject(Data(alert.stdout.utf8))["uuid"]?.stringValue)
-
-            try await waitUntil("the analysis at the bot") { !loop.bot.received(path: "/api/analysis").isEmpty }
-            let shown = try await Self.run(["incidents", id, "--api-url", "http://127.0.0.1:\(api)"])
-            #expect(shown.stdout.contains("incident \(id): analysed"))
-            #expect(shown.stdout.contains("suggested actions: record"))
-
-            let refused = try await Self.run(["approve", id, "jira", "--api-url", "http://127.0.0.1:\(api)"])
-            #expect(refused.status == 1)
-            #expect(refused.stderr.contains("action \"jira\" is not a registered action recipe"))
-
-            let approved = try await Self.run(["approve", id, "record", "--data", "ticket=OPS-9",
-                                               "--api-url", "http://127.0.0.1:\(api)"])
-            #expect(approved.status == 0, "\(approved.stderr)")
-            try await waitUntil("the action outcome at the bot") { loop.bot.received(path: "/api/analysis").count == 2 }
-            #expect(try String(contentsOfFile: loop.recordFile, encoding: .utf8).contains(#""ticket":"OPS-9""#))
-
-            let listed = try await Self.run(["incidents", "--api-url", "http://127.0.0.1:\(api)"])
-            #expect(listed.stdout.contains(id) && listed.stdout.contains("done"))
-
-            // The group resolves: the incident says so, and so does the bot.
-            let resolvedPath = try #require(Bundle.module.url(forResource: "alertmanager-resolved", withExtension: "json",
-                                                              subdirectory: "Fixtures")).path
-            let resolved = try await Self.run(["alert", resolvedPath, "--webhook-url", "http://127.0.0.1:\(webhook)"])
-            let answer = try JSONValue.parseObject(Data(resolved.stdout.utf8))
-            #expect(answer["outcome"] == .string("resolved") && answer["uuid"] == .string(id), "\(resolved.stdout)")
-            try await waitUntil("the resolve at the bot") { loop.bot.received(path: "/api/analysis").count == 3 }
-            let told = loop.bot.received(path: "/api/analysis").last?.json
-            #expect(told?["analysis"]?.stringValue?.hasPrefix("Resolved: PodCrashLooping") == true)
-            #expect(told?["actions"] == .array([]))
-
-            // The counters moved as the incident went: scraped from both listeners, in Prometheus' format.
-            let scraped = try await Self.scrape(api)
-            #expect(scraped.value("euphrosyne_incidents_opened_total") == 1, "\(scraped.text)")
-            #expect(scraped.value("euphrosyne_notifications_received_total") == 2)
-            #expect(scraped.value("euphrosyne_incidents_resolved_total") == 1)
-            #expect(scraped.value("euphrosyne_recipe_runs_total", ["recipe": "dummy", "outcome": "reported"]) == 1)
-            #expect(scraped.value("euphrosyne_recipe_runs_total", ["recipe": "record", "kind": "action"]) == 1)
-            #expect(scraped.value("euphrosyne_recipe_run_duration_seconds_count", ["recipe": "dummy"]) == 1)
-            #expect(scraped.value("euphrosyne_approvals_total", ["outcome": "accepted"]) == 1)
-            #expect(scraped.value("euphrosyne_approvals_total", ["outcome": "rejected"]) == 1)
-            #expect(scraped.value("euphrosyne_notifications_sent_total", ["kind": "analysis", "outcome": "delivered"]) == 1)
-            #expect(scraped.value("euphrosyne_incidents_closed_total", ["state": "resolved"]) == 1)
-            #expect(scraped.value("euphrosyne_http_requests_total", ["listener": "webhook", "route": "/webhook", "status": "202"]) == 2)
-            #expect(scraped.value("euphrosyne_runs_in_flight") == 0)
-            #expect(scraped.value("euphrosyne_intake_queue_depth") == 0)
-            #expect(try await Self.scrape(webhook).value("euphrosyne_incidents_opened_total") == 1)
-
-            kill(serve.processIdentifier, SIGTERM)
-            try await waitUntil("serve to stop after SIGTERM", timeout: .seconds(30)) { !serve.isRunning }
-            #expect(serve.terminationStatus == 0)
-            #expect(try String(contentsOf: log, encoding: .utf8).contains("draining"))
+            // Stopped by SIGTERM, with status 0 (ServeProcess checks), after draining.
+            #expect(stopped.log.contains("draining"))
         }
     }
 
@@ -203,37 +185,42 @@ import Testing
             .write(toFile: registryPath, atomically: true, encoding: .utf8)
         let tokensPath = loop.directory.appendingPathComponent("tokens").path
         try "# name:token\nops:s3cret-ops-token\n".write(toFile: tokensPath, atomically: true, encoding: .utf8)
-        let log = loop.directory.appendingPathComponent("serve.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let stopped = try await ServeProcess.with(["--local", "--recipes", registryPath, "--api-tokens-file", tokensPath],
+                                                  directory: loop.directory) { serve in
+            let url = serve.apiURL
 
-        let serve = Process()
-        serve.executableURL = URL(fileURLWithPath: Self.euphrosyne)
-        serve.arguments = ["serve", "--local", "--recipes", registryPath, "--host", "127.0.0.1", "--webhook-port", "0",
-                           "--api-port", "0", "--api-tokens-file", tokensPath]
-        serve.standardError = try FileHandle(forWritingTo: log)
-        serve.standardOutput = FileHandle.nullDevice
-        try serve.run()
-        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
-        try await waitUntil("the API listener to be ready") {
-            Self.port(named: "API", in: try String(contentsOf: log, encoding: .utf8)) != nil || !serve.isRunning
+            let anonymous = try await Self.run(["incidents", "--api-url", url])
+            #expect(anonymous.status == 1)
+            #expect(anonymous.stderr.contains("401"), "\(anonymous.stderr)")
+            let wrong = try await Self.run(["incidents", "--api-url", url], environment: ["EUPHROSYNE_API_TOKEN": "guess"])
+            #expect(wrong.status == 1)
+            let authorised = try await Self.run(["incidents", "--api-url", url],
+                                                environment: ["EUPHROSYNE_API_TOKEN": "s3cret-ops-token"])
+            #expect(authorised.status == 0, "\(authorised.stderr)")
+            return serve
         }
-        let api = try #require(Self.port(named: "API", in: try String(contentsOf: log, encoding: .utf8)))
-        let url = "http://127.0.0.1:\(api)"
-
-        let anonymous = try await Self.run(["incidents", "--api-url", url])
-        #expect(anonymous.status == 1)
-        #expect(anonymous.stderr.contains("401"), "\(anonymous.stderr)")
-        let wrong = try await Self.run(["incidents", "--api-url", url], environment: ["EUPHROSYNE_API_TOKEN": "guess"])
-        #expect(wrong.status == 1)
-        let authorised = try await Self.run(["incidents", "--api-url", url],
-                                            environment: ["EUPHROSYNE_API_TOKEN": "s3cret-ops-token"])
-        #expect(authorised.status == 0, "\(authorised.stderr)")
-
-        kill(serve.processIdentifier, SIGTERM)
-        try await waitUntil("serve to stop", timeout: .seconds(30)) { !serve.isRunning }
-        let text = try String(contentsOf: log, encoding: .utf8)
+        let text = stopped.log
         #expect(text.contains("API authentication on") && text.contains("ops"))
         #expect(!text.contains("s3cret-ops-token"), "a secret reached the log")
+    }
+
+    @Test func localModeListensOnLoopbackByDefaultAndWarnsOfWhatIsOpen() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let registryPath = loop.directory.appendingPathComponent("recipes.yaml").path
+        try LocalModeEndToEndTests.demoRegistry(recordFile: loop.recordFile)
+            .write(toFile: registryPath, atomically: true, encoding: .utf8)
+        let stopped = try await ServeProcess.with(["--local", "--recipes", registryPath], host: nil,
+                                                  directory: loop.directory) { serve in
+            // Nothing refused on the way in: a well-behaved client is not touched by the guards.
+            let scraped = try await Self.scrape(serve.webhookPort)
+            #expect(scraped.value("euphrosyne_http_refused_total") == nil)
+            return serve
+        }
+        let ready = stopped.log.split(separator: "\n").filter { $0.contains("listener ready") }
+        #expect(ready.count == 2 && ready.allSatisfy { $0.contains("host=127.0.0.1") }, "\(stopped.log)")
+        #expect(stopped.log.contains("the API listener is open"))
+        #expect(stopped.log.contains("the webhook listener is open"))
     }
 
     @Test func serveExplainsABadCredentialsFileWithoutShowingIt() async throws {
@@ -244,6 +231,13 @@ import Testing
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("\(path), entry 1: expected name:secret"), "\(bad.stderr)")
         #expect(!bad.stderr.contains("only-a-secret-value"))
+        // A file that is there but holds no entry would leave the API open: refused.
+        let emptyPath = path + "-empty"
+        try "# nobody yet\n".write(toFile: emptyPath, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: emptyPath) }
+        let empty = try await Self.run(["serve", "--local", "--recipes", "x", "--api-tokens-file", emptyPath])
+        #expect(empty.status != 0)
+        #expect(empty.stderr.contains("holds no name:secret entry; refusing to run with the listener open"), "\(empty.stderr)")
         let missing = try await Self.run(["serve", "--local", "--recipes", "x", "--api-hmac-keys-file", "/nonexistent/keys"])
         #expect(missing.stderr.contains("cannot read API_HMAC_KEYS_FILE file /nonexistent/keys"), "\(missing.stderr)")
     }

@@ -22,21 +22,16 @@ struct ServeProcess: Sendable {
     var isRunning: Bool { process.value.isRunning }
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
-    /// Runs `serve` with `arguments` (both ports 0 and host 127.0.0.1 are added) and `environment` added to ours,
-    /// while `body` runs; the log goes to a file in `directory`.
+    /// Runs `serve` with `arguments` (both ports 0 and `--host host` are added) while `body` runs; the log goes to
+    /// a file in `directory`. The environment is ours plus `environment`, or only `environment` when
+    /// `inheritingEnvironment` is false (cluster mode with a kubeconfig of the test's own).
     static func with<T: Sendable>(
-        _ arguments: [String], environment: [String: String] = [:], directory: URL,
-        _ body: @Sendable (ServeProcess) async throws -> T
+        _ arguments: [String], environment: [String: String] = [:], inheritingEnvironment: Bool = true,
+        host: String? = "127.0.0.1", directory: URL, _ body: @Sendable (ServeProcess) async throws -> T
     ) async throws -> T {
         let logFile = directory.appendingPathComponent("serve-\(UUID().uuidString.prefix(8)).log")
-        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLineTests.euphrosyne)
-        process.arguments = ["serve", "--host", "127.0.0.1", "--webhook-port", "0", "--api-port", "0"] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.standardError = try FileHandle(forWritingTo: logFile)
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let process = try launch(arguments, environment: environment, inheritingEnvironment: inheritingEnvironment,
+                                 host: host, logFile: logFile)
         let box = ProcessBox(process)
         do {
             try await waitUntil("both listeners to be ready", timeout: .seconds(60)) {
@@ -56,6 +51,24 @@ struct ServeProcess: Sendable {
             try? await ServeProcess(webhookPort: 0, apiPort: 0, logFile: logFile, process: box).stop()
             throw error
         }
+    }
+
+    /// Starts `serve` with its stderr in `logFile`, for tests that watch it fail to start.
+    static func launch(
+        _ arguments: [String], environment: [String: String] = [:], inheritingEnvironment: Bool = true,
+        host: String? = "127.0.0.1", logFile: URL
+    ) throws -> Process {
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLineTests.euphrosyne)
+        process.arguments = ["serve", "--webhook-port", "0", "--api-port", "0"] + (host.map { ["--host", $0] } ?? [])
+            + arguments
+        process.environment = inheritingEnvironment
+            ? ProcessInfo.processInfo.environment.merging(environment) { _, new in new } : environment
+        process.standardError = try FileHandle(forWritingTo: logFile)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
     }
 
     /// SIGTERM, then the wait for a clean exit (SIGKILL after 30 s); throws when it did not exit with status 0.

@@ -50,27 +50,19 @@ import Testing
             _ = try await emulator.seed(.configMaps, namespace: Self.namespace, JSON.parse(Self.registry()))
             try await withRedisServer { redis in
                 try await RunningServer.with([loop.bot.router]) { botPorts in
-                    let (serve, log) = try ClusterModeEndToEndTests.serve(
-                        loop, emulator, redisPort: redis.port, botPort: botPorts[0], arguments: ["--require-signed-results"])
-                    defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }  // only when the test failed before its own SIGTERM
-                    try await waitUntil("both listeners") {
-                        let text = try String(contentsOf: log, encoding: .utf8)
-                        return (CommandLineTests.port(named: "API", in: text) != nil
-                            && CommandLineTests.port(named: "webhook", in: text) != nil) || !serve.isRunning
+                    try await ServeProcess.with(
+                        ClusterModeEndToEndTests.serveArguments(redisPort: redis.port, botPort: botPorts[0],
+                                                                ["--require-signed-results"]),
+                        environment: ClusterModeEndToEndTests.serveEnvironment(loop), inheritingEnvironment: false,
+                        directory: loop.directory
+                    ) { serve in
+                        let endpoints = LocalLoop.Endpoints(webhook: serve.webhookPort, api: serve.apiPort, bot: botPorts[0])
+                        try await Self.exercise(endpoints, emulator, redis, loop, release: release)
+                        // Refusals are logged with the incident and recipe, never with the key or the signature.
+                        let refusals = serve.log.split(separator: "\n").filter { $0.contains("result refused") }
+                        #expect(refusals.count == 2, "\(serve.log)")
+                        #expect(refusals.allSatisfy { $0.contains(#""recipe":"gated""#) && !$0.contains("sha256=") })
                     }
-                    let text = try String(contentsOf: log, encoding: .utf8)
-                    let endpoints = LocalLoop.Endpoints(
-                        webhook: try #require(CommandLineTests.port(named: "webhook", in: text), "\(text)"),
-                        api: try #require(CommandLineTests.port(named: "API", in: text), "\(text)"), bot: botPorts[0])
-                    try await Self.exercise(endpoints, emulator, redis, loop, release: release)
-                    kill(serve.processIdentifier, SIGTERM)
-                    try await waitUntil("serve to stop", timeout: .seconds(40)) { !serve.isRunning }
-                    let finalLog = try String(contentsOf: log, encoding: .utf8)
-                    #expect(serve.terminationStatus == 0, "\(finalLog)")
-                    // Refusals are logged with the incident and recipe, never with the key or the signature.
-                    let refusals = finalLog.split(separator: "\n").filter { $0.contains("result refused") }
-                    #expect(refusals.count == 2, "\(finalLog)")
-                    #expect(refusals.allSatisfy { $0.contains(#""recipe":"gated""#) && !$0.contains("sha256=") })
                 }
             }
         } catch {
