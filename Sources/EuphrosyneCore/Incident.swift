@@ -71,7 +71,7 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
     public static let maxApprovalAttempts = 200
 
     // Bounds on what senders can make an incident grow to: with the request limits and `RecipeResult.bounded()`
-    // they keep a stored incident under `maxStoredBytes` (docs/security.md adds it up; a test builds the largest
+    // they keep a stored incident under `maxStoredBytes` (docs/incidents.md, "Bounds of one incident"; a test builds the largest
     // incident these allow).
 
     /// Alert keys remembered per incident (a group whose alerts keep changing would otherwise grow it forever).

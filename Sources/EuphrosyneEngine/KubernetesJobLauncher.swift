@@ -5,7 +5,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Runs each recipe as a Kubernetes Job, for cluster mode, exactly as the original system did (DESIGN.md): a data
+/// Runs each recipe as a Kubernetes Job, for cluster mode, exactly as the original system did (the contract in docs/recipes.md): a data
 /// ConfigMap per incident (per action for action recipes) holding `data.json`, mounted at `/app`, and one Job per run
 /// with `generateName: <recipe>-`, the labels `app`, `recipe`, `uuid`, the `description` annotation,
 /// `restartPolicy: Never`, `backoffLimit: 0`, the Jira variables from Secret `euphrosyne-keys`, and the entrypoint

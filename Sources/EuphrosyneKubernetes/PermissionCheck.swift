@@ -4,7 +4,7 @@ import Foundation
 /// and reports all that are missing in one message, so an operator fixes the Role once.
 public enum PermissionCheck {
     /// What the reconciler does in the recipe namespace: Jobs, their data ConfigMaps and result-key Secrets, the
-    /// pods' state and logs. Secrets are only created and deleted, never read.
+    /// pods' state and logs. Secrets are only created (the garbage collector removes them), never read or deleted.
     public static func recipeNamespace(_ namespace: String) -> [ResourceAttributes] {
         ["create", "get", "list", "watch", "delete", "deletecollection"].map {
             ResourceAttributes(verb: $0, group: "batch", resource: "jobs", namespace: namespace)

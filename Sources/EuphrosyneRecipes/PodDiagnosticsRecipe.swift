@@ -11,8 +11,8 @@ extension BuiltinRecipes {
     /// in one paragraph per pod: CrashLoopBackOff, OOMKilled, an image that cannot be pulled, Pending and why it
     /// cannot be scheduled, a container that cannot be created, or running but restarting.
     ///
-    /// The API is the pod's own (its ServiceAccount, which needs get/list on pods, pods/log and events: see the
-    /// README), else the kubeconfig of `KUBECONFIG` or `~/.kube/config`. Settings: `POD_DIAGNOSTICS_SUGGEST`
+    /// The API is the pod's own (its ServiceAccount, which needs get/list on pods, pods/log and events: see
+    /// docs/recipes.md), else the kubeconfig of `KUBECONFIG` or `~/.kube/config`. Settings: `POD_DIAGNOSTICS_SUGGEST`
     /// (comma-separated actions suggested when something is wrong, default `jira`, `none` for none),
     /// `POD_DIAGNOSTICS_LOG_LINES` (default 20), `POD_DIAGNOSTICS_LOG_BYTES` (default 4096),
     /// `POD_DIAGNOSTICS_MAX_PODS` (default 10).
@@ -177,7 +177,7 @@ struct PodDiagnosticsRecipe {
         }
         if !missing.permissions.isEmpty {
             paragraphs.append("Missing Kubernetes permissions: " + missing.permissions.joined(separator: ", ")
-                + ". Grant them to the recipe's ServiceAccount with a Role (see the README, pod-diagnostics).")
+                + ". Grant them to the recipe's ServiceAccount with a Role (see docs/recipes.md, pod-diagnostics).")
         }
         let analysis = paragraphs.joined(separator: "\n\n")
         guard reports.contains(where: \.inspected) else { throw RecipeError.failed(analysis) }

@@ -7,8 +7,8 @@ import RecipeKit
 extension BuiltinRecipes {
     /// `prometheus-query` (debugging): what Prometheus says about each firing alert's series from a while before
     /// it started until now — current value, min/max, trend, when the rule's threshold was crossed — and which
-    /// other alerts fire for the same `job`/`instance`. See ``PrometheusQueryRecipe`` for the settings and the
-    /// README for the whole contract.
+    /// other alerts fire for the same `job`/`instance`. See ``PrometheusQueryRecipe`` for the settings and
+    /// docs/recipes.md for the whole contract.
     @Sendable public static func prometheusQuery(_ context: RecipeContext) async throws -> RecipeOutcome {
         try await PrometheusQueryRecipe.run(context)
     }

@@ -7,8 +7,8 @@ import Logging
 import Synchronization
 
 /// Who may call the API listener: named bearer tokens and HMAC signing keys, several of each so they can be
-/// rotated. `serve` builds it from `--api-tokens-file` / `EUPHROSYNE_API_TOKENS` and `--api-hmac-keys-file` /
-/// `EUPHROSYNE_API_HMAC_KEYS`. With neither, the API is open, as the original was.
+/// rotated. `serve` builds it from `--api-tokens-file` / `API_TOKENS_FILE` / `API_TOKENS` and
+/// `--api-hmac-keys-file` / `API_HMAC_KEYS_FILE` / `API_HMAC_KEYS`. With neither, the API is open, as the original was.
 ///
 /// A signed request carries `X-Euphrosyne-Key-Id`, `X-Euphrosyne-Timestamp` (Unix seconds) and
 /// `X-Euphrosyne-Signature: sha256=<hex of HMAC-SHA256(secret, "<timestamp>\n<METHOD>\n<request target>\n<raw body>")>`

@@ -3,8 +3,8 @@ import EuphrosyneTestSupport
 import Foundation
 import Testing
 
-/// The shell recipes of the README's "Writing a recipe" section, run as they are printed there (the fixtures are
-/// copies of the README's code blocks), so the README stays true.
+/// The shell recipes of docs/recipes.md's "Writing a recipe" section, run as they are printed there (the fixtures
+/// are copies of its code blocks), so the documentation stays true.
 @Suite struct ReadmeRecipeTests {
     static func install(_ fixture: String, in loop: LocalLoop) throws -> String {
         let source = try #require(Bundle.module.url(forResource: fixture, withExtension: "sh", subdirectory: "Fixtures"))

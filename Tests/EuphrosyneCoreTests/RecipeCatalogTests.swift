@@ -388,18 +388,6 @@ import Testing
         #expect(plain?.resources == nil && plain?.serviceAccountName == nil)
     }
 
-    @Test(arguments: [
-        ("resources: {cpu: 100m}", "field \"resources\" takes only \"requests\" and \"limits\", got \"cpu\""),
-        ("resources: 2", "field \"resources\" must be a mapping with \"requests\" and/or \"limits\", got number 2"),
-        ("resources: {limits: {memory: lots}}", "field \"resources.limits\" must map resource names to quantities like \"100m\" or \"128Mi\", got string \"lots\" for memory"),
-        ("serviceAccountName: Pod_Reader", "field \"serviceAccountName\" must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.'), got \"Pod_Reader\""),
-    ])
-    func badClusterExtensionsAreReported(field: String, message: String) {
-        let (catalog, problems) = loadDebugging("enabled: true\nentrypoint: probe\n" + field)
-        #expect(catalog.debugging.isEmpty)
-        #expect(problems.map(\.message) == [message])
-    }
-
     @Test func secretEnvAndRunAsUserAreClusterExtensions() {
         let (catalog, problems) = RecipeCatalog.load(yaml: """
             actions:
@@ -449,6 +437,10 @@ import Testing
     }
 
     @Test(arguments: [
+        ("resources: {cpu: 100m}", "field \"resources\" takes only \"requests\" and \"limits\", got \"cpu\""),
+        ("resources: 2", "field \"resources\" must be a mapping with \"requests\" and/or \"limits\", got number 2"),
+        ("resources: {limits: {memory: lots}}", "field \"resources.limits\" must map resource names to quantities like \"100m\" or \"128Mi\", got string \"lots\" for memory"),
+        ("serviceAccountName: Pod_Reader", "field \"serviceAccountName\" must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.'), got \"Pod_Reader\""),
         ("runAsUser: 0", "field \"runAsUser\" is 0: root is not allowed; give the non-root uid the image needs"),
         ("runAsUser: -5", "field \"runAsUser\" must be between 1 and 2147483647, got -5"),
         ("runAsUser: 2147483648", "field \"runAsUser\" must be between 1 and 2147483647, got 2147483648"),
@@ -472,7 +464,7 @@ import Testing
         ("secretEnv: {TOKEN: {secret: s, key: k, optional: maybe}}", "field \"secretEnv.TOKEN.optional\" must be a boolean (true or false), got string \"maybe\""),
         ("secretEnv: {TOKEN: {secret: s, key: k, optinal: true}}", "field \"secretEnv.TOKEN\" takes only secret, key and optional, got \"optinal\""),
     ])
-    func badSecretEnvAndRunAsUserAreReportedWithTheRecipe(field: String, message: String) {
+    func badClusterExtensionsAreReportedWithTheRecipe(field: String, message: String) {
         let (catalog, problems) = loadDebugging("enabled: true\nentrypoint: probe\n" + field)
         #expect(catalog.debugging.isEmpty)
         #expect(problems.map(\.message) == [message])

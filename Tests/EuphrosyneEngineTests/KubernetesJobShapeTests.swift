@@ -5,7 +5,7 @@ import Testing
 
 @testable import EuphrosyneEngine
 
-/// The Job and data ConfigMap the launcher sends, field for field (DESIGN.md's contract plus the production
+/// The Job and data ConfigMap the launcher sends, field for field (the original system's contract plus the production
 /// additions), built as values.
 @Suite struct KubernetesJobShapeTests {
     static let incident = UUID(uuidString: "6f1c1e2a-1111-4c5d-9e8f-0123456789ab")!

@@ -305,7 +305,7 @@ import Testing
                 Pod shop/api-7d9f: cannot read it: forbidden: the recipe may not get pods in "shop" (403).
 
                 Missing Kubernetes permissions: get pods in "shop". Grant them to the recipe's ServiceAccount with a Role \
-                (see the README, pod-diagnostics).
+                (see docs/recipes.md, pod-diagnostics).
                 """)
         }
     }
@@ -320,7 +320,7 @@ import Testing
             #expect(outcome.analysis.contains("is in CrashLoopBackOff"))
             #expect(outcome.analysis.hasSuffix("""
                 Missing Kubernetes permissions: list events in "shop", get pods/log in "shop". Grant them to the recipe's \
-                ServiceAccount with a Role (see the README, pod-diagnostics).
+                ServiceAccount with a Role (see docs/recipes.md, pod-diagnostics).
                 """))
         }
     }
