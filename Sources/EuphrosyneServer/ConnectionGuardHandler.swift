@@ -21,7 +21,11 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPResponsePart
 
     private var state: ConnectionGuardState
+    /// The one timer of the connection, and when it fires. It is not moved for every request: a deadline later than
+    /// the pending timer is left to it (when it fires early it finds no deadline passed and re-arms for the
+    /// current one), so a busy keep-alive connection costs no timer work per request.
     private var timer: Scheduled<Void>?
+    private var timerFiresAt: NIODeadline?
     private let onRefusal: @Sendable (ConnectionGuardState.Refusal) -> Void
     private let logger: Logger
 
@@ -42,13 +46,11 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        disarm()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        disarm()
         context.fireChannelInactive()
     }
 
@@ -110,16 +112,12 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             case .drop:
                 break
             case .schedule(let deadline):
-                timer?.cancel()
-                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                timer = context.eventLoop.scheduleTask(deadline: deadline) {
-                    let (handler, context) = loopBound.value
-                    handler.timer = nil
-                    handler.perform(handler.state.deadlinePassed(now: .now()), context: context)
-                }
+                // A pending timer that fires first will re-arm for this deadline itself.
+                if let firesAt = timerFiresAt, firesAt <= deadline { break }
+                arm(deadline, context: context)
             case .cancelTimer:
-                timer?.cancel()
-                timer = nil
+                // Left pending: when it fires it finds no deadline and stops.
+                break
             case .refuse(let refusal):
                 onRefusal(refusal)
                 logger.notice("connection refused", metadata: ["reason": "\(refusal.reason)"])
@@ -135,6 +133,28 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
                 context.close(promise: nil)
             }
         }
+    }
+
+    private func arm(_ deadline: NIODeadline, context: ChannelHandlerContext) {
+        timer?.cancel()
+        timerFiresAt = deadline
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = loopBound.value
+            handler.timer = nil
+            handler.timerFiresAt = nil
+            handler.perform(handler.state.deadlinePassed(now: .now()), context: context)
+            // Fired before the current deadline (it moved later meanwhile): wait for that one.
+            if handler.timer == nil, let next = handler.state.deadline, context.channel.isActive {
+                handler.arm(next, context: context)
+            }
+        }
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+        timerFiresAt = nil
     }
 
     /// Writes the refusal as a JSON error and closes the connection once it is out.
