@@ -578,12 +578,27 @@ public actor IncidentCoordinator: Service {
         for run in incident.runs where run.state.isFinished && before.run(run.id)?.state.isFinished == false {
             metrics.runFinished(run)
         }
+        recordBoundsReached(event, before: before, after: incident)
         incident.revision += 1
         live[id] = incident
         // Persist before acting, as opening and approving do: a restart then knows of everything started.
         await save(incident)
         execute(actions, for: incident)
         return (outcome, incident)
+    }
+
+    /// Counts what the incident's bounds held back (`euphrosyne_incident_bounds_total{bound}`), so a flood of
+    /// alert keys or oversized results shows in `/metrics` and not only in the incident.
+    private func recordBoundsReached(_ event: IncidentEvent, before: Incident, after: Incident) {
+        let forgotten = after.forgottenAlertCount - before.forgottenAlertCount
+        if forgotten > 0 { metrics.increment("euphrosyne_incident_bounds_total", [("bound", "alert_keys")], by: forgotten) }
+        if case .notifiedAgain(_, let recipes, _, _) = event, !recipes.isEmpty, before.runs.count < Incident.maxRuns,
+           after.runs.count == Incident.maxRuns {
+            metrics.increment("euphrosyne_incident_bounds_total", [("bound", "runs")])
+        }
+        if case .resultReceived(let result, _) = event, result.bounded() != result {
+            metrics.increment("euphrosyne_incident_bounds_total", [("bound", "result_size")])
+        }
     }
 
     private func execute(_ actions: [IncidentAction], for incident: Incident) {

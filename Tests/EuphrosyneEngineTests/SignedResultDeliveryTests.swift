@@ -155,3 +155,18 @@ import Testing
         }
     }
 }
+
+/// What the incident bounds hold back is counted where it happens.
+@Suite struct IncidentBoundsMetricTests {
+    @Test func anOversizedResultAndForgottenAlertKeysAreCounted() async throws {
+        let harness = SignedResultDeliveryTests.Harness(requireSignedResults: false)
+        try await harness.running { coordinator in
+            let (id, _) = try await harness.open()
+            #expect(await coordinator.deliver(SignedResultDeliveryTests.result(id, analysis: String(repeating: "x", count: 100_000)),
+                                              via: .callback) == .accepted)
+            #expect(try harness.metrics.expectCounter("euphrosyne_incident_bounds_total", [("bound", "result_size")]).totalValue == 1)
+            #expect(try await coordinator.incident(id)?.runs.first?.result?.results.analysis.utf8.count
+                    == RecipeResult.Bounds.analysisBytes)
+        }
+    }
+}

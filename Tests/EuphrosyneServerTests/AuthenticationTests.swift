@@ -126,6 +126,37 @@ import Testing
         }
     }
 
+    /// A replay cache that cannot be reached, as Redis during an outage.
+    struct UnreachableReplayCache: ReplayCache {
+        struct Down: Error {}
+        func admit(keyID: String, signature: String, sentAt: Date, now: Date, window: TimeInterval) async throws -> Bool {
+            throw Down()
+        }
+    }
+
+    @Test func aSignedRequestIsRefusedNotLetThroughWhenTheReplayCacheCannotBeReached() async throws {
+        let harness = ServerHarness(apiCredentials: Self.credentials)
+        let api = Application(router: Listeners.apiRouter(coordinator: harness.coordinator, readiness: Readiness(),
+                                                          credentials: Self.credentials, replayCache: UnreachableReplayCache()))
+        try await harness.running {
+            let body = ByteBuffer(json: "{}")
+            try await api.test(.router) { client in
+                try await client.execute(uri: "/api/status", method: .post,
+                                         headers: Self.signedHeaders(body: body, target: "/api/status"), body: body) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(response.apiError?.code == "replay_check_unavailable")
+                    #expect(response.headers[HTTPField.Name("Retry-After")!] == "5")
+                }
+                // A bearer token does not need the cache.
+                try await client.execute(uri: "/api/status", method: .post,
+                                         headers: [.authorization: "Bearer token-ops-0123456789", .contentType: "application/json"],
+                                         body: body) { response in
+                    #expect(response.status == .ok)
+                }
+            }
+        }
+    }
+
     @Test func theWebhookAsksForItsConfiguredBearerTokenOrBasicAuthOnlyOnWebhook() async throws {
         let harness = ServerHarness(webhookCredentials: WebhookCredentials(
             bearerTokens: ["am-token"], basicAuth: [(user: "alertmanager", password: "s3cret")]
