@@ -47,14 +47,7 @@ public enum ResultSignature {
     /// The signature of `result` (its own `signature` field is not part of the message), e.g. `sha256=87f6…`.
     public static func sign(_ result: RecipeResult, key: String) -> String {
         let code = HMAC<SHA256>.authenticationCode(for: message(for: result), using: SymmetricKey(data: Array(key.utf8)))
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for byte in code {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0f)])
-        }
-        return scheme + String(decoding: hex, as: UTF8.self)
+        return scheme + Hex.lowercase(code)
     }
 
     /// A copy of `result` carrying its signature.

@@ -826,21 +826,7 @@ public actor IncidentCoordinator: Service {
 
     /// 32 random bytes as hex, from the system's cryptographically secure generator.
     public static func makeSecret() -> String {
-        // 32 random bytes as 64 hex digits. Written out by hand: `String(format:)` per byte cost a sixth of the
-        // CPU of opening an incident (scripts/bench, webhook row).
         var generator = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for _ in 0..<4 {
-            var word = generator.next()
-            for _ in 0..<8 {
-                let byte = UInt8(truncatingIfNeeded: word)
-                hex.append(digits[Int(byte >> 4)])
-                hex.append(digits[Int(byte & 0x0f)])
-                word >>= 8
-            }
-        }
-        return String(decoding: hex, as: UTF8.self)
+        return Hex.lowercase((0..<4).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } })
     }
 }

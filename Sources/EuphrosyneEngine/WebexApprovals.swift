@@ -88,13 +88,7 @@ public final class WebexApprovals: Service {
     public func isSignatureValid(body: some Collection<UInt8>, signature: String?) -> Bool {
         guard let signature else { return false }
         let code = HMAC<Insecure.SHA1>.authenticationCode(for: Array(body), using: SymmetricKey(data: Array(configuration.secret.utf8)))
-        let expected = Array(code.map { String(format: "%02x", $0) }.joined().utf8)
-        let offered = Array(signature.lowercased().utf8)
-        var difference = UInt8(truncatingIfNeeded: expected.count ^ offered.count)
-        for index in 0..<max(expected.count, offered.count) {
-            difference |= (index < expected.count ? expected[index] : 0) ^ (index < offered.count ? offered[index] : 0)
-        }
-        return difference == 0 && expected.count == offered.count
+        return ConstantTime.equals(Array(signature.lowercased().utf8), Array(Hex.lowercase(code).utf8))
     }
 
     /// Takes a verified callback body: queues a card submission, ignores anything else (other resources, repeats).
