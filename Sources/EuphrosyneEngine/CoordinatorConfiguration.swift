@@ -38,6 +38,15 @@ public struct CoordinatorConfiguration: Sendable {
     /// a signature that is present is verified either way, and the HTTP callback never needs one.
     public var requireSignedResults: Bool
 
+    /// What the incident table decides by.
+    public var tableSettings: IncidentTable.Settings {
+        IncidentTable.Settings(
+            defaultRecipeTimeoutSeconds: defaultRecipeTimeoutSeconds, approvalWindowSeconds: approvalWindowSeconds,
+            maxOpenIncidents: maxOpenIncidents, incidentsPerAlertNamePerHour: incidentsPerAlertNamePerHour,
+            approvalPolicy: approvalPolicy
+        )
+    }
+
     /// The approval rules these settings make.
     public var approvalPolicy: ApprovalPolicy {
         ApprovalPolicy(allowsUnsuggestedActions: approvesUnsuggestedActions,

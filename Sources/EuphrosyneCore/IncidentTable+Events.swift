@@ -1,0 +1,161 @@
+import Foundation
+
+extension IncidentTable {
+    /// What became of a result handed to the table.
+    public enum Delivery: Sendable, Hashable {
+        case accepted(Incident, [Effect])
+        /// Not applicable (a duplicate, a late result, a recipe the incident did not run); the text says why.
+        case ignored(String)
+        /// No live incident has this id (it closed, or never was): the coordinator asks the store which.
+        case notLive
+    }
+
+    /// Hands a recipe's result to its incident.
+    public mutating func deliver(_ result: RecipeResult, at now: Date) -> Delivery {
+        guard let id = UUID(uuidString: result.incident), live[id] != nil else { return .notLive }
+        let (outcome, incident, effects) = apply(.resultReceived(result, at: now), to: id)
+        switch outcome {
+        case .applied: return .accepted(incident ?? live[id]!, effects)
+        case .ignored(let reason): return .ignored(reason)
+        }
+    }
+
+    /// The launcher started the run.
+    public mutating func runStarted(_ runID: Int, of id: UUID, at now: Date) -> [Effect] {
+        apply(.runStarted(runID: runID, at: now), to: id).effects
+    }
+
+    /// The launcher saw the run end. The run as it ended is returned when this ended it (it had not reported).
+    public mutating func runEnded(
+        _ runID: Int, of id: UUID, exit: RunExit, at now: Date
+    ) -> (endedWithoutResult: RecipeRun?, effects: [Effect]) {
+        let (outcome, incident, effects) = apply(.runEnded(runID: runID, exit: exit, at: now), to: id)
+        guard case .applied = outcome else { return (nil, effects) }
+        return (incident?.run(runID), effects)
+    }
+
+    /// The incident's approval deadline came (a timer the coordinator set from `scheduleDeadline`).
+    public mutating func deadlinePassed(_ id: UUID, at now: Date) -> [Effect] {
+        apply(.approvalWindowPassed(at: now), to: id).effects
+    }
+
+    /// The run of `id` to launch now, as the incident is now; nil once the run or its incident is finished (a
+    /// queued run of an incident that resolved).
+    public func runToLaunch(_ runID: Int, of id: UUID) -> (incident: Incident, run: RecipeRun)? {
+        guard let incident = live[id], let run = incident.run(runID), !run.state.isFinished else { return nil }
+        return (incident, run)
+    }
+
+    /// Takes back the open incidents a previous process left in a durable store: each is watched again, its
+    /// unfinished runs are followed until what is left of their timeout, its approval deadline is set again, and
+    /// nothing that already ran is launched again. Incidents already live are left alone.
+    public mutating func resume(_ incidents: [Incident]) -> [Effect] {
+        var effects: [Effect] = []
+        for incident in incidents where live[incident.id] == nil && !incident.state.isClosed {
+            live[incident.id] = incident
+            if openByIdentity[incident.identity] == nil { openByIdentity[incident.identity] = incident.id }
+            effects.append(.watch(incident.id))
+            for run in incident.unfinishedRuns {
+                let deadline = (run.startedAt ?? run.createdAt).addingTimeInterval(TimeInterval(run.timeoutSeconds))
+                effects.append(.reattach(incident: incident.id, run: run, deadline: deadline))
+            }
+            if let deadline = incident.approvalDeadline {
+                effects.append(.scheduleDeadline(incident: incident.id, at: deadline))
+            }
+        }
+        return effects
+    }
+
+    /// Keeps the chat threads a notification started with a live incident. Nil when the incident is not live (the
+    /// coordinator then updates the stored one).
+    public mutating func keepChatThreads(_ threads: ChatThreads, of id: UUID) -> [Effect]? {
+        guard var incident = live[id] else { return nil }
+        incident.chatThreads.merge(threads) { kept, _ in kept }
+        incident.revision += 1
+        live[id] = incident
+        return [.save(incident)]
+    }
+
+    // MARK: - Approvals
+
+    /// What the table decided for an approval.
+    public enum ApprovalStep: Sendable, Hashable {
+        /// Draining for shutdown: no approvals.
+        case shuttingDown
+        /// The incident is not live: load it from the store and call `approve(stored:…)`.
+        case needsStoredIncident
+        case notFound
+        /// Refused; the effects record the attempt in the incident's audit where the incident is live.
+        case rejected(ApprovalRejection, [Effect])
+        /// Approved (`.started`: the launches are among the effects) or answered with an earlier approval.
+        case decided(Incident, ApprovalDecision, [Effect])
+    }
+
+    /// Approves actions for a live incident; `.needsStoredIncident` when it is not live.
+    public mutating func approve(_ id: UUID, _ request: ApprovalRequest, catalog: RecipeCatalog, at now: Date) -> ApprovalStep {
+        guard isAccepting else { return .shuttingDown }
+        guard live[id] != nil else { return .needsStoredIncident }
+        return decide(id, request, catalog: catalog, readmitted: false, at: now)
+    }
+
+    /// Approves actions for an incident that was not live, as the store holds it (nil: none). A resolved incident
+    /// is readmitted when the policy allows approving resolved incidents: it is live again until its action runs
+    /// end. Any other closed incident refuses.
+    public mutating func approve(
+        stored: Incident?, _ request: ApprovalRequest, catalog: RecipeCatalog, at now: Date
+    ) -> ApprovalStep {
+        guard isAccepting else { return .shuttingDown }
+        guard let stored else { return .notFound }
+        if live[stored.id] != nil {
+            // Taken back (or resumed) while the store was read: decide on the live one.
+            return approve(stored.id, request, catalog: catalog, at: now)
+        }
+        guard stored.state == .resolved, settings.approvalPolicy.allowsResolvedIncidents else {
+            return .rejected(.closed(stored.state, reason: stored.closedReason), [])
+        }
+        live[stored.id] = stored
+        return decide(stored.id, request, catalog: catalog, readmitted: true, at: now)
+    }
+
+    private mutating func decide(
+        _ id: UUID, _ request: ApprovalRequest, catalog: RecipeCatalog, readmitted: Bool, at now: Date
+    ) -> ApprovalStep {
+        var incident = live[id]!
+        let decision: ApprovalDecision
+        do {
+            decision = try incident.approve(request, catalog: catalog, policy: settings.approvalPolicy,
+                                            defaultTimeoutSeconds: settings.defaultRecipeTimeoutSeconds, at: now)
+        } catch {
+            if readmitted {
+                live[id] = nil
+                return .rejected(error, [])
+            }
+            incident.recordRefusedApproval(request, reason: error.description, at: now)
+            incident.revision += 1
+            live[id] = incident
+            return .rejected(error, [.save(incident)])
+        }
+        incident.revision += 1
+        switch decision {
+        case .duplicate:
+            live[id] = readmitted ? nil : incident
+            return .decided(incident, decision, [.save(incident)])
+        case .started(_, let actions):
+            live[id] = incident
+            var effects: [Effect] = readmitted ? [.watch(id)] : []
+            effects.append(.save(incident))
+            effects += translate(actions, of: incident)
+            return .decided(live[id] ?? incident, decision, effects)
+        }
+    }
+
+    /// Records an approval refused before it reached the incident's rules (an approver not on an allow-list, an
+    /// unknown action) in a live incident's audit.
+    public mutating func recordRefusedApproval(_ id: UUID, _ request: ApprovalRequest, reason: String, at now: Date) -> [Effect] {
+        guard var incident = live[id] else { return [] }
+        incident.recordRefusedApproval(request, reason: reason, at: now)
+        incident.revision += 1
+        live[id] = incident
+        return [.save(incident)]
+    }
+}
