@@ -407,3 +407,32 @@ import Testing
         }
     }
 }
+
+/// Timers run on the injected clock: a test moves time instead of waiting for it.
+@Suite struct DeadlineTests {
+    @Test func anAnalysedIncidentExpiresWhenItsApprovalWindowPassesOnTheClock() async throws {
+        let clock = ManualClock()
+        let launcher = ScriptedLauncher(["dummy": .report(analysis: "fine", actions: ["jira"], delay: .zero)])
+        let notifier = RecordingNotifier()
+        let coordinator = IncidentCoordinator(
+            registry: StaticRecipeRegistry(IncidentCoordinatorTests.catalog), launcher: launcher,
+            resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9"), notifier: notifier,
+            store: InMemoryIncidentStore(),
+            configuration: .init(approvalWindowSeconds: 3_600, drainTimeout: .milliseconds(200)),
+            now: { clock.date }, clock: clock
+        )
+        launcher.deliverResults { _ = await coordinator.deliver($0, via: .callback) }
+        try await RunningServer.with(services: [coordinator], ports: PortCollector(count: 0)) { _ in
+            let id = try await coordinator.openIncident(payload: ["version": .string("4"), "alerts": .array([])]).id
+            try await waitUntil("the analysis") { try await coordinator.incident(id)?.state == .analysed }
+            try await waitUntil("the deadline scheduler to sleep until the deadline") { clock.sleepers >= 1 }
+            // A minute short of the window: still open.
+            clock.advance(by: .seconds(3_540))
+            try await waitUntil("the scheduler to sleep again") { clock.sleepers >= 1 }
+            #expect(try await coordinator.incident(id)?.state == .analysed)
+            clock.advance(by: .seconds(60))
+            try await waitUntil("the incident to expire") { try await coordinator.incident(id)?.state == .expired }
+            #expect(try await coordinator.incident(id)?.closedReason == "no approval within the approval window")
+        }
+    }
+}
