@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// A local copy of the objects a selector matches, kept current by list-then-watch: watches resume from the last
 /// `resourceVersion` seen (bookmarks included), a 410 starts over with a fresh list, and failures back off with
@@ -22,7 +23,13 @@ public actor Informer<Object: KubernetesObject>: Service {
     private var objects: [String: Object] = [:]
     private var synced = false
     private var syncWaiters: [CheckedContinuation<Void, Never>] = []
-    private var followers: [String: [UUID: AsyncStream<Object?>.Continuation]] = [:]
+    /// Who follows which key. Behind a lock rather than the actor, so a follower that stops is forgotten at once, from
+    /// the stream's termination handler, without a task.
+    private let followers = Followers()
+
+    final class Followers: Sendable {
+        let byKey = Mutex<[String: [UUID: AsyncStream<Object?>.Continuation]]>([:])
+    }
     /// How many times the informer listed (the first time included): one list per 410 or start.
     public private(set) var listCount = 0
 
@@ -68,16 +75,15 @@ public actor Informer<Object: KubernetesObject>: Service {
     public func follow(_ key: String) -> AsyncStream<Object?> {
         let (stream, continuation) = AsyncStream.makeStream(of: Object?.self, bufferingPolicy: .bufferingNewest(64))
         let id = UUID()
-        followers[key, default: [:]][id] = continuation
-        continuation.onTermination = { [weak self] _ in
-            Task { await self?.unfollow(key, id) }
+        followers.byKey.withLock { $0[key, default: [:]][id] = continuation }
+        let followers = self.followers
+        continuation.onTermination = { _ in
+            followers.byKey.withLock { followers in
+                followers[key]?[id] = nil
+                if followers[key]?.isEmpty == true { followers[key] = nil }
+            }
         }
         return stream
-    }
-
-    private func unfollow(_ key: String, _ id: UUID) {
-        followers[key]?[id] = nil
-        if followers[key]?.isEmpty == true { followers[key] = nil }
     }
 
     // MARK: - Service
@@ -99,9 +105,9 @@ public actor Informer<Object: KubernetesObject>: Service {
                     replaceAll(with: list.items)
                     resourceVersion = list.metadata.resourceVersion
                 }
-                let events = client.watch(Object.self, namespace: namespace, labelSelector: labelSelector,
-                                          fieldSelector: fieldSelector, resourceVersion: resourceVersion,
-                                          timeoutSeconds: Int.random(in: watchSeconds))
+                let events = try await client.watch(Object.self, namespace: namespace, labelSelector: labelSelector,
+                                                    fieldSelector: fieldSelector, resourceVersion: resourceVersion,
+                                                    timeoutSeconds: Int.random(in: watchSeconds))
                 do {
                     for try await event in events {
                         failures = 0
@@ -161,7 +167,7 @@ public actor Informer<Object: KubernetesObject>: Service {
     }
 
     private func publish(_ object: Object, deleted: Bool) {
-        guard let key = key(object), let subscribers = followers[key] else { return }
+        guard let key = key(object), let subscribers = followers.byKey.withLock({ $0[key] }) else { return }
         for continuation in subscribers.values { continuation.yield(deleted ? nil : object) }
     }
 }

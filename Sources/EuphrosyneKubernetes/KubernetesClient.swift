@@ -169,75 +169,34 @@ public final class KubernetesClient: Sendable {
     // MARK: - Watch
 
     /// One watch request: the events after `resourceVersion` until the server ends the stream (after
-    /// `timeoutSeconds`) or the connection drops. A 410 (as an HTTP status or as an `ERROR` event) is thrown as a
-    /// `KubernetesError` whose `isGone` is true. `Informer` adds re-listing and reconnecting on top.
+    /// `timeoutSeconds`) or the connection drops. The request is made here; the events are read as the caller
+    /// iterates (`WatchEvents`), in the caller's task. A 410 (as an HTTP status or as an `ERROR` event) is thrown as
+    /// a `KubernetesError` whose `isGone` is true. `Informer` adds re-listing and reconnecting on top.
     public func watch<Object: KubernetesObject>(
         _ type: Object.Type, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil,
         resourceVersion: String?, timeoutSeconds: Int = 300
-    ) -> AsyncThrowingStream<WatchEvent<Object>, any Error> {
+    ) async throws(KubernetesError) -> WatchEvents<Object> {
         var query: [(String, String)] = [("watch", "true"), ("allowWatchBookmarks", "true"),
                                          ("timeoutSeconds", String(timeoutSeconds))]
         if let resourceVersion { query.append(("resourceVersion", resourceVersion)) }
         if let labelSelector { query.append(("labelSelector", labelSelector)) }
         if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
         let path = Object.resource.collectionPath(namespace: namespace)
-        let deadline = TimeAmount.seconds(Int64(timeoutSeconds) + 30)
-        let parameters = query
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    let response = try await self.execute(.GET, path, query: parameters, body: nil, timeout: deadline,
-                                                          allowRefresh: true)
-                    guard (200..<300).contains(Int(response.status.code)) else {
-                        let body = try await response.body.collect(upTo: 1 << 20)
-                        throw self.apiError(status: Int(response.status.code), body: Data(buffer: body))
-                    }
-                    var buffer = Data()
-                    for try await chunk in response.body {
-                        buffer.append(contentsOf: chunk.readableBytesView)
-                        while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                            let line = buffer[buffer.startIndex..<newline]
-                            buffer = Data(buffer[buffer.index(after: newline)...])
-                            if let event = try self.watchEvent(Object.self, line: Data(line)) {
-                                continuation.yield(event)
-                            }
-                        }
-                    }
-                    if let event = try self.watchEvent(Object.self, line: buffer) { continuation.yield(event) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
+        let response = try await execute(.GET, path, query: query, body: nil,
+                                         timeout: .seconds(Int64(timeoutSeconds) + 30), allowRefresh: true)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let body: ByteBuffer
+            do {
+                body = try await response.body.collect(upTo: 1 << 20)
+            } catch {
+                throw KubernetesError(.transport, message: "reading the answer to a watch of \(path): \(error)")
             }
-            continuation.onTermination = { _ in task.cancel() }
+            throw apiError(status: Int(response.status.code), body: Data(buffer: body))
         }
+        return WatchEvents(body: response.body)
     }
 
-    private struct RawWatchEvent: Decodable {
-        var type: String
-    }
-
-    private struct ObjectEvent<Object: Decodable>: Decodable {
-        var object: Object
-    }
-
-    private func watchEvent<Object: KubernetesObject>(
-        _ type: Object.Type, line: Data
-    ) throws(KubernetesError) -> WatchEvent<Object>? {
-        guard line.contains(where: { !($0 == 32 || $0 == 9 || $0 == 13 || $0 == 10) }) else { return nil }
-        let raw = try decode(RawWatchEvent.self, from: line)
-        if raw.type == "ERROR" {
-            let status = (try? JSONDecoder().decode(ObjectEvent<APIStatus>.self, from: line))?.object
-            throw KubernetesError(.api(status: status?.code ?? 500), apiStatus: status,
-                                  message: status?.message ?? "watch error")
-        }
-        guard let kind = WatchEvent<Object>.Kind(rawValue: raw.type) else {
-            throw KubernetesError(.unexpectedResponse, message: "unknown watch event type \(raw.type)")
-        }
-        return WatchEvent(kind: kind, object: try decode(ObjectEvent<Object>.self, from: line).object)
-    }
-
-    // MARK: - Transport
+    // MARK: - Transport    // MARK: - Transport
 
     /// Sends a request and returns the body of a 2xx answer; retries what is worth retrying.
     func send(

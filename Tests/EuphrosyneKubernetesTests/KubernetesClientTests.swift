@@ -159,7 +159,7 @@ import Testing
             for _ in 0..<3 { _ = try await client.create(Self.configMap(["app": "x"]), namespace: "alerts") }
             await emulator.compactHistory()
             do {
-                for try await _ in client.watch(ConfigMap.self, namespace: "alerts", resourceVersion: list.metadata.resourceVersion) {}
+                for try await _ in try await client.watch(ConfigMap.self, namespace: "alerts", resourceVersion: list.metadata.resourceVersion) {}
                 Issue.record("a watch from a compacted version did not fail")
             } catch let error as KubernetesError {
                 #expect(error.isGone)
