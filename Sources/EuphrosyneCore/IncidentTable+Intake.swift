@@ -34,11 +34,12 @@ extension IncidentTable {
     ///   to it start the recipes that ask for that (`runForNewAlerts`, among `catalog`'s).
     /// - One of a group whose incident is being opened waits for that opening (`waitForOpening`).
     /// - A resolved notification of a group with no open incident is ignored.
-    /// - Any other opens a new incident (`id`, `secret`) with `catalog`'s matching debugging recipes, unless the
-    ///   table is draining, the alert name used up its hourly quota, or `maxOpenIncidents` are open.
+    /// - Any other opens a new incident (its id and secret from `newIncident`, called only then) with `catalog`'s
+    ///   matching debugging recipes, unless the table is draining, the alert name used up its hourly quota, or
+    ///   `maxOpenIncidents` are open.
     public mutating func receive(
         payload: [String: JSONValue], alert: AlertNotification, identity: String, catalog: RecipeCatalog,
-        id: UUID, secret: String, at now: Date
+        at now: Date, newIncident: () -> (id: UUID, secret: String)
     ) -> Intake {
         guard isAccepting else { return .refused(.shuttingDown) }
         let resolves = alert.aggregateStatus == .resolved
@@ -66,6 +67,7 @@ extension IncidentTable {
             return .refused(.tooManyOpenIncidents(limit: settings.maxOpenIncidents,
                                                   retryAfterSeconds: Self.tooManyOpenRetryAfterSeconds))
         }
+        let (id, secret) = newIncident()
         var incident = Incident(id: id, payload: payload, callbackSecret: secret,
                                 approvalWindowSeconds: settings.approvalWindowSeconds, identity: identity, at: now)
         let outcome = incident.handle(.open(recipes: catalog.debuggingRecipes(for: alert),

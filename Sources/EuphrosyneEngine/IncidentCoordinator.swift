@@ -232,11 +232,10 @@ public final class IncidentCoordinator: Service, Sendable {
         let identity = alert.identityKey
         while true {
             let catalog = await registry.catalog()
-            let id = UUID()
-            let secret = Self.makeSecret()
             let decision = table.withLock { table in
-                table.receive(payload: payload, alert: alert, identity: identity, catalog: catalog, id: id,
-                              secret: secret, at: now())
+                table.receive(payload: payload, alert: alert, identity: identity, catalog: catalog, at: now()) {
+                    (UUID(), Self.makeSecret())
+                }
             }
             switch decision {
             case .waitForOpening(let opening):

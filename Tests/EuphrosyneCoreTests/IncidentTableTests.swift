@@ -35,8 +35,8 @@ import Testing
         _ table: inout IncidentTable, _ payload: [String: JSONValue], catalog: RecipeCatalog = catalog, at seconds: Double = 0
     ) -> IncidentTable.Intake {
         let alert = AlertNotification(raw: payload)
-        return table.receive(payload: payload, alert: alert, identity: alert.identityKey, catalog: catalog, id: UUID(),
-                             secret: "secret", at: at(seconds))
+        return table.receive(payload: payload, alert: alert, identity: alert.identityKey, catalog: catalog,
+                             at: at(seconds)) { (UUID(), "secret") }
     }
 
     /// A table holding one open incident of group `g`, diagnosing with run 1 of `dummy` (claimed), and its id.
