@@ -218,7 +218,7 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         do throws(KubernetesError) {
             _ = try await client.create(secret, namespace: namespace)
         } catch {
-            guard error.kind == .transport else { throw error }
+            guard error.code == .transport else { throw error }
             do throws(KubernetesError) {
                 _ = try await client.create(secret, namespace: namespace)
             } catch {
@@ -234,7 +234,7 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         do {
             return try await client.create(job, namespace: settings.namespace)
         } catch {
-            guard error.kind == .transport else { throw error }
+            guard error.code == .transport else { throw error }
             let selector = "uuid=\(request.incidentID.uuidString.lowercased()),euphrosyne.io/run=\(request.run.id)"
             if let existing = try await client.list(Job.self, namespace: settings.namespace, labelSelector: selector).items.first {
                 return existing

@@ -117,7 +117,7 @@ public actor Informer<Object: KubernetesObject>: Service {
                 } catch let error as KubernetesError {
                     throw error
                 } catch {
-                    throw KubernetesError(.transport, message: "\(error)")
+                    throw KubernetesError(.transport, message: "\(error)", underlying: error)
                 }
             } catch {
                 if Task.isCancelled { return }

@@ -189,7 +189,7 @@ public final class KubernetesClient: Sendable {
             do {
                 body = try await response.body.collect(upTo: 1 << 20)
             } catch {
-                throw KubernetesError(.transport, message: "reading the answer to a watch of \(path): \(error)")
+                throw KubernetesError(.transport, message: "reading the answer to a watch of \(path): \(error)", underlying: error)
             }
             throw apiError(status: Int(response.status.code), body: Data(buffer: body))
         }
@@ -211,7 +211,7 @@ public final class KubernetesClient: Sendable {
                 do {
                     data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
                 } catch {
-                    throw KubernetesError(.transport, message: "reading the answer to \(method) \(path): \(error)")
+                    throw KubernetesError(.transport, message: "reading the answer to \(method) \(path): \(error)", underlying: error)
                 }
                 if let warning = response.headers.first(name: "Warning") {
                     logger.warning("Kubernetes API warning", metadata: ["path": "\(path)", "warning": "\(warning)"])
@@ -236,7 +236,7 @@ public final class KubernetesClient: Sendable {
     /// Whether a failed POST certainly created nothing, so sending it again cannot create a second object: the
     /// server refused it (429, 500, 503). A lost connection or a 504 may have come after the object was stored.
     static func creationSurelyFailed(_ error: KubernetesError) -> Bool {
-        guard case .api(let status) = error.kind else { return false }
+        guard error.code == .api, let status = error.statusCode else { return false }
         return status == 429 || status == 500 || status == 503
     }
 
@@ -281,7 +281,7 @@ public final class KubernetesClient: Sendable {
             Counter(label: "euphrosyne_kubernetes_requests_total", dimensions: [("verb", verb), ("code", "none")],
                     factory: metricsFactory).increment()
             consecutiveTransportFailures.add(1, ordering: .relaxed)
-            throw KubernetesError(.transport, message: "\(method) \(path): \(error)")
+            throw KubernetesError(.transport, message: "\(method) \(path): \(error)", underlying: error)
         }
         Counter(label: "euphrosyne_kubernetes_requests_total",
                 dimensions: [("verb", verb), ("code", String(response.status.code))], factory: metricsFactory).increment()
@@ -298,7 +298,7 @@ public final class KubernetesClient: Sendable {
     private func apiError(status: Int, body: Data) -> KubernetesError {
         let decoded = try? JSONDecoder().decode(APIStatus.self, from: body)
         let message = decoded?.message ?? String(decoding: body.prefix(300), as: UTF8.self)
-        return KubernetesError(.api(status: status), apiStatus: decoded, message: message)
+        return .api(status: status, apiStatus: decoded, message: message)
     }
 
     /// The RBAC verb of a request: `get`, `list`, `watch`, `create`, `delete` or `deletecollection`.

@@ -1,33 +1,52 @@
 import Foundation
 
-/// Why a Kubernetes request failed: the API's own `Status` (with its `reason`), or no usable answer at all.
+/// The one error type of EuphrosyneKubernetes: every `throws(KubernetesError)` of the client, the watch and the
+/// informer throws this. Callers branch on ``code`` (compare with `==` against the static members) and, for API
+/// errors, on ``statusCode`` and ``reason``; ``message`` is detail for people; ``underlying`` is the transport's
+/// own error where there is one. The same shape as `RedisError`.
 public struct KubernetesError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable, Hashable {
-        /// The server answered with a non-2xx status and (usually) a `Status` body.
-        case api(status: Int)
+    /// What kind of failure this is. A struct over a private enum so that adding a code never breaks a caller's
+    /// exhaustive `switch`.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case api, transport, unexpectedResponse, credentials
+        }
+
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// The server answered with a non-2xx status (``KubernetesError/statusCode``) and usually a `Status` body.
+        public static let api = Code(.api)
         /// No answer: connection refused, TLS failure, timeout.
-        case transport
+        public static let transport = Code(.transport)
         /// An answer that is not what the API promises.
-        case unexpectedResponse
+        public static let unexpectedResponse = Code(.unexpectedResponse)
         /// Credentials could not be loaded (the token file is missing…).
-        case credentials
+        public static let credentials = Code(.credentials)
+
+        public var description: String { base.rawValue }
     }
 
-    public var kind: Kind
+    public var code: Code
+    /// The HTTP status of an API error.
+    public var statusCode: Int?
     /// The decoded `Status` of an API error.
     public var apiStatus: APIStatus?
     public var message: String
+    public var underlying: (any Error)?
 
-    public init(_ kind: Kind, apiStatus: APIStatus? = nil, message: String) {
-        self.kind = kind
-        self.apiStatus = apiStatus
+    public init(_ code: Code, message: String, underlying: (any Error)? = nil) {
+        self.code = code
         self.message = message
+        self.underlying = underlying
     }
 
-    /// The HTTP status of an API error.
-    public var statusCode: Int? {
-        if case .api(let status) = kind { return status }
-        return nil
+    /// An error the API server answered with `status`.
+    public static func api(status: Int, apiStatus: APIStatus? = nil, message: String) -> KubernetesError {
+        var error = KubernetesError(.api, message: message)
+        error.statusCode = status
+        error.apiStatus = apiStatus
+        return error
     }
 
     /// The machine-readable `reason` of an API error (`NotFound`, `AlreadyExists`, `Forbidden`, `Expired`…).
@@ -40,20 +59,18 @@ public struct KubernetesError: Error, Sendable, CustomStringConvertible {
 
     /// Worth trying again: the server was overloaded or failed, or did not answer.
     public var isRetryable: Bool {
-        switch kind {
-        case .transport: return true
-        case .api(let status): return status == 429 || status >= 500
-        case .unexpectedResponse, .credentials: return false
-        }
+        if code == .transport { return true }
+        guard code == .api, let statusCode else { return false }
+        return statusCode == 429 || statusCode >= 500
     }
 
     public var description: String {
-        switch kind {
-        case .api(let status):
-            return "Kubernetes API answered \(status)" + (reason.map { " \($0)" } ?? "") + ": \(message)"
+        switch code {
+        case .api:
+            return "Kubernetes API answered \(statusCode ?? 0)" + (reason.map { " \($0)" } ?? "") + ": \(message)"
         case .transport: return "Kubernetes API unreachable: \(message)"
-        case .unexpectedResponse: return "unexpected answer from the Kubernetes API: \(message)"
         case .credentials: return "Kubernetes credentials: \(message)"
+        default: return "unexpected answer from the Kubernetes API: \(message)"
         }
     }
 }

@@ -34,7 +34,7 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence {
                 do {
                     chunk = try await chunks.next()
                 } catch {
-                    throw KubernetesError(.transport, message: "the watch stream broke: \(error)")
+                    throw KubernetesError(.transport, message: "the watch stream broke: \(error)", underlying: error)
                 }
                 guard var chunk else {
                     ended = true
@@ -88,8 +88,8 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence {
             let type = try container.decode(String.self, forKey: .type)
             if type == "ERROR" {
                 let status = try? container.decode(APIStatus.self, forKey: .object)
-                throw KubernetesError(.api(status: status?.code ?? 500), apiStatus: status,
-                                      message: status?.message ?? "watch error")
+                throw KubernetesError.api(status: status?.code ?? 500, apiStatus: status,
+                                          message: status?.message ?? "watch error")
             }
             guard let kind = WatchEvent<Object>.Kind(rawValue: type) else {
                 throw KubernetesError(.unexpectedResponse, message: "unknown watch event type \(type)")

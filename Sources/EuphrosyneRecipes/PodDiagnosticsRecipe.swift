@@ -197,18 +197,20 @@ struct PodDiagnosticsRecipe {
         _ error: KubernetesError, verb: String, resource: String, namespace: String, client: KubernetesClient,
         missing: Missing
     ) throws(RecipeError) -> String {
-        switch error.kind {
-        case .transport:
+        if error.code == .transport {
             throw .failed("cannot reach the Kubernetes API at \(client.configuration.server): \(error.message)")
-        case .credentials:
+        }
+        if error.code == .credentials {
             throw .failed("cannot authenticate to the Kubernetes API at \(client.configuration.server): \(error.message)")
-        case .api(status: 401):
+        }
+        switch error.statusCode {
+        case 401:
             throw .failed("the Kubernetes API at \(client.configuration.server) refused the recipe's credentials (401 Unauthorized)")
-        case .api(status: 403):
+        case 403:
             let permission = "\(verb) \(resource) in \"\(namespace)\""
             missing.add(permission)
             return "forbidden: the recipe may not \(permission) (403)"
-        case .api(status: 404):
+        case 404:
             return "not found (404)"
         default:
             return error.description
@@ -349,7 +351,7 @@ struct PodDiagnosticsRecipe {
                 }
             } catch {
                 let why: String
-                if case .api(status: 400) = error.kind {
+                if error.statusCode == 400 {
                     why = error.message
                 } else {
                     why = try explain(error, verb: "get", resource: "pods/log", namespace: namespace, client: client,

@@ -269,7 +269,7 @@ import Testing
             _ = try await client.get(Pod.self, name: "api-1", namespace: "alerts")
             Issue.record("a stopped server answered")
         } catch {
-            #expect(error.kind == .transport)
+            #expect(error.code == .transport)
         }
         #expect(ContinuousClock.now - started < .seconds(30))
         try await client.shutdown()
