@@ -33,10 +33,17 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
+        // Helpers written once and shared by everything above them, on the standard library and Foundation only:
+        // hex, constant-time comparison, retry with back-off, child processes.
+        .target(
+            name: "EuphrosyneSupport",
+            swiftSettings: swiftSettings
+        ),
         // Values and pure logic: payloads, incidents, the recipe catalog, aggregation, the state machine.
         .target(
             name: "EuphrosyneCore",
             dependencies: [
+                "EuphrosyneSupport",
                 .product(name: "Yams", package: "Yams"),
                 // SHA-256 and HMAC-SHA256: digests of notification identities, result signatures. Pure computation.
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -77,6 +84,7 @@ let package = Package(
             name: "EuphrosyneEngine",
             dependencies: [
                 "EuphrosyneCore",
+                "EuphrosyneSupport",
                 "EuphrosyneRedis",
                 "EuphrosyneKubernetes",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -94,6 +102,7 @@ let package = Package(
             name: "EuphrosyneServer",
             dependencies: [
                 "EuphrosyneCore",
+                "EuphrosyneSupport",
                 "EuphrosyneEngine",
                 "EuphrosyneRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -162,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "euphrosyne-bench",
             dependencies: [
-                "EuphrosyneCore", "EuphrosyneEngine", "EuphrosyneRedis",
+                "EuphrosyneCore", "EuphrosyneEngine", "EuphrosyneRedis", "EuphrosyneSupport",
                 "EuphrosyneTestSupport", "KubernetesEmulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -177,6 +186,7 @@ let package = Package(
             name: "EuphrosyneTestSupport",
             dependencies: [
                 "EuphrosyneCore",
+                "EuphrosyneSupport",
                 "EuphrosyneEngine",
                 "EuphrosyneRedis",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -198,7 +208,8 @@ let package = Package(
         .target(
             name: "KubernetesEmulator",
             dependencies: [
-                "EuphrosyneEngine",
+                // ChildProcess: the kubelet runs each pod as a process.
+                "EuphrosyneSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -250,7 +261,7 @@ let package = Package(
         .testTarget(
             name: "EuphrosyneEngineTests",
             dependencies: [
-                "EuphrosyneEngine", "EuphrosyneTestSupport",
+                "EuphrosyneEngine", "EuphrosyneSupport", "EuphrosyneTestSupport",
                 // Counters the coordinator records (results refused), read back in tests.
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
@@ -288,7 +299,8 @@ let package = Package(
             dependencies: [
                 "KubernetesEmulator",
                 "EuphrosyneKubernetes",
-                "EuphrosyneServer", "EuphrosyneEngine", "EuphrosyneRedis", "EuphrosyneCore", "EuphrosyneTestSupport",
+                "EuphrosyneServer", "EuphrosyneEngine", "EuphrosyneRedis", "EuphrosyneCore", "EuphrosyneSupport",
+                "EuphrosyneTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // ShippedRedisACLTests reads the manifests and hashes passwords as the init script does.
                 .product(name: "Yams", package: "Yams"),

@@ -1,4 +1,5 @@
 import EuphrosyneCore
+import EuphrosyneSupport
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import EuphrosyneCore
+import EuphrosyneSupport
 import Foundation
 import Logging
 import NIOCore

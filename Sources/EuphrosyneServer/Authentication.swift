@@ -1,5 +1,6 @@
 import Crypto
 import EuphrosyneCore
+import EuphrosyneSupport
 import Foundation
 import HTTPTypes
 import Hummingbird

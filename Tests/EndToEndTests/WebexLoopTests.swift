@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import EuphrosyneCore
 import EuphrosyneEngine
 import EuphrosyneServer
+import EuphrosyneSupport
 import EuphrosyneTestSupport
 import Foundation
 import Hummingbird

@@ -1,4 +1,5 @@
-/// Lowercase hexadecimal text of bytes: signatures, digests and random secrets all print this way.
+/// Lowercase hexadecimal text of bytes: signatures, digests and random secrets all print this way (Core's digests and
+/// result signatures, the coordinator's secrets, the API's HMAC checks, the Webex callback check).
 ///
 /// Written out by hand: `String(format: "%02x")` per byte once cost a sixth of the CPU of opening an incident.
 public enum Hex {
