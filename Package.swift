@@ -127,6 +127,8 @@ let package = Package(
             name: "RecipeKit",
             dependencies: [
                 "EuphrosyneCore",
+                // RetryPolicy: the reporters' attempts and back-off.
+                "EuphrosyneSupport",
                 "EuphrosyneRedis",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -155,6 +157,8 @@ let package = Package(
             name: "EuphrosyneRecipes",
             dependencies: [
                 "RecipeKit", "EuphrosyneCore", "EuphrosyneKubernetes",
+                // RetryPolicy: the attempts and back-off of the recipes that call other services.
+                "EuphrosyneSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -72,47 +72,40 @@ public struct BotNotifier: Notifier {
         if let incident = notification.incidentID {
             logger[metadataKey: "incident"] = "\(incident.uuidString.lowercased())"
         }
-        var attempt = 1
-        while true {
+        try await retry.run { (_: Int) -> RetryPolicy.Attempt<Void> in
             var request = HTTPClientRequest(url: baseURL + path)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
             request.headers.add(name: "User-Agent", value: "euphrosyne")
             request.body = .bytes(ByteBuffer(bytes: body))
 
-            var retryAfter: Duration?
-            let failure: String
+            let response: HTTPClientResponse
             do {
-                let response = try await httpClient.execute(request, timeout: .nanoseconds(requestTimeout.nanoseconds))
+                response = try await httpClient.execute(request, timeout: .nanoseconds(requestTimeout.nanoseconds))
                 // Drain the body so the connection can be reused.
                 _ = try? await response.body.collect(upTo: 64 * 1024)
-                switch response.status.code {
-                case 200..<300:
-                    logger.debug("bot accepted notification", metadata: ["kind": "\(notification.kind)"])
-                    return
-                case 429, 500..<600:
-                    failure = "bot answered \(response.status.code)"
-                    retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { .seconds($0) }
-                default:
-                    throw DeliveryError(description: "bot refused \(path) with \(response.status.code)")
-                }
-            } catch let error as DeliveryError {
-                throw error
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
-                failure = "\(error)"
+                return .retry(problem: "\(error)")
             }
-            guard attempt < retry.maxAttempts else {
-                throw DeliveryError(description: "bot unreachable after \(attempt) attempts: \(failure)")
+            switch response.status.code {
+            case 200..<300:
+                logger.debug("bot accepted notification", metadata: ["kind": "\(notification.kind)"])
+                return .done(())
+            case 429, 500..<600:
+                return .retry(problem: "bot answered \(response.status.code)",
+                              retryAfter: response.headers.first(name: "Retry-After").flatMap(Int.init).map { .seconds($0) })
+            default:
+                throw DeliveryError(description: "bot refused \(path) with \(response.status.code)")
             }
-            let delay = max(retry.delay(afterAttempt: attempt), retryAfter ?? .zero)
+        } willRetry: { attempt, failure, delay in
             logger.warning("bot notification failed; retrying", metadata: [
                 "kind": "\(notification.kind)", "attempt": "\(attempt)", "error": "\(failure)",
                 "retryIn": "\(delay)",
             ])
-            try await Task.sleep(for: delay)
-            attempt += 1
+        } giveUp: { attempts, failure in
+            DeliveryError(description: "bot unreachable after \(attempts) attempts: \(failure)")
         }
     }
 }

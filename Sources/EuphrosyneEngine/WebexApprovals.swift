@@ -137,24 +137,32 @@ public final class WebexApprovals: Service {
     /// Lists the webhooks, keeps (and updates) one for our target, deletes duplicates, creates it if missing;
     /// retried with back-off until it works or the service stops.
     func registerWebhookUntilDone() async {
-        var attempt = 1
-        while !Task.isCancelled {
-            do {
-                try await registerWebhook()
-                registered.withLock { $0 = true }
-                logger.notice("Webex webhook registered", metadata: ["target": "\(target.withLock { $0 })"])
-                return
-            } catch is CancellationError {
-                return
-            } catch {
-                let delay = retry.delay(afterAttempt: min(attempt, 10))
+        var untilDone = retry
+        untilDone.maxAttempts = .max
+        do {
+            try await untilDone.run { (_: Int) -> RetryPolicy.Attempt<Void> in
+                try Task.checkCancellation()
+                do {
+                    try await registerWebhook()
+                    return .done(())
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    return .retry(problem: "\(error)")
+                }
+            } willRetry: { _, failure, delay in
                 logger.error("cannot register the Webex webhook; retrying", metadata: [
-                    "error": "\(error)", "retryIn": "\(delay)",
+                    "error": "\(failure)", "retryIn": "\(delay)",
                 ])
-                do { try await Task.sleep(for: delay) } catch { return }
-                attempt += 1
+            } giveUp: { _, _ in
+                // Never reached: the attempts are unbounded; only cancellation ends them.
+                CancellationError()
             }
+        } catch {
+            return
         }
+        registered.withLock { $0 = true }
+        logger.notice("Webex webhook registered", metadata: ["target": "\(target.withLock { $0 })"])
     }
 
     func registerWebhook() async throws {

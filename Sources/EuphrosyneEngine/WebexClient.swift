@@ -159,8 +159,7 @@ public struct WebexClient: Sendable {
     }
 
     private func send(_ method: HTTPMethod, _ path: String, body: Data?) async throws -> Data {
-        var attempt = 1
-        while true {
+        try await retry.run { (_: Int) -> RetryPolicy.Attempt<Data> in
             var request = HTTPClientRequest(url: baseURL + path)
             request.method = method
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -169,38 +168,33 @@ public struct WebexClient: Sendable {
                 request.headers.add(name: "Content-Type", value: "application/json")
                 request.body = .bytes(ByteBuffer(bytes: body))
             }
-            var retryAfter: Duration?
-            let failure: String
+            let response: HTTPClientResponse
+            let answer: ByteBuffer
             do {
-                let response = try await httpClient.execute(request, timeout: .nanoseconds(requestTimeout.nanoseconds))
-                let answer = try await response.body.collect(upTo: 4 << 20)
-                let code = Int(response.status.code)
-                switch code {
-                case 200..<300:
-                    return Data(answer.readableBytesView)
-                case 429, 500..<600:
-                    failure = "Webex answered \(code)\(Self.errorDetail(answer, response.headers))"
-                    retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { .seconds($0) }
-                default:
-                    throw Failure(status: code, description: "Webex refused \(method) \(path) with \(code)\(Self.errorDetail(answer, response.headers))")
-                }
-            } catch let error as Failure {
-                throw error
+                response = try await httpClient.execute(request, timeout: .nanoseconds(requestTimeout.nanoseconds))
+                answer = try await response.body.collect(upTo: 4 << 20)
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
-                failure = "\(error)"
+                return .retry(problem: "\(error)")
             }
-            guard attempt < retry.maxAttempts else {
-                throw Failure(status: nil, description: "Webex unreachable after \(attempt) attempts (\(method) \(path)): \(failure)")
+            let code = Int(response.status.code)
+            switch code {
+            case 200..<300:
+                return .done(Data(answer.readableBytesView))
+            case 429, 500..<600:
+                return .retry(problem: "Webex answered \(code)\(Self.errorDetail(answer, response.headers))",
+                              retryAfter: response.headers.first(name: "Retry-After").flatMap(Int.init).map { .seconds($0) })
+            default:
+                throw Failure(status: code, description: "Webex refused \(method) \(path) with \(code)\(Self.errorDetail(answer, response.headers))")
             }
-            let delay = max(retry.delay(afterAttempt: attempt), retryAfter ?? .zero)
+        } willRetry: { attempt, failure, delay in
             logger.warning("Webex request failed; retrying", metadata: [
                 "method": "\(method)", "path": "\(path)", "attempt": "\(attempt)", "error": "\(failure)",
                 "retryIn": "\(delay)",
             ])
-            try await Task.sleep(for: delay)
-            attempt += 1
+        } giveUp: { attempts, failure in
+            Failure(status: nil, description: "Webex unreachable after \(attempts) attempts (\(method) \(path)): \(failure)")
         }
     }
 
