@@ -79,11 +79,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The coordinator that drives incidents, its ports and their adapters.
+        // The ports between the engine and its adapters, and the values they carry: launcher, registry, result
+        // source, notifier, store, approvals, replay cache. Adapters depend on this, never on the engine.
+        .target(
+            name: "EuphrosynePorts",
+            dependencies: ["EuphrosyneCore"],
+            swiftSettings: swiftSettings
+        ),
+        // The coordinator that drives incidents, and their adapters.
         .target(
             name: "EuphrosyneEngine",
             dependencies: [
                 "EuphrosyneCore",
+                "EuphrosynePorts",
                 "EuphrosyneSupport",
                 "EuphrosyneRedis",
                 "EuphrosyneKubernetes",
@@ -102,6 +110,7 @@ let package = Package(
             name: "EuphrosyneServer",
             dependencies: [
                 "EuphrosyneCore",
+                "EuphrosynePorts",
                 "EuphrosyneSupport",
                 "EuphrosyneEngine",
                 "EuphrosyneRedis",
@@ -139,6 +148,7 @@ let package = Package(
         .executableTarget(
             name: "euphrosyne",
             dependencies: [
+                "EuphrosynePorts",
                 "EuphrosyneKubernetes",
                 "EuphrosyneCore",
                 "EuphrosyneEngine",
@@ -175,7 +185,7 @@ let package = Package(
         .executableTarget(
             name: "euphrosyne-bench",
             dependencies: [
-                "EuphrosyneCore", "EuphrosyneEngine", "EuphrosyneRedis", "EuphrosyneSupport",
+                "EuphrosyneCore", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneRedis", "EuphrosyneSupport",
                 "EuphrosyneTestSupport", "KubernetesEmulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -190,6 +200,7 @@ let package = Package(
             name: "EuphrosyneTestSupport",
             dependencies: [
                 "EuphrosyneCore",
+                "EuphrosynePorts",
                 "EuphrosyneSupport",
                 "EuphrosyneEngine",
                 "EuphrosyneRedis",
@@ -265,7 +276,7 @@ let package = Package(
         .testTarget(
             name: "EuphrosyneEngineTests",
             dependencies: [
-                "EuphrosyneEngine", "EuphrosyneSupport", "EuphrosyneTestSupport",
+                "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneSupport", "EuphrosyneTestSupport",
                 // Counters the coordinator records (results refused), read back in tests.
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
@@ -274,7 +285,7 @@ let package = Package(
         .testTarget(
             name: "EuphrosyneServerTests",
             dependencies: [
-                "EuphrosyneServer", "EuphrosyneTestSupport",
+                "EuphrosyneServer", "EuphrosynePorts", "EuphrosyneTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 // OpenAPITests reads openapi.yaml.
@@ -303,8 +314,8 @@ let package = Package(
             dependencies: [
                 "KubernetesEmulator",
                 "EuphrosyneKubernetes",
-                "EuphrosyneServer", "EuphrosyneEngine", "EuphrosyneRedis", "EuphrosyneCore", "EuphrosyneSupport",
-                "EuphrosyneTestSupport",
+                "EuphrosyneServer", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneRedis", "EuphrosyneCore",
+                "EuphrosyneSupport", "EuphrosyneTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // ShippedRedisACLTests reads the manifests and hashes passwords as the init script does.
                 .product(name: "Yams", package: "Yams"),

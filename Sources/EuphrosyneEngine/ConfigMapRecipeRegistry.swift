@@ -1,5 +1,6 @@
 import EuphrosyneCore
 import EuphrosyneKubernetes
+import EuphrosynePorts
 import Foundation
 import Logging
 import ServiceLifecycle

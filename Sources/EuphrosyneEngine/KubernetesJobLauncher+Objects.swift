@@ -1,5 +1,6 @@
 import EuphrosyneCore
 import EuphrosyneKubernetes
+import EuphrosynePorts
 import Foundation
 
 // The objects the launcher sends, as values: what a recipe run looks like in the cluster (the original system's

@@ -1,4 +1,5 @@
 import EuphrosyneCore
+import EuphrosynePorts
 import EuphrosyneSupport
 import Foundation
 import Logging

@@ -1,4 +1,5 @@
 import EuphrosyneCore
+import EuphrosynePorts
 import EuphrosyneRedis
 import Foundation
 import Logging

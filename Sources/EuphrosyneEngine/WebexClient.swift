@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import EuphrosyneCore
+import EuphrosynePorts
 import EuphrosyneSupport
 import Foundation
 import Logging

@@ -1,4 +1,5 @@
 import EuphrosyneEngine
+import EuphrosynePorts
 import Hummingbird
 import HummingbirdCore
 import Logging

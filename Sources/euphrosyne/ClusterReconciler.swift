@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import EuphrosyneCore
 import EuphrosyneEngine
 import EuphrosyneKubernetes
+import EuphrosynePorts
 import EuphrosyneServer
 import Foundation
 import Logging

@@ -1,4 +1,5 @@
 import EuphrosyneEngine
+import EuphrosynePorts
 import EuphrosyneServer
 import Logging
 import ServiceLifecycle

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import EuphrosyneEngine
+import EuphrosynePorts
 import Foundation
 import Logging
 

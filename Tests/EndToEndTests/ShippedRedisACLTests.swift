@@ -1,5 +1,6 @@
 import Crypto
 import EuphrosyneCore
+import EuphrosynePorts
 import EuphrosyneSupport
 import EuphrosyneTestSupport
 import Foundation
