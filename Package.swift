@@ -94,7 +94,6 @@ let package = Package(
                 "EuphrosynePorts",
                 "EuphrosyneSupport",
                 "EuphrosyneRedis",
-                "EuphrosyneKubernetes",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,6 +101,30 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // HMAC-SHA1 of Webex webhook callbacks.
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Local mode's adapters: recipes as local processes, results over the HTTP callback.
+        .target(
+            name: "EuphrosyneLocal",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosynePorts",
+                // ChildProcess: each recipe run is one.
+                "EuphrosyneSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Cluster mode's adapters: recipes as Kubernetes Jobs, the registry from its ConfigMap.
+        .target(
+            name: "EuphrosyneCluster",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosynePorts",
+                "EuphrosyneKubernetes",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -149,6 +172,8 @@ let package = Package(
             name: "euphrosyne",
             dependencies: [
                 "EuphrosynePorts",
+                "EuphrosyneLocal",
+                "EuphrosyneCluster",
                 "EuphrosyneKubernetes",
                 "EuphrosyneCore",
                 "EuphrosyneEngine",
@@ -185,8 +210,8 @@ let package = Package(
         .executableTarget(
             name: "euphrosyne-bench",
             dependencies: [
-                "EuphrosyneCore", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneRedis", "EuphrosyneSupport",
-                "EuphrosyneTestSupport", "KubernetesEmulator",
+                "EuphrosyneCore", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneLocal", "EuphrosyneRedis",
+                "EuphrosyneSupport", "EuphrosyneTestSupport", "KubernetesEmulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -277,15 +302,31 @@ let package = Package(
             name: "EuphrosyneEngineTests",
             dependencies: [
                 "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneSupport", "EuphrosyneTestSupport",
+                // HTTPCallbackResultSource: the coordinator's tests run with local mode's result source.
+                "EuphrosyneLocal",
                 // Counters the coordinator records (results refused), read back in tests.
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The local launcher with real processes.
+        .testTarget(
+            name: "EuphrosyneLocalTests",
+            dependencies: ["EuphrosyneLocal", "EuphrosynePorts", "EuphrosyneCore", "EuphrosyneTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // The Jobs and ConfigMaps the cluster launcher sends, as values.
+        .testTarget(
+            name: "EuphrosyneClusterTests",
+            dependencies: ["EuphrosyneCluster", "EuphrosyneKubernetes", "EuphrosynePorts", "EuphrosyneCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EuphrosyneServerTests",
             dependencies: [
                 "EuphrosyneServer", "EuphrosynePorts", "EuphrosyneTestSupport",
+                // HTTPCallbackResultSource: the listeners' coordinator runs with local mode's result source.
+                "EuphrosyneLocal",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 // OpenAPITests reads openapi.yaml.
@@ -315,7 +356,7 @@ let package = Package(
                 "KubernetesEmulator",
                 "EuphrosyneKubernetes",
                 "EuphrosyneServer", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneRedis", "EuphrosyneCore",
-                "EuphrosyneSupport", "EuphrosyneTestSupport",
+                "EuphrosyneSupport", "EuphrosyneTestSupport", "EuphrosyneLocal", "EuphrosyneCluster",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // ShippedRedisACLTests reads the manifests and hashes passwords as the init script does.
                 .product(name: "Yams", package: "Yams"),

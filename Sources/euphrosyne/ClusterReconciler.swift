@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import EuphrosyneCluster
 import EuphrosyneCore
 import EuphrosyneEngine
 import EuphrosyneKubernetes

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import EuphrosyneCore
 import EuphrosyneEngine
+import EuphrosyneLocal
 import EuphrosynePorts
 import EuphrosyneRedis
 import EuphrosyneServer

@@ -1,5 +1,5 @@
+import EuphrosyneCluster
 import EuphrosyneCore
-import EuphrosyneEngine
 import EuphrosyneKubernetes
 import EuphrosynePorts
 import EuphrosyneTestSupport

@@ -1,4 +1,5 @@
 import EuphrosyneCore
+import EuphrosyneLocal
 import EuphrosynePorts
 import EuphrosyneTestSupport
 import Foundation

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import EuphrosyneCore
+import EuphrosyneLocal
 import EuphrosynePorts
 @testable import EuphrosyneEngine
 import EuphrosyneTestSupport

@@ -1,5 +1,6 @@
 import EuphrosyneCore
 import EuphrosyneEngine
+import EuphrosyneLocal
 import EuphrosynePorts
 import EuphrosyneServer
 import EuphrosyneTestSupport

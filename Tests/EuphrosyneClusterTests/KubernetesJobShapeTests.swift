@@ -4,7 +4,7 @@ import EuphrosynePorts
 import Foundation
 import Testing
 
-@testable import EuphrosyneEngine
+@testable import EuphrosyneCluster
 
 /// The Job and data ConfigMap the launcher sends, field for field (the original system's contract plus the production
 /// additions), built as values.

@@ -5,7 +5,7 @@ import Synchronization
 import EuphrosyneTestSupport
 import Testing
 
-@testable import EuphrosyneEngine
+@testable import EuphrosyneLocal
 
 @Suite struct LocalProcessLauncherTests {
     static let incident = UUID(uuidString: "0b3f7a52-9d4e-4c1a-8f00-5e6d7c8b9a01")!
