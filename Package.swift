@@ -93,7 +93,6 @@ let package = Package(
                 "EuphrosyneCore",
                 "EuphrosynePorts",
                 "EuphrosyneSupport",
-                "EuphrosyneRedis",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -128,6 +127,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Redis adapters: the incident store, results over pub/sub and their durable lists, the replay cache
+        // every replica shares.
+        .target(
+            name: "EuphrosyneRedisAdapters",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosynePorts",
+                "EuphrosyneRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP listeners (webhook + result callback, API).
         .target(
             name: "EuphrosyneServer",
@@ -136,7 +149,6 @@ let package = Package(
                 "EuphrosynePorts",
                 "EuphrosyneSupport",
                 "EuphrosyneEngine",
-                "EuphrosyneRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -174,6 +186,7 @@ let package = Package(
                 "EuphrosynePorts",
                 "EuphrosyneLocal",
                 "EuphrosyneCluster",
+                "EuphrosyneRedisAdapters",
                 "EuphrosyneKubernetes",
                 "EuphrosyneCore",
                 "EuphrosyneEngine",
@@ -321,6 +334,18 @@ let package = Package(
             dependencies: ["EuphrosyneCluster", "EuphrosyneKubernetes", "EuphrosynePorts", "EuphrosyneCore"],
             swiftSettings: swiftSettings
         ),
+        // The Redis adapters against a real redis-server; the result source feeding a real coordinator.
+        .testTarget(
+            name: "EuphrosyneRedisAdaptersTests",
+            dependencies: [
+                "EuphrosyneRedisAdapters", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneCore", "EuphrosyneRedis",
+                "EuphrosyneTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EuphrosyneServerTests",
             dependencies: [
@@ -357,6 +382,7 @@ let package = Package(
                 "EuphrosyneKubernetes",
                 "EuphrosyneServer", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneRedis", "EuphrosyneCore",
                 "EuphrosyneSupport", "EuphrosyneTestSupport", "EuphrosyneLocal", "EuphrosyneCluster",
+                "EuphrosyneRedisAdapters",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // ShippedRedisACLTests reads the manifests and hashes passwords as the init script does.
                 .product(name: "Yams", package: "Yams"),

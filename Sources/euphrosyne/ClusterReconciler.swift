@@ -4,6 +4,7 @@ import EuphrosyneCore
 import EuphrosyneEngine
 import EuphrosyneKubernetes
 import EuphrosynePorts
+import EuphrosyneRedisAdapters
 import EuphrosyneServer
 import Foundation
 import Logging

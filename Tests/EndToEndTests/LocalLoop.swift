@@ -4,6 +4,7 @@ import EuphrosyneEngine
 import EuphrosyneLocal
 import EuphrosynePorts
 import EuphrosyneRedis
+import EuphrosyneRedisAdapters
 import EuphrosyneServer
 import EuphrosyneTestSupport
 import Foundation

@@ -9,9 +9,8 @@ import NIOCore
 import Testing
 import Yams
 
-@testable import EuphrosyneEngine
+@testable import EuphrosyneRedisAdapters
 @testable import EuphrosyneRedis
-import EuphrosyneServer
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,4 @@
 import EuphrosyneCore
-import EuphrosyneEngine
 import EuphrosynePorts
 import EuphrosyneRedis
 import Foundation
