@@ -141,6 +141,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The notifier for the original Webex bot, in its protocol (POST /api/analysis, /api/status).
+        .target(
+            name: "EuphrosyneBot",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosynePorts",
+                // RetryPolicy: the attempts and back-off of each notification.
+                "EuphrosyneSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP listeners (webhook + result callback, API).
         .target(
             name: "EuphrosyneServer",
@@ -187,6 +202,7 @@ let package = Package(
                 "EuphrosyneLocal",
                 "EuphrosyneCluster",
                 "EuphrosyneRedisAdapters",
+                "EuphrosyneBot",
                 "EuphrosyneKubernetes",
                 "EuphrosyneCore",
                 "EuphrosyneEngine",
@@ -223,8 +239,8 @@ let package = Package(
         .executableTarget(
             name: "euphrosyne-bench",
             dependencies: [
-                "EuphrosyneCore", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneLocal", "EuphrosyneRedis",
-                "EuphrosyneSupport", "EuphrosyneTestSupport", "KubernetesEmulator",
+                "EuphrosyneCore", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneLocal", "EuphrosyneBot",
+                "EuphrosyneRedis", "EuphrosyneSupport", "EuphrosyneTestSupport", "KubernetesEmulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -334,6 +350,15 @@ let package = Package(
             dependencies: ["EuphrosyneCluster", "EuphrosyneKubernetes", "EuphrosynePorts", "EuphrosyneCore"],
             swiftSettings: swiftSettings
         ),
+        // The bot notifier against the fake bot.
+        .testTarget(
+            name: "EuphrosyneBotTests",
+            dependencies: [
+                "EuphrosyneBot", "EuphrosynePorts", "EuphrosyneCore", "EuphrosyneSupport", "EuphrosyneTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Redis adapters against a real redis-server; the result source feeding a real coordinator.
         .testTarget(
             name: "EuphrosyneRedisAdaptersTests",
@@ -382,7 +407,7 @@ let package = Package(
                 "EuphrosyneKubernetes",
                 "EuphrosyneServer", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneRedis", "EuphrosyneCore",
                 "EuphrosyneSupport", "EuphrosyneTestSupport", "EuphrosyneLocal", "EuphrosyneCluster",
-                "EuphrosyneRedisAdapters",
+                "EuphrosyneRedisAdapters", "EuphrosyneBot",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // ShippedRedisACLTests reads the manifests and hashes passwords as the init script does.
                 .product(name: "Yams", package: "Yams"),

@@ -172,7 +172,7 @@ public struct WebexClient: Sendable {
             let response: HTTPClientResponse
             let answer: ByteBuffer
             do {
-                response = try await httpClient.execute(request, timeout: .nanoseconds(requestTimeout.nanoseconds))
+                response = try await httpClient.execute(request, timeout: .nanoseconds(requestTimeout.wholeNanoseconds))
                 answer = try await response.body.collect(upTo: 4 << 20)
             } catch is CancellationError {
                 throw CancellationError()

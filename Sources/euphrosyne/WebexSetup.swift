@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import EuphrosyneBot
 import EuphrosyneEngine
 import EuphrosynePorts
 import Foundation

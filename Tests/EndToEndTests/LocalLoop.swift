@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import EuphrosyneBot
 import EuphrosyneCore
 import EuphrosyneEngine
 import EuphrosyneLocal

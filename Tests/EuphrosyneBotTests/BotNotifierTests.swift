@@ -6,7 +6,7 @@ import EuphrosyneTestSupport
 import Foundation
 import Testing
 
-@testable import EuphrosyneEngine
+@testable import EuphrosyneBot
 
 @Suite struct BotNotifierTests {
     static let incident = UUID(uuidString: "0b3f7a52-9d4e-4c1a-8f00-5e6d7c8b9a01")!

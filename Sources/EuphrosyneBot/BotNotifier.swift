@@ -82,7 +82,7 @@ public struct BotNotifier: Notifier {
 
             let response: HTTPClientResponse
             do {
-                response = try await httpClient.execute(request, timeout: .nanoseconds(requestTimeout.nanoseconds))
+                response = try await httpClient.execute(request, timeout: .nanoseconds(requestTimeout.wholeNanoseconds))
                 // Drain the body so the connection can be reused.
                 _ = try? await response.body.collect(upTo: 64 * 1024)
             } catch is CancellationError {
@@ -108,11 +108,5 @@ public struct BotNotifier: Notifier {
         } giveUp: { attempts, failure in
             DeliveryError(description: "bot unreachable after \(attempts) attempts: \(failure)")
         }
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }
