@@ -86,20 +86,16 @@ let package = Package(
             dependencies: ["EuphrosyneCore"],
             swiftSettings: swiftSettings
         ),
-        // The coordinator that drives incidents, and their adapters.
+        // The coordinator that drives incidents through the ports; it depends on no adapter.
         .target(
             name: "EuphrosyneEngine",
             dependencies: [
                 "EuphrosyneCore",
                 "EuphrosynePorts",
                 "EuphrosyneSupport",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                // HMAC-SHA1 of Webex webhook callbacks.
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -173,12 +169,36 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                // HMAC-SHA256 of signed API requests (and, for the Webex bot, HMAC-SHA1 of its callbacks).
+                // HMAC-SHA256 of signed API requests.
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             // openapi.yaml is a symlink to the repository root's openapi.yaml, compiled into the binary and served
             // at GET /openapi.yaml (see OpenAPIRoutes.swift).
             resources: [.embedInCode("openapi.yaml")],
+            swiftSettings: swiftSettings
+        ),
+        // The built-in Webex integration: the REST client, the notifier (markdown and Adaptive Cards), card-button
+        // approvals (through the ApprovalHandling port), and its callback route, mounted on the API listener as
+        // ListenerRoutes.
+        .target(
+            name: "EuphrosyneWebex",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosynePorts",
+                // RetryPolicy, Hex, ConstantTime.
+                "EuphrosyneSupport",
+                // ListenerRoutes, APIError, RequestBody, JSONResponse for POST /api/webex/events.
+                "EuphrosyneServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // HMAC-SHA1 of Webex webhook callbacks (X-Spark-Signature).
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The Swift SDK for writing recipes.
@@ -203,6 +223,7 @@ let package = Package(
                 "EuphrosyneCluster",
                 "EuphrosyneRedisAdapters",
                 "EuphrosyneBot",
+                "EuphrosyneWebex",
                 "EuphrosyneKubernetes",
                 "EuphrosyneCore",
                 "EuphrosyneEngine",
@@ -359,6 +380,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Webex client and notifier against FakeWebex (and FakeWebex held to Webex's contract), the card and the
+        // callback checks as values.
+        .testTarget(
+            name: "EuphrosyneWebexTests",
+            dependencies: [
+                "EuphrosyneWebex", "EuphrosynePorts", "EuphrosyneCore", "EuphrosyneSupport", "EuphrosyneTestSupport",
+                // WebexPureTests builds WebexApprovals around a real coordinator (never run).
+                "EuphrosyneEngine", "EuphrosyneLocal",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Redis adapters against a real redis-server; the result source feeding a real coordinator.
         .testTarget(
             name: "EuphrosyneRedisAdaptersTests",
@@ -377,6 +413,8 @@ let package = Package(
                 "EuphrosyneServer", "EuphrosynePorts", "EuphrosyneTestSupport",
                 // HTTPCallbackResultSource: the listeners' coordinator runs with local mode's result source.
                 "EuphrosyneLocal",
+                // OpenAPITests: the Webex callback is one of the API listener's documented routes.
+                "EuphrosyneWebex",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 // OpenAPITests reads openapi.yaml.
@@ -407,7 +445,7 @@ let package = Package(
                 "EuphrosyneKubernetes",
                 "EuphrosyneServer", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneRedis", "EuphrosyneCore",
                 "EuphrosyneSupport", "EuphrosyneTestSupport", "EuphrosyneLocal", "EuphrosyneCluster",
-                "EuphrosyneRedisAdapters", "EuphrosyneBot",
+                "EuphrosyneRedisAdapters", "EuphrosyneBot", "EuphrosyneWebex",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // ShippedRedisACLTests reads the manifests and hashes passwords as the init script does.
                 .product(name: "Yams", package: "Yams"),

@@ -1,6 +1,7 @@
 import EuphrosyneEngine
 import EuphrosynePorts
 import EuphrosyneServer
+import EuphrosyneWebex
 import Logging
 import ServiceLifecycle
 
@@ -44,7 +45,8 @@ struct ReconcilerServices {
         let api = Listeners.api(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.apiPort,
             logger: Logger(label: "euphrosyne.api"), exporter: exporter, credentials: settings.apiCredentials,
-            replayCache: replayCache, webex: webex, limits: settings.listenerLimits,
+            replayCache: replayCache, routes: webex.map { [WebexRoutes(approvals: $0)] } ?? [],
+            limits: settings.listenerLimits,
             onServerRunning: { port in logger.notice("API listener ready", metadata: ["host": "\(host)", "port": "\(port)"]) }
         )
         // Shutdown runs in reverse: the API stops first, the coordinator drains while the webhook listener (and

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import EuphrosyneBot
 import EuphrosyneEngine
 import EuphrosynePorts
+import EuphrosyneWebex
 import Foundation
 import Logging
 

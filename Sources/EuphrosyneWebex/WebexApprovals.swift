@@ -51,7 +51,8 @@ public final class WebexApprovals: Service {
 
     let client: WebexClient
     let notifier: WebexNotifier
-    let coordinator: IncidentCoordinator
+    /// The coordinator, seen through the approvals port.
+    let coordinator: any ApprovalHandling
     let configuration: Configuration
     let retry: RetryPolicy
     let logger: Logger
@@ -64,7 +65,7 @@ public final class WebexApprovals: Service {
     /// The callback URL registered at start; `setTargetURL` may set it before `run()` (tests bind port 0).
     private let target: Mutex<String>
 
-    public init(client: WebexClient, notifier: WebexNotifier, coordinator: IncidentCoordinator,
+    public init(client: WebexClient, notifier: WebexNotifier, coordinator: any ApprovalHandling,
                 configuration: Configuration, retry: RetryPolicy = RetryPolicy(initialDelay: .seconds(1), maxDelay: .seconds(60)),
                 logger: Logger = Logger(label: "euphrosyne.webex.approvals")) {
         self.client = client

@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import EuphrosyneCore
-import EuphrosyneEngine
 import EuphrosynePorts
 import EuphrosyneSupport
 import EuphrosyneTestSupport
+import EuphrosyneWebex
 import Foundation
 import Testing
 

@@ -1,11 +1,13 @@
 import AsyncHTTPClient
 import EuphrosyneCore
+import EuphrosyneEngine
 import EuphrosyneLocal
 import EuphrosynePorts
-@testable import EuphrosyneEngine
 import EuphrosyneTestSupport
 import Foundation
 import Testing
+
+@testable import EuphrosyneWebex
 
 /// The Webex integration's pure parts: the card, the text limits, the signature check, the allow-list.
 @Suite struct WebexPureTests {
