@@ -215,25 +215,42 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "euphrosyne",
+        // The app builder: ServeSettings (from ServeOptions and the environment) and ReconcilerApp, which wires
+        // either mode's adapters, the coordinator and the listeners into one ServiceGroup. Used by the CLI's `serve`
+        // and by the end-to-end tests, so neither copies the wiring.
+        .target(
+            name: "EuphrosyneApp",
             dependencies: [
+                "EuphrosyneCore",
                 "EuphrosynePorts",
+                "EuphrosyneEngine",
+                "EuphrosyneServer",
                 "EuphrosyneLocal",
                 "EuphrosyneCluster",
                 "EuphrosyneRedisAdapters",
                 "EuphrosyneBot",
                 "EuphrosyneWebex",
-                "EuphrosyneKubernetes",
-                "EuphrosyneCore",
-                "EuphrosyneEngine",
                 "EuphrosyneRedis",
+                "EuphrosyneKubernetes",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The CLI: `serve` parses its flags into ServeOptions and runs ReconcilerApp; the other commands are small
+        // clients of the API.
+        .executableTarget(
+            name: "euphrosyne",
+            dependencies: [
+                "EuphrosyneApp",
+                "EuphrosyneCore",
+                // JSONLogHandler, which `serve` bootstraps logging with.
                 "EuphrosyneServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

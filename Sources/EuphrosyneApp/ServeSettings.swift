@@ -1,4 +1,3 @@
-import ArgumentParser
 import EuphrosyneCore
 import EuphrosyneEngine
 import EuphrosyneKubernetes
@@ -6,52 +5,59 @@ import EuphrosyneServer
 import Foundation
 import Logging
 
-/// The resolved configuration of `serve`: each flag, else its environment variable, else the default.
-struct ServeSettings {
-    var local: Bool
+/// The resolved configuration of `serve`: each flag (`ServeOptions`), else its environment variable, else the
+/// default. What `ReconcilerApp.build` takes; the CLI builds it from its flags, tests from options of their own (and
+/// may then change a setting, e.g. `drainTimeout`, that has no flag).
+public struct ServeSettings: Sendable {
+    public var local: Bool
     /// The registry file of local mode; cluster mode reads the ConfigMap.
-    var recipesFile: String?
+    public var recipesFile: String?
     /// Cluster mode: where the reconciler runs (its registry ConfigMap is there) and how it reaches the API.
-    var reconcilerNamespace: String?
-    var kubernetes: KubernetesConfiguration?
-    var aggregatorAddress: String
-    var redisAddress: String
-    var webexBotAddress: String?
+    public var reconcilerNamespace: String?
+    public var kubernetes: KubernetesConfiguration?
+    public var aggregatorAddress: String
+    public var redisAddress: String
+    public var webexBotAddress: String?
     /// The built-in Webex integration, when `WEBEX_TOKEN` is given.
-    var webex: WebexSettings?
-    var recipeTimeoutSeconds: Int
-    var recipeNamespace: String?
+    public var webex: WebexSettings?
+    public var recipeTimeoutSeconds: Int
+    public var recipeNamespace: String?
     /// The Secret recipe Jobs get `REDIS_PASSWORD` from, and their `REDIS_USERNAME`; nil: none.
-    var recipeRedisSecret: String?
-    var recipeRedisUsername: String?
+    public var recipeRedisSecret: String?
+    public var recipeRedisUsername: String?
     /// Whether results published on Redis must be signed.
-    var requireSignedResults: Bool
-    var host: String
-    var webhookPort: Int
-    var apiPort: Int
-    var callbackURL: String?
-    var approvalWindowSeconds: Int
-    var retentionSeconds: Int
-    var redisUsername: String?
-    var redisPassword: String?
-    var maxRuns: Int
-    var intakeQueue: Int
-    var maxIncidentsPerAlertname: Int?
-    var maxOpenIncidents: Int
-    var maxStoredIncidents: Int
+    public var requireSignedResults: Bool
+    public var host: String
+    public var webhookPort: Int
+    public var apiPort: Int
+    public var callbackURL: String?
+    public var approvalWindowSeconds: Int
+    public var retentionSeconds: Int
+    public var redisUsername: String?
+    public var redisPassword: String?
+    public var maxRuns: Int
+    public var intakeQueue: Int
+    public var maxIncidentsPerAlertname: Int?
+    public var maxOpenIncidents: Int
+    public var maxStoredIncidents: Int
     /// Read timeout and connection cap of both listeners.
-    var listenerLimits: ListenerLimits
-    var approveResolved: Bool
-    var approveAnyAction: Bool
+    public var listenerLimits: ListenerLimits
+    public var approveResolved: Bool
+    public var approveAnyAction: Bool
     /// Who may call the API listener (open when empty).
-    var apiCredentials: APICredentials
+    public var apiCredentials: APICredentials
     /// What /webhook asks of senders (nothing by default).
-    var webhookCredentials: WebhookCredentials
-    var logLevel: Logger.Level
+    public var webhookCredentials: WebhookCredentials
+    public var logLevel: Logger.Level
     /// One JSON object per log line (cluster mode's default) rather than text.
-    var jsonLogs: Bool
+    public var jsonLogs: Bool
+    /// On graceful shutdown, how long running recipes and notifications get to finish. No flag: the coordinator's
+    /// default (25 s); tests shorten it.
+    public var drainTimeout: Duration = CoordinatorConfiguration().drainTimeout
 
-    init(options: Serve, environment: [String: String]) throws {
+    /// Resolves `options` against `environment`. Throws `SettingsError` with the message the user sees when a
+    /// setting cannot be used.
+    public init(options: ServeOptions, environment: [String: String]) throws {
         func value(_ flag: String?, _ variable: String) -> String? {
             if let flag { return flag }
             guard let text = environment[variable], !text.isEmpty else { return nil }
@@ -63,19 +69,19 @@ struct ServeSettings {
                 number = flag
             } else if let text = value(nil, variable) {
                 guard let parsed = Int(text) else {
-                    throw ValidationError("\(variable)=\(text) is not a whole number")
+                    throw SettingsError("\(variable)=\(text) is not a whole number")
                 }
                 number = parsed
             } else {
                 number = fallback
             }
             guard range.contains(number) else {
-                throw ValidationError("\(variable) must be between \(range.lowerBound) and \(range.upperBound), not \(number)")
+                throw SettingsError("\(variable) must be between \(range.lowerBound) and \(range.upperBound), not \(number)")
             }
             return number
         }
 
-        local = options.local || ["1", "true", "yes"].contains(environment["EUPHROSYNE_LOCAL"]?.lowercased() ?? "")
+        local = options.local == true || ["1", "true", "yes"].contains(environment["EUPHROSYNE_LOCAL"]?.lowercased() ?? "")
         if !local {
             // Cluster mode when this runs in a pod or a kubeconfig is there; otherwise local mode, which needs
             // nothing else.
@@ -86,13 +92,13 @@ struct ServeSettings {
                     if !paths.isEmpty { kubernetes = try KubernetesConfiguration.kubeconfig(paths: paths) }
                 }
             } catch {
-                throw ValidationError("cluster mode: \(error.description) (start with --local to run recipes as local processes)")
+                throw SettingsError("cluster mode: \(error.description) (start with --local to run recipes as local processes)")
             }
             local = kubernetes == nil
         }
         if local {
             guard let recipes = value(options.recipes, "RECIPES_FILE") else {
-                throw ValidationError(
+                throw SettingsError(
                     "local mode needs a recipe registry: --recipes FILE (ConfigMap format, e.g. examples/recipes.yaml)"
                 )
             }
@@ -109,12 +115,12 @@ struct ServeSettings {
         webexBotAddress = value(options.webexBotAddress, "WEBEX_BOT_ADDRESS")
         if let bot = webexBotAddress {
             guard let url = URL(string: bot), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-                throw ValidationError("the Webex bot address must be an http(s) URL, not \"\(bot)\"")
+                throw SettingsError("the Webex bot address must be an http(s) URL, not \"\(bot)\"")
             }
         }
         webex = try WebexSettings(options: options, environment: environment)
         if webex != nil, webexBotAddress != nil {
-            throw ValidationError("choose one notifier: the built-in Webex integration (WEBEX_TOKEN) or the bot (WEBEX_BOT_ADDRESS)")
+            throw SettingsError("choose one notifier: the built-in Webex integration (WEBEX_TOKEN) or the bot (WEBEX_BOT_ADDRESS)")
         }
         recipeTimeoutSeconds = try integer(options.recipeTimeout, "RECIPE_TIMEOUT", default: 300, range: 1...86_400)
         recipeNamespace = value(options.recipeNamespace, "RECIPE_NAMESPACE") ?? reconcilerNamespace
@@ -125,13 +131,13 @@ struct ServeSettings {
         }
         recipeRedisSecret = disableable(options.recipeRedisSecret, "RECIPE_REDIS_SECRET", default: "euphrosyne-redis")
         if let secret = recipeRedisSecret, !RecipeResources.isDNSSubdomain(secret) {
-            throw ValidationError("RECIPE_REDIS_SECRET must be a Secret name (a DNS-1123 subdomain), not \"\(secret)\"")
+            throw SettingsError("RECIPE_REDIS_SECRET must be a Secret name (a DNS-1123 subdomain), not \"\(secret)\"")
         }
         recipeRedisUsername = disableable(options.recipeRedisUsername, "RECIPE_REDIS_USERNAME", default: "euphrosyne-recipe")
         if let user = recipeRedisUsername, user.contains(where: { $0.isWhitespace || $0.isNewline }) {
-            throw ValidationError("RECIPE_REDIS_USERNAME must not contain spaces, not \"\(user)\"")
+            throw SettingsError("RECIPE_REDIS_USERNAME must not contain spaces, not \"\(user)\"")
         }
-        requireSignedResults = options.requireSignedResults
+        requireSignedResults = options.requireSignedResults == true
             || ["1", "true", "yes"].contains(environment["REQUIRE_SIGNED_RESULTS"]?.lowercased() ?? "")
         // Local mode runs on a laptop, with the API open by default: only this machine may reach it unless the user
         // says otherwise. In a pod, the listeners must take traffic from the Service.
@@ -156,42 +162,42 @@ struct ServeSettings {
         maxStoredIncidents = try integer(options.maxStoredIncidents, "MAX_STORED_INCIDENTS", default: 10_000,
                                          range: 1...10_000_000)
         guard maxStoredIncidents >= maxOpenIncidents else {
-            throw ValidationError("MAX_STORED_INCIDENTS (\(maxStoredIncidents)) must be at least MAX_OPEN_INCIDENTS (\(maxOpenIncidents)): open incidents are never deleted to make room")
+            throw SettingsError("MAX_STORED_INCIDENTS (\(maxStoredIncidents)) must be at least MAX_OPEN_INCIDENTS (\(maxOpenIncidents)): open incidents are never deleted to make room")
         }
         listenerLimits = ListenerLimits(
             readTimeout: .seconds(try integer(options.readTimeout, "READ_TIMEOUT", default: 30, range: 1...3_600)),
             maxConnections: try integer(options.maxConnections, "MAX_CONNECTIONS", default: 1_024, range: 1...1_000_000)
         )
-        approveResolved = options.approveResolved
+        approveResolved = options.approveResolved == true
             || ["1", "true", "yes"].contains(environment["APPROVE_RESOLVED"]?.lowercased() ?? "")
         redisUsername = value(nil, "REDIS_USERNAME")
-        approveAnyAction = options.approveAnyAction
+        approveAnyAction = options.approveAnyAction == true
             || ["1", "true", "yes"].contains(environment["APPROVE_ANY_ACTION"]?.lowercased() ?? "")
         /// name:secret entries from a file flag, its `*_FILE` variable, or the inline variable.
         func credentials(file flag: String?, fileVariable: String, inlineVariable: String?) throws -> [(name: String, secret: String)] {
             do {
                 if let path = value(flag, fileVariable) {
                     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                        throw ValidationError("cannot read \(fileVariable) file \(path)")
+                        throw SettingsError("cannot read \(fileVariable) file \(path)")
                     }
                     let entries = try CredentialList.parse(text, source: path)
                     // A file that is there but empty (a Secret mounted without its key's content) would leave the
                     // listener open without anyone having asked for that.
                     guard !entries.isEmpty else {
-                        throw ValidationError("\(fileVariable) file \(path) holds no name:secret entry; refusing to run with the listener open")
+                        throw SettingsError("\(fileVariable) file \(path) holds no name:secret entry; refusing to run with the listener open")
                     }
                     return entries
                 }
                 if let inlineVariable, let text = value(nil, inlineVariable) {
                     let entries = try CredentialList.parse(text, source: inlineVariable)
                     guard !entries.isEmpty else {
-                        throw ValidationError("\(inlineVariable) holds no name:secret entry; refusing to run with the listener open")
+                        throw SettingsError("\(inlineVariable) holds no name:secret entry; refusing to run with the listener open")
                     }
                     return entries
                 }
                 return []
             } catch let problem as CredentialList.Problem {
-                throw ValidationError(problem.description)
+                throw SettingsError(problem.description)
             }
         }
         let tokens = try credentials(file: options.apiTokensFile, fileVariable: "API_TOKENS_FILE", inlineVariable: "API_TOKENS")
@@ -210,23 +216,23 @@ struct ServeSettings {
         redisPassword = value(nil, "REDIS_PASSWORD")
         let levelText = value(options.logLevel, "LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
-            throw ValidationError("unknown log level \"\(levelText)\"")
+            throw SettingsError("unknown log level \"\(levelText)\"")
         }
         logLevel = level
         switch value(options.logFormat, "LOG_FORMAT")?.lowercased() {
         case nil: jsonLogs = !local
         case "json": jsonLogs = true
         case "text": jsonLogs = false
-        case let other?: throw ValidationError("unknown log format \"\(other)\": use json or text")
+        case let other?: throw SettingsError("unknown log format \"\(other)\": use json or text")
         }
         if !local, redisAddress.isEmpty {
-            throw ValidationError("cluster mode needs --redis-address (REDIS_ADDRESS): recipes in Jobs report over Redis, and incidents are kept there")
+            throw SettingsError("cluster mode needs --redis-address (REDIS_ADDRESS): recipes in Jobs report over Redis, and incidents are kept there")
         }
     }
 
     /// The coordinator's settings, the same in both modes.
     var coordinatorConfiguration: CoordinatorConfiguration {
-        CoordinatorConfiguration(
+        var configuration = CoordinatorConfiguration(
             defaultRecipeTimeoutSeconds: recipeTimeoutSeconds, approvalWindowSeconds: approvalWindowSeconds,
             aggregatorAddress: aggregatorAddress, redisAddress: redisAddress, maxRunsInFlight: maxRuns,
             intakeQueueCapacity: intakeQueue, incidentsPerAlertNamePerHour: maxIncidentsPerAlertname,
@@ -234,5 +240,18 @@ struct ServeSettings {
             approvesResolvedIncidents: approveResolved, approvesUnsuggestedActions: approveAnyAction,
             requireSignedResults: requireSignedResults
         )
+        configuration.drainTimeout = drainTimeout
+        return configuration
     }
+}
+
+/// A setting of `serve` that cannot be used, with the message the user sees; the CLI shows it as a usage error.
+public struct SettingsError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
 }

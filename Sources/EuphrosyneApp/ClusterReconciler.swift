@@ -16,16 +16,18 @@ import ServiceLifecycle
 struct ClusterReconciler {
     var settings: ServeSettings
     var logger: Logger
+    var configuration: KubernetesConfiguration
+    var reconcilerNamespace: String
+    var recipeNamespace: String
+    var hooks: ReconcilerApp.Hooks
+    var shutsDownOnSignals: Bool
 
     func run() async throws {
-        guard let configuration = settings.kubernetes, let reconcilerNamespace = settings.reconcilerNamespace,
-              let recipeNamespace = settings.recipeNamespace
-        else { throw ReconcilerStartError("cluster mode without a Kubernetes configuration") }
         let base = MetricsExporter()
         let client: KubernetesClient
         do {
             client = try KubernetesClient(configuration: configuration, metricsFactory: base.metrics.factory,
-                                          logger: Logger(label: "euphrosyne.kubernetes"))
+                                          logger: settings.logger("euphrosyne.kubernetes"))
         } catch {
             throw ReconcilerStartError("cannot set up the Kubernetes client: \(error)")
         }
@@ -63,18 +65,19 @@ struct ClusterReconciler {
         let redis = try RedisParts(settings: settings, logger: logger)
         let exporter = base.sampling([redis.sampler(into: base.metrics)])
         let registry = ConfigMapRecipeRegistry(client: client, namespace: reconcilerNamespace,
-                                               logger: Logger(label: "euphrosyne.registry"))
+                                               logger: settings.logger("euphrosyne.registry"))
         let launcher = KubernetesJobLauncher(
             client: client,
             settings: .init(namespace: recipeNamespace, redisUsername: settings.recipeRedisUsername,
                             redisPasswordSecret: settings.recipeRedisSecret),
-            logger: Logger(label: "euphrosyne.launcher.kubernetes")
+            logger: settings.logger("euphrosyne.launcher.kubernetes")
         )
         let notifiers = NotifierChoice(settings: settings, httpClient: httpClient, registry: registry)
         let coordinator = IncidentCoordinator(
             registry: registry, launcher: launcher, resultSource: redis.results, notifier: notifiers.notifier,
             store: redis.store,
-            configuration: settings.coordinatorConfiguration, metrics: exporter.metrics
+            configuration: settings.coordinatorConfiguration, metrics: exporter.metrics,
+            logger: settings.logger("euphrosyne.coordinator")
         )
         logger.notice("starting in cluster mode", metadata: [
             "apiServer": "\(client.configuration.server)", "namespace": "\(reconcilerNamespace)",
@@ -90,7 +93,8 @@ struct ClusterReconciler {
                 (name: "kubernetes", check: { client.isReachable ? nil : "the Kubernetes API server does not answer" }),
             ],
             servicesBefore: redis.services.map(\.service) + [registry, launcher], exporter: exporter,
-            replayCache: RedisReplayCache(client: redis.client)
+            replayCache: RedisReplayCache(client: redis.client),
+            onWebhookPort: hooks.webhookListening, onAPIPort: hooks.apiListening, shutsDownOnSignals: shutsDownOnSignals
         ).run()
     }
 }

@@ -23,6 +23,10 @@ struct ReconcilerServices {
     var replayCache: any ReplayCache = InMemoryReplayCache()
     /// Told the webhook listener's port once it listens.
     var onWebhookPort: @Sendable (Int) async -> Void = { _ in }
+    /// Told the API listener's port once it listens.
+    var onAPIPort: @Sendable (Int) async -> Void = { _ in }
+    /// Whether SIGTERM and SIGINT shut the group down gracefully (`serve`), rather than only the group it runs in.
+    var shutsDownOnSignals = true
 
     func run() async throws {
         let coordinator = self.coordinator
@@ -32,10 +36,11 @@ struct ReconcilerServices {
         let readiness = Readiness([(name: "coordinator", check: accepting)] + readinessChecks)
         let logger = self.logger
         let onWebhookPort = self.onWebhookPort
+        let onAPIPort = self.onAPIPort
         let host = settings.host
         let webhook = Listeners.webhook(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.webhookPort,
-            logger: Logger(label: "euphrosyne.webhook"), exporter: exporter, credentials: settings.webhookCredentials,
+            logger: settings.logger("euphrosyne.webhook"), exporter: exporter, credentials: settings.webhookCredentials,
             limits: settings.listenerLimits,
             onServerRunning: { port in
                 await onWebhookPort(port)
@@ -44,10 +49,13 @@ struct ReconcilerServices {
         )
         let api = Listeners.api(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.apiPort,
-            logger: Logger(label: "euphrosyne.api"), exporter: exporter, credentials: settings.apiCredentials,
+            logger: settings.logger("euphrosyne.api"), exporter: exporter, credentials: settings.apiCredentials,
             replayCache: replayCache, routes: webex.map { [WebexRoutes(approvals: $0)] } ?? [],
             limits: settings.listenerLimits,
-            onServerRunning: { port in logger.notice("API listener ready", metadata: ["host": "\(host)", "port": "\(port)"]) }
+            onServerRunning: { port in
+                await onAPIPort(port)
+                logger.notice("API listener ready", metadata: ["host": "\(host)", "port": "\(port)"])
+            }
         )
         // Shutdown runs in reverse: the API stops first, the coordinator drains while the webhook listener (and
         // Redis) still bring the results of running recipes, then the webhook listener and the rest stop.
@@ -70,7 +78,7 @@ struct ReconcilerServices {
             ] + (webex.map { [.init(service: $0)] } ?? []) + [
                 .init(service: api),
             ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            gracefulShutdownSignals: shutsDownOnSignals ? [.sigterm, .sigint] : [],
             logger: logger
         ))
         try await group.run()

@@ -11,13 +11,15 @@ import Logging
 import ServiceLifecycle
 
 /// Wires local mode: the registry file, local processes, the HTTP result callback, an in-memory store, and the
-/// bot or log notifier; then runs both listeners and the coordinator until SIGTERM/SIGINT.
+/// bot or log notifier; then runs both listeners and the coordinator until a graceful shutdown.
 struct LocalReconciler {
     var settings: ServeSettings
     var logger: Logger
+    var catalog: RecipeCatalog
+    var hooks: ReconcilerApp.Hooks
+    var shutsDownOnSignals: Bool
 
     func run() async throws {
-        let catalog = try loadCatalog()
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             try await serve(catalog: catalog, httpClient: httpClient)
@@ -34,7 +36,8 @@ struct LocalReconciler {
         let callback = HTTPCallbackResultSource(
             baseURL: settings.callbackURL ?? "http://127.0.0.1:\(settings.webhookPort)"
         )
-        var launcher = LocalProcessLauncher(extraSearchPaths: Self.executableDirectory().map { [$0] } ?? [])
+        var launcher = LocalProcessLauncher(extraSearchPaths: Self.executableDirectory().map { [$0] } ?? [],
+                                            logger: settings.logger("euphrosyne.launcher.local"))
 
         // With Redis, results also come over pub/sub (recipes written for the original system publish there) and
         // incidents live in Redis, so a restart resumes them; recipes then keep running across the restart.
@@ -48,7 +51,7 @@ struct LocalReconciler {
         let coordinator = IncidentCoordinator(
             registry: registry, launcher: launcher, resultSource: resultSource,
             notifier: notifiers.notifier, store: store, configuration: settings.coordinatorConfiguration,
-            metrics: exporter.metrics
+            metrics: exporter.metrics, logger: settings.logger("euphrosyne.coordinator")
         )
         var checks: [(name: String, check: Readiness.Check)] = []
         if let redis {
@@ -56,6 +59,7 @@ struct LocalReconciler {
         }
         let callbackSource = callback
         let explicitCallback = settings.callbackURL != nil
+        let webhookListening = hooks.webhookListening
         logger.notice("starting in local mode", metadata: [
             "recipes": "\(settings.recipesFile ?? "")",
             "debugging": "\(catalog.enabledDebugging.map(\.name).joined(separator: ","))",
@@ -68,11 +72,17 @@ struct LocalReconciler {
             webex: notifiers.approvals(coordinator: coordinator, settings: settings, logger: logger), readinessChecks: checks,
             servicesBefore: (redis?.services ?? []).map(\.service), exporter: exporter,
             replayCache: redis.map { RedisReplayCache(client: $0.client) } ?? InMemoryReplayCache(),
-            onWebhookPort: { port in if !explicitCallback { callbackSource.setBaseURL("http://127.0.0.1:\(port)") } }
+            onWebhookPort: { port in
+                if !explicitCallback { callbackSource.setBaseURL("http://127.0.0.1:\(port)") }
+                await webhookListening(port)
+            },
+            onAPIPort: hooks.apiListening, shutsDownOnSignals: shutsDownOnSignals
         ).run()
     }
 
-    private func loadCatalog() throws -> RecipeCatalog {
+    /// The registry file of `settings`, its problems logged; `ReconcilerStartError` when it cannot be read or has
+    /// no usable recipe.
+    static func loadCatalog(settings: ServeSettings, logger: Logger) throws -> RecipeCatalog {
         let text: String
         let path = settings.recipesFile ?? ""
         do {
@@ -101,59 +111,4 @@ struct LocalReconciler {
         }
         return URL(fileURLWithPath: path).deletingLastPathComponent().path
     }
-}
-
-/// The Redis side of cluster mode, and of local mode with `--redis-address`: one command client, one subscriber connection for every
-/// result channel, and the result source on top of them.
-struct RedisParts {
-    let client: RedisClient
-    let subscriber: RedisSubscriber
-    let results: RedisResultSource
-    let store: RedisIncidentStore
-
-    init(settings: ServeSettings, logger: Logger) throws {
-        var configuration: RedisConfiguration
-        do {
-            configuration = try RedisConfiguration(address: settings.redisAddress)
-        } catch {
-            throw ReconcilerStartError("--redis-address \"\(settings.redisAddress)\" is not usable: \(error)")
-        }
-        if let password = settings.redisPassword {
-            configuration.password = password
-            configuration.username = settings.redisUsername
-        }
-        configuration.clientName = "euphrosyne"
-        client = RedisClient(configuration: configuration, logger: Logger(label: "euphrosyne.redis"))
-        var subscriberConfiguration = configuration
-        subscriberConfiguration.clientName = "euphrosyne-subscriber"
-        subscriber = RedisSubscriber(configuration: subscriberConfiguration, logger: Logger(label: "euphrosyne.redis.subscriber"))
-        results = RedisResultSource(subscriber: subscriber, client: client)
-        store = RedisIncidentStore(client: client, retentionSeconds: settings.retentionSeconds,
-                                   capacity: settings.maxStoredIncidents)
-    }
-
-    /// Exports the connections' reconnects and the subscriber's dropped messages into `metrics` at each scrape.
-    func sampler(into metrics: ReconcilerMetrics) -> @Sendable () async -> Void {
-        let client = self.client
-        let subscriber = self.subscriber
-        let store = self.store
-        return {
-            metrics.exportTotal("euphrosyne_incidents_undecodable_total", total: store.undecodableIncidents)
-            metrics.exportTotal("euphrosyne_redis_reconnects_total", [("connection", "commands")], total: client.reconnects)
-            metrics.exportTotal("euphrosyne_redis_reconnects_total", [("connection", "subscriber")],
-                                total: subscriber.reconnects)
-            metrics.exportTotal("euphrosyne_redis_dropped_messages_total", total: subscriber.droppedMessages)
-            metrics.gauge("euphrosyne_redis_subscribed_channels", Double(subscriber.activeChannels))
-        }
-    }
-
-    /// In start order: the client and subscriber before the result source that uses them.
-    var services: [ServiceGroupConfiguration.ServiceConfiguration] {
-        [.init(service: client), .init(service: subscriber), .init(service: results)]
-    }
-}
-
-struct ReconcilerStartError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
