@@ -458,6 +458,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
+                // LocalLoop runs the reconciler as `serve --local` builds it.
+                "EuphrosyneApp",
                 "KubernetesEmulator",
                 "EuphrosyneKubernetes",
                 "EuphrosyneServer", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneRedis", "EuphrosyneCore",
