@@ -43,6 +43,7 @@ let package = Package(
         .target(
             name: "EuphrosyneCore",
             dependencies: [
+                // Hex: digests and signatures as text.
                 "EuphrosyneSupport",
                 .product(name: "Yams", package: "Yams"),
                 // SHA-256 and HMAC-SHA256: digests of notification identities, result signatures. Pure computation.
@@ -152,7 +153,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The HTTP listeners (webhook + result callback, API).
+        // The HTTP listeners (webhook + result callback, API). It names no adapter: the replay cache comes in as the
+        // port, and integrations mount their own routes on the API listener as ListenerRoutes.
         .target(
             name: "EuphrosyneServer",
             dependencies: [
@@ -287,7 +289,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Fakes of the peers we talk to (the chat bot) and of engine ports, and server helpers, shared by the tests.
+        // Fakes of the peers we talk to (the chat bot, Webex) and of the ports (EngineFakes, on Ports and the engine's
+        // InMemoryIncidentStore), real servers started per test, and server helpers, shared by the tests and the bench.
         .target(
             name: "EuphrosyneTestSupport",
             dependencies: [
