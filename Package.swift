@@ -33,10 +33,18 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
+        // Helpers written once and shared by everything above them, on the standard library and Foundation only:
+        // hex, constant-time comparison, retry with back-off, child processes.
+        .target(
+            name: "EuphrosyneSupport",
+            swiftSettings: swiftSettings
+        ),
         // Values and pure logic: payloads, incidents, the recipe catalog, aggregation, the state machine.
         .target(
             name: "EuphrosyneCore",
             dependencies: [
+                // Hex: digests and signatures as text.
+                "EuphrosyneSupport",
                 .product(name: "Yams", package: "Yams"),
                 // SHA-256 and HMAC-SHA256: digests of notification identities, result signatures. Pure computation.
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -72,30 +80,88 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The coordinator that drives incidents, its ports and their adapters.
+        // The ports between the engine and its adapters, and the values they carry: launcher, registry, result
+        // source, notifier, store, approvals, replay cache. Adapters depend on this, never on the engine.
+        .target(
+            name: "EuphrosynePorts",
+            dependencies: ["EuphrosyneCore"],
+            swiftSettings: swiftSettings
+        ),
+        // The coordinator that drives incidents through the ports; it depends on no adapter.
         .target(
             name: "EuphrosyneEngine",
             dependencies: [
                 "EuphrosyneCore",
-                "EuphrosyneRedis",
-                "EuphrosyneKubernetes",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
+                "EuphrosynePorts",
+                "EuphrosyneSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                // HMAC-SHA1 of Webex webhook callbacks.
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
-        // The HTTP listeners (webhook + result callback, API).
+        // Local mode's adapters: recipes as local processes, results over the HTTP callback.
+        .target(
+            name: "EuphrosyneLocal",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosynePorts",
+                // ChildProcess: each recipe run is one.
+                "EuphrosyneSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Cluster mode's adapters: recipes as Kubernetes Jobs, the registry from its ConfigMap.
+        .target(
+            name: "EuphrosyneCluster",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosynePorts",
+                "EuphrosyneKubernetes",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Redis adapters: the incident store, results over pub/sub and their durable lists, the replay cache
+        // every replica shares.
+        .target(
+            name: "EuphrosyneRedisAdapters",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosynePorts",
+                "EuphrosyneRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The notifier for the original Webex bot, in its protocol (POST /api/analysis, /api/status).
+        .target(
+            name: "EuphrosyneBot",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosynePorts",
+                // RetryPolicy: the attempts and back-off of each notification.
+                "EuphrosyneSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP listeners (webhook + result callback, API). It names no adapter: the replay cache comes in as the
+        // port, and integrations mount their own routes on the API listener as ListenerRoutes.
         .target(
             name: "EuphrosyneServer",
             dependencies: [
                 "EuphrosyneCore",
+                "EuphrosynePorts",
+                "EuphrosyneSupport",
                 "EuphrosyneEngine",
-                "EuphrosyneRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -105,7 +171,7 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                // HMAC-SHA256 of signed API requests (and, for the Webex bot, HMAC-SHA1 of its callbacks).
+                // HMAC-SHA256 of signed API requests.
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             // openapi.yaml is a symlink to the repository root's openapi.yaml, compiled into the binary and served
@@ -113,11 +179,37 @@ let package = Package(
             resources: [.embedInCode("openapi.yaml")],
             swiftSettings: swiftSettings
         ),
+        // The built-in Webex integration: the REST client, the notifier (markdown and Adaptive Cards), card-button
+        // approvals (through the ApprovalHandling port), and its callback route, mounted on the API listener as
+        // ListenerRoutes.
+        .target(
+            name: "EuphrosyneWebex",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosynePorts",
+                // RetryPolicy, Hex, ConstantTime.
+                "EuphrosyneSupport",
+                // ListenerRoutes, APIError, RequestBody, JSONResponse for POST /api/webex/events.
+                "EuphrosyneServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // HMAC-SHA1 of Webex webhook callbacks (X-Spark-Signature).
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Swift SDK for writing recipes.
         .target(
             name: "RecipeKit",
             dependencies: [
                 "EuphrosyneCore",
+                // RetryPolicy: the reporters' attempts and back-off.
+                "EuphrosyneSupport",
                 "EuphrosyneRedis",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -125,19 +217,42 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The app builder: ServeSettings (from ServeOptions and the environment) and ReconcilerApp, which wires
+        // either mode's adapters, the coordinator and the listeners into one ServiceGroup. Used by the CLI's `serve`
+        // and by the end-to-end tests, so neither copies the wiring.
+        .target(
+            name: "EuphrosyneApp",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosynePorts",
+                "EuphrosyneEngine",
+                "EuphrosyneServer",
+                "EuphrosyneLocal",
+                "EuphrosyneCluster",
+                "EuphrosyneRedisAdapters",
+                "EuphrosyneBot",
+                "EuphrosyneWebex",
+                "EuphrosyneRedis",
+                "EuphrosyneKubernetes",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The CLI: `serve` parses its flags into ServeOptions and runs ReconcilerApp; the other commands are small
+        // clients of the API.
         .executableTarget(
             name: "euphrosyne",
             dependencies: [
-                "EuphrosyneKubernetes",
+                "EuphrosyneApp",
                 "EuphrosyneCore",
-                "EuphrosyneEngine",
-                "EuphrosyneRedis",
+                // JSONLogHandler, which `serve` bootstraps logging with.
                 "EuphrosyneServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -146,6 +261,8 @@ let package = Package(
             name: "EuphrosyneRecipes",
             dependencies: [
                 "RecipeKit", "EuphrosyneCore", "EuphrosyneKubernetes",
+                // RetryPolicy: the attempts and back-off of the recipes that call other services.
+                "EuphrosyneSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -162,8 +279,8 @@ let package = Package(
         .executableTarget(
             name: "euphrosyne-bench",
             dependencies: [
-                "EuphrosyneCore", "EuphrosyneEngine", "EuphrosyneRedis",
-                "EuphrosyneTestSupport", "KubernetesEmulator",
+                "EuphrosyneCore", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneLocal", "EuphrosyneBot",
+                "EuphrosyneRedis", "EuphrosyneSupport", "EuphrosyneTestSupport", "KubernetesEmulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -172,11 +289,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Fakes of the peers we talk to (the chat bot) and of engine ports, and server helpers, shared by the tests.
+        // Fakes of the peers we talk to (the chat bot, Webex) and of the ports (EngineFakes, on Ports and the engine's
+        // InMemoryIncidentStore), real servers started per test, and server helpers, shared by the tests and the bench.
         .target(
             name: "EuphrosyneTestSupport",
             dependencies: [
                 "EuphrosyneCore",
+                "EuphrosynePorts",
+                "EuphrosyneSupport",
                 "EuphrosyneEngine",
                 "EuphrosyneRedis",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -198,7 +318,8 @@ let package = Package(
         .target(
             name: "KubernetesEmulator",
             dependencies: [
-                "EuphrosyneEngine",
+                // ChildProcess: the kubelet runs each pod as a process.
+                "EuphrosyneSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -250,16 +371,70 @@ let package = Package(
         .testTarget(
             name: "EuphrosyneEngineTests",
             dependencies: [
-                "EuphrosyneEngine", "EuphrosyneTestSupport",
+                "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneSupport", "EuphrosyneTestSupport",
+                // HTTPCallbackResultSource: the coordinator's tests run with local mode's result source.
+                "EuphrosyneLocal",
                 // Counters the coordinator records (results refused), read back in tests.
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The local launcher with real processes.
+        .testTarget(
+            name: "EuphrosyneLocalTests",
+            dependencies: ["EuphrosyneLocal", "EuphrosynePorts", "EuphrosyneCore", "EuphrosyneTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // The Jobs and ConfigMaps the cluster launcher sends, as values.
+        .testTarget(
+            name: "EuphrosyneClusterTests",
+            dependencies: ["EuphrosyneCluster", "EuphrosyneKubernetes", "EuphrosynePorts", "EuphrosyneCore"],
+            swiftSettings: swiftSettings
+        ),
+        // The bot notifier against the fake bot.
+        .testTarget(
+            name: "EuphrosyneBotTests",
+            dependencies: [
+                "EuphrosyneBot", "EuphrosynePorts", "EuphrosyneCore", "EuphrosyneSupport", "EuphrosyneTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Webex client and notifier against FakeWebex (and FakeWebex held to Webex's contract), the card and the
+        // callback checks as values.
+        .testTarget(
+            name: "EuphrosyneWebexTests",
+            dependencies: [
+                "EuphrosyneWebex", "EuphrosynePorts", "EuphrosyneCore", "EuphrosyneSupport", "EuphrosyneTestSupport",
+                // WebexPureTests builds WebexApprovals around a real coordinator (never run).
+                "EuphrosyneEngine", "EuphrosyneLocal",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Redis adapters against a real redis-server; the result source feeding a real coordinator.
+        .testTarget(
+            name: "EuphrosyneRedisAdaptersTests",
+            dependencies: [
+                "EuphrosyneRedisAdapters", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneCore", "EuphrosyneRedis",
+                "EuphrosyneTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EuphrosyneServerTests",
             dependencies: [
-                "EuphrosyneServer", "EuphrosyneTestSupport",
+                "EuphrosyneServer", "EuphrosynePorts", "EuphrosyneTestSupport",
+                // HTTPCallbackResultSource: the listeners' coordinator runs with local mode's result source.
+                "EuphrosyneLocal",
+                // OpenAPITests: the Webex callback is one of the API listener's documented routes.
+                "EuphrosyneWebex",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 // OpenAPITests reads openapi.yaml.
@@ -286,9 +461,13 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
+                // LocalLoop runs the reconciler as `serve --local` builds it.
+                "EuphrosyneApp",
                 "KubernetesEmulator",
                 "EuphrosyneKubernetes",
-                "EuphrosyneServer", "EuphrosyneEngine", "EuphrosyneRedis", "EuphrosyneCore", "EuphrosyneTestSupport",
+                "EuphrosyneServer", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneRedis", "EuphrosyneCore",
+                "EuphrosyneSupport", "EuphrosyneTestSupport", "EuphrosyneLocal", "EuphrosyneCluster",
+                "EuphrosyneRedisAdapters", "EuphrosyneBot", "EuphrosyneWebex",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // ShippedRedisACLTests reads the manifests and hashes passwords as the init script does.
                 .product(name: "Yams", package: "Yams"),

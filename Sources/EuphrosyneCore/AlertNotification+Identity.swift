@@ -1,4 +1,5 @@
 import Crypto
+import EuphrosyneSupport
 import Foundation
 
 extension AlertNotification {

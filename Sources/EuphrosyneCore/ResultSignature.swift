@@ -1,4 +1,5 @@
 import Crypto
+import EuphrosyneSupport
 
 /// The signature a recipe puts on its result so the reconciler can tell it from a result forged by anyone else who
 /// can publish on the incident's Redis channel (another incident's recipe, a neighbour on a shared Redis).

@@ -1,4 +1,5 @@
 import EuphrosyneCore
+import EuphrosynePorts
 import Logging
 
 /// Writes notifications to the log: the notifier when no bot is configured (local mode, a first try-out).

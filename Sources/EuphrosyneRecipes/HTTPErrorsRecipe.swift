@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import EuphrosyneCore
+import EuphrosyneSupport
 import Foundation
 import NIOCore
 import RecipeKit
@@ -46,6 +47,9 @@ struct HTTPErrorsRecipe {
 
     /// Tries per request when the aggregator cannot be reached (a refused or failed connection).
     static let attempts = 3
+    /// 250 ms, then 500 ms, between attempts; only a failed connection is tried again.
+    static let retry = RetryPolicy(maxAttempts: attempts, initialDelay: .milliseconds(250), maxDelay: .seconds(1),
+                                   jittered: false)
 
     var suggested: [String] {
         guard let list = context.environment.value("HTTP_ERRORS_SUGGEST") else { return ["jira"] }
@@ -198,22 +202,22 @@ struct HTTPErrorsRecipe {
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "euphrosyne-recipes/http-errors")
         request.body = .bytes(ByteBuffer(bytes: Self.requestBody(incident: context.input.incident, panel: panel)))
-        var status: UInt = 0
-        var body = Data()
-        for attempt in 1...Self.attempts {
+        let unreachable = { (problem: String) -> RecipeError in
+            .failed("cannot reach the Data Aggregator at \(url) (\(Self.attempts) attempts): \(problem)")
+        }
+        let (status, body) = try await Self.retry.runThroughCancellation {
+            (_: Int) throws(RecipeError) -> RetryPolicy.Attempt<(UInt, Data)> in
             do {
                 let response = try await client.execute(request, timeout: timeout)
-                status = response.status.code
-                body = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
-                break
+                return .done((response.status.code, Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)))
             } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
                 throw .failed("the Data Aggregator at \(url) did not answer within \(timeout.nanoseconds / 1_000_000_000) s")
             } catch {
-                guard attempt < Self.attempts, !Task.isCancelled else {
-                    throw .failed("cannot reach the Data Aggregator at \(url) (\(Self.attempts) attempts): \(error)")
-                }
-                try? await Task.sleep(for: .milliseconds(250 << (attempt - 1)))
+                guard !Task.isCancelled else { throw unreachable("\(error)") }
+                return .retry(problem: "\(error)")
             }
+        } giveUp: { _, problem in
+            unreachable(problem)
         }
         guard (200..<300).contains(status) else {
             let text = Self.oneLine(String(decoding: body.prefix(300), as: UTF8.self))

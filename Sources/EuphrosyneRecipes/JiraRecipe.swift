@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import EuphrosyneCore
+import EuphrosyneSupport
 import Foundation
 import NIOCore
 import RecipeKit
@@ -401,9 +402,9 @@ public struct JiraRecipe: Sendable {
         ) async throws -> JSONValue {
             let payload = OutboundHTTP.encode(body)
             let origin = OutboundHTTP.origin(settings.site) ?? settings.site
-            var attempt = 1
-            var backoff = recipe.initialBackoff
-            while true {
+            let policy = RetryPolicy(maxAttempts: recipe.attempts, initialDelay: recipe.initialBackoff,
+                                     maxDelay: .seconds(10), jittered: false)
+            return try await policy.run { (_: Int) -> RetryPolicy.Attempt<JSONValue> in
                 var request = HTTPClientRequest(url: settings.site + path)
                 request.method = .POST
                 request.headers.add(name: "Authorization", value: settings.authorization)
@@ -412,48 +413,13 @@ public struct JiraRecipe: Sendable {
                 request.headers.add(name: "User-Agent", value: "euphrosyne-recipes/jira")
                 request.body = .bytes(ByteBuffer(bytes: payload))
 
-                var problem = ""
-                var retryAfter: Duration = .zero
+                let response: HTTPClientResponse
+                let data: Data
                 do {
-                    let response = try await httpClient.execute(
+                    response = try await httpClient.execute(
                         request, timeout: OutboundHTTP.timeAmount(recipe.requestTimeout)
                     )
-                    let collected = try await response.body.collect(upTo: 4 << 20)
-                    let data = Data(collected.readableBytesView)
-                    let code = Int(response.status.code)
-                    switch code {
-                    case 200..<300:
-                        guard let object = try? JSONValue.parseObject(data) else {
-                            throw failure("Jira answered \(code) to \(what) with a body that is not a JSON object: "
-                                + OutboundHTTP.bodyExcerpt(data, limit: 200))
-                        }
-                        return .object(object)
-                    case 429, 500..<600:
-                        problem = "Jira answered \(code)" + Self.detail(data)
-                        if code == 429 || code == 503,
-                           let seconds = response.headers.first(name: "Retry-After").flatMap(Int.init), seconds >= 0 {
-                            retryAfter = .seconds(seconds)
-                            if retryAfter > recipe.longestRetryAfter {
-                                throw failure("Jira is throttling (\(code)) while \(what) and asks to wait \(seconds) s, "
-                                    + "longer than this recipe waits")
-                            }
-                        }
-                    case 400:
-                        throw failure("Jira refused \(what) (400)" + Self.detail(data))
-                    case 401:
-                        throw failure("Jira refused the credentials for \(settings.user) (401) while \(what): "
-                            + "check JIRA_USER (the account's email) and JIRA_TOKEN (an API token)")
-                    case 403:
-                        throw failure("Jira refused the credentials for \(settings.user) (403) while \(what): no "
-                            + "permission, or a CAPTCHA after too many failed logins" + Self.detail(data))
-                    case 404:
-                        throw failure("Jira answered 404 while \(what): the project \(settings.project) or the issue "
-                            + "does not exist or \(settings.user) may not see it" + Self.detail(data))
-                    default:
-                        throw failure("Jira answered \(code) while \(what)" + Self.detail(data))
-                    }
-                } catch let error as RecipeError {
-                    throw error
+                    data = Data(try await response.body.collect(upTo: 4 << 20).readableBytesView)
                 } catch is CancellationError {
                     throw CancellationError()
                 } catch {
@@ -464,14 +430,43 @@ public struct JiraRecipe: Sendable {
                         throw failure("Jira at \(origin) did not answer while \(what) (\(error)); it may or may not "
                             + "have done it, so the request was not repeated")
                     }
-                    problem = "Jira at \(origin) is unreachable: \(error)"
+                    return .retry(problem: "Jira at \(origin) is unreachable: \(error)")
                 }
-                guard attempt < recipe.attempts else {
-                    throw failure("\(problem) (while \(what); gave up after \(attempt) attempt\(attempt == 1 ? "" : "s"))")
+                let code = Int(response.status.code)
+                switch code {
+                case 200..<300:
+                    guard let object = try? JSONValue.parseObject(data) else {
+                        throw failure("Jira answered \(code) to \(what) with a body that is not a JSON object: "
+                            + OutboundHTTP.bodyExcerpt(data, limit: 200))
+                    }
+                    return .done(.object(object))
+                case 429, 500..<600:
+                    var retryAfter: Duration?
+                    if code == 429 || code == 503,
+                       let seconds = response.headers.first(name: "Retry-After").flatMap(Int.init), seconds >= 0 {
+                        retryAfter = .seconds(seconds)
+                        if .seconds(seconds) > recipe.longestRetryAfter {
+                            throw failure("Jira is throttling (\(code)) while \(what) and asks to wait \(seconds) s, "
+                                + "longer than this recipe waits")
+                        }
+                    }
+                    return .retry(problem: "Jira answered \(code)" + Self.detail(data), retryAfter: retryAfter)
+                case 400:
+                    throw failure("Jira refused \(what) (400)" + Self.detail(data))
+                case 401:
+                    throw failure("Jira refused the credentials for \(settings.user) (401) while \(what): "
+                        + "check JIRA_USER (the account's email) and JIRA_TOKEN (an API token)")
+                case 403:
+                    throw failure("Jira refused the credentials for \(settings.user) (403) while \(what): no "
+                        + "permission, or a CAPTCHA after too many failed logins" + Self.detail(data))
+                case 404:
+                    throw failure("Jira answered 404 while \(what): the project \(settings.project) or the issue "
+                        + "does not exist or \(settings.user) may not see it" + Self.detail(data))
+                default:
+                    throw failure("Jira answered \(code) while \(what)" + Self.detail(data))
                 }
-                try await Task.sleep(for: max(backoff, retryAfter))
-                backoff = min(backoff * 2, .seconds(10))
-                attempt += 1
+            } giveUp: { attempt, problem in
+                failure("\(problem) (while \(what); gave up after \(attempt) attempt\(attempt == 1 ? "" : "s"))")
             }
         }
 

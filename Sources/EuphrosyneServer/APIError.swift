@@ -1,5 +1,6 @@
 import EuphrosyneCore
 import EuphrosyneEngine
+import EuphrosynePorts
 import Foundation
 import HTTPTypes
 import Hummingbird

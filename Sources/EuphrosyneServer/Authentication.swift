@@ -1,5 +1,7 @@
 import Crypto
 import EuphrosyneCore
+import EuphrosynePorts
+import EuphrosyneSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -115,8 +117,8 @@ public enum RequestSignature {
 
 /// Authenticates the API's protected routes. `Listeners` attaches it to the route group that holds them, so a
 /// request is authenticated when it reaches one of those routes, however its path is spelled (`/api/actions/`,
-/// `//api//actions`); what stays open (probes, metrics, the spec, the Webex callback with its own signature) is
-/// simply registered outside the group.
+/// `//api//actions`); what stays open (probes, metrics, the spec, the integrations' routes with their own
+/// signature) is simply registered outside the group.
 /// Refusals are 401 with a JSON error saying what was wrong, never which secret was close.
 struct APIAuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
     let credentials: APICredentials

@@ -2,9 +2,10 @@ import EuphrosyneCore
 import Foundation
 import Hummingbird
 
-/// JSON responses with the encoding every endpoint shares: sorted keys, RFC 3339 dates with milliseconds.
-enum JSONResponse {
-    static func make<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+/// JSON responses with the encoding every endpoint shares: sorted keys, RFC 3339 dates with milliseconds. Public
+/// for the integrations' `ListenerRoutes` (the Webex callback).
+public enum JSONResponse {
+    public static func make<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in

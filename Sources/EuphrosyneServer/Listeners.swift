@@ -1,4 +1,5 @@
 import EuphrosyneEngine
+import EuphrosynePorts
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -43,22 +44,22 @@ public enum Listeners {
         return router
     }
 
-    /// The API listener: approvals, status, incidents, health, `/openapi.yaml`.
+    /// The API listener: approvals, status, incidents, health, `/openapi.yaml`, and the integrations' `routes`.
     public static func apiRouter(
         coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil,
         credentials: APICredentials = APICredentials(), replayCache: any ReplayCache = InMemoryReplayCache(),
-        webex: WebexApprovals? = nil
+        routes: [any ListenerRoutes] = []
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware(listener: "api", metrics: coordinator.metrics))
         // Every route of APIRoutes is behind authentication, whatever spelling of its path matched; the routes
-        // registered on `router` itself are the open ones: probes, metrics, the spec, and the Webex callback
-        // (which Webex signs instead).
+        // registered on `router` itself are the open ones: probes, metrics, the spec, and the integrations'
+        // `routes` (the Webex callback, which Webex signs instead).
         APIRoutes.add(
             to: router.group().add(middleware: APIAuthenticationMiddleware(credentials: credentials, replayCache: replayCache)),
             coordinator: coordinator
         )
-        if let webex { WebexRoutes.add(to: router, approvals: webex) }
+        for extra in routes { extra.add(to: router) }
         HealthRoutes.add(to: router, readiness: readiness)
         OpenAPIRoutes.add(to: router)
         if let exporter { MetricsRoutes.add(to: router, exporter: exporter) }
@@ -80,12 +81,12 @@ public enum Listeners {
     public static func api(
         coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
         exporter: MetricsExporter? = nil, credentials: APICredentials = APICredentials(),
-        replayCache: any ReplayCache = InMemoryReplayCache(), webex: WebexApprovals? = nil,
+        replayCache: any ReplayCache = InMemoryReplayCache(), routes: [any ListenerRoutes] = [],
         limits: ListenerLimits = ListenerLimits(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         application(apiRouter(coordinator: coordinator, readiness: readiness, exporter: exporter,
-                              credentials: credentials, replayCache: replayCache, webex: webex),
+                              credentials: credentials, replayCache: replayCache, routes: routes),
                     name: "api", host: host, port: port, limits: limits, metrics: coordinator.metrics,
                     logger: logger, onServerRunning: onServerRunning)
     }

@@ -7,7 +7,8 @@ import NIOCore
 ///
 /// Every route that takes a body reads it through `collectJSON` (or `jsonObject`/`decode`, which use it): a
 /// `Content-Type` that is not JSON is refused with 415 before anything is read, and a body over `limit` with 413.
-enum RequestBody {
+/// Public for the integrations' `ListenerRoutes` (the Webex callback), which read bodies the same way.
+public enum RequestBody {
     /// Largest body any endpoint accepts.
     static let limit = 1 << 20
 
@@ -33,7 +34,7 @@ enum RequestBody {
     }
 
     /// A JSON request's whole body: 415 for another content type, 413 past the limit.
-    static func collectJSON(_ request: Request) async throws -> Data {
+    public static func collectJSON(_ request: Request) async throws -> Data {
         try requireJSONContentType(request)
         return try await collect(request)
     }

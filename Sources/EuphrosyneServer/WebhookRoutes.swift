@@ -1,5 +1,7 @@
 import EuphrosyneCore
 import EuphrosyneEngine
+import EuphrosynePorts
+import EuphrosyneSupport
 import Foundation
 import Hummingbird
 

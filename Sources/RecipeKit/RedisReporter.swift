@@ -1,5 +1,6 @@
 import EuphrosyneCore
 import EuphrosyneRedis
+import EuphrosyneSupport
 import Foundation
 import Logging
 import NIOCore
@@ -38,28 +39,28 @@ public struct RedisReporter: ResultReporter {
         let payload = ByteBuffer(bytes: result.encoded())
         let key = ResultDelivery.durableKey(incident: result.incident)
         let client = RedisClient(configuration: configuration, logger: Logger(label: "recipekit.redis"))
-        var lastProblem = ""
+        // 200 ms, doubling, without jitter or cap.
+        let policy = RetryPolicy(maxAttempts: attempts, initialDelay: .milliseconds(200),
+                                 maxDelay: .seconds(Int64(Int32.max)), jittered: false)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await client.run() }
                 defer { group.cancelAll() }
-                for attempt in 1...attempts {
+                try await policy.run { (_: Int) -> RetryPolicy.Attempt<Void> in
                     do {
                         _ = try await client.execute(RPUSH(key, elements: [payload]))
                         _ = try await client.execute(EXPIRE(key, seconds: ResultDelivery.durableKeyTTL))
                         _ = try await client.execute(PUBLISH(result.incident, message: payload))
-                        return
+                        return .done(())
                     } catch {
-                        lastProblem = "\(error)"
-                        if attempt < attempts {
-                            try await Task.sleep(for: .milliseconds(200 * (1 << (attempt - 1))))
-                        }
+                        return .retry(problem: "\(error)")
                     }
+                } giveUp: { attempts, problem in
+                    RecipeError.reporting(
+                        "could not report the result to Redis at \(configuration.host):\(configuration.port) after "
+                            + "\(attempts) attempts: \(problem)"
+                    )
                 }
-                throw RecipeError.reporting(
-                    "could not report the result to Redis at \(configuration.host):\(configuration.port) after "
-                        + "\(attempts) attempts: \(lastProblem)"
-                )
             }
         } catch let error as RecipeError {
             throw error

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import EuphrosyneCore
+import EuphrosyneSupport
 import Foundation
 import NIOCore
 
@@ -24,33 +25,32 @@ public struct HTTPCallbackReporter: ResultReporter {
     }
 
     public func report(_ result: RecipeResult) async throws(RecipeError) {
-        var lastProblem = ""
-        for attempt in 1...attempts {
+        // 200 ms, doubling, without jitter or cap; pauses ride out cancellation, as a recipe reports on its way out.
+        let policy = RetryPolicy(maxAttempts: attempts, initialDelay: .milliseconds(200),
+                                 maxDelay: .seconds(Int64(Int32.max)), jittered: false)
+        try await policy.runThroughCancellation { (_: Int) throws(RecipeError) -> RetryPolicy.Attempt<Void> in
             var request = HTTPClientRequest(url: url)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: result.encoded()))
+            let response: HTTPClientResponse
+            let text: String
             do {
-                let response = try await httpClient.execute(request, timeout: .seconds(10))
-                let body = try await response.body.collect(upTo: 64 * 1024)
-                let text = String(buffer: body)
-                switch response.status.code {
-                case 200..<300:
-                    return
-                case 400..<500:
-                    throw RecipeError.reporting("the reconciler refused the result (\(response.status.code)): \(text)")
-                default:
-                    lastProblem = "the reconciler answered \(response.status.code)"
-                }
-            } catch let error as RecipeError {
-                throw error
+                response = try await httpClient.execute(request, timeout: .seconds(10))
+                text = String(buffer: try await response.body.collect(upTo: 64 * 1024))
             } catch {
-                lastProblem = "\(error)"
+                return .retry(problem: "\(error)")
             }
-            if attempt < attempts {
-                try? await Task.sleep(for: .milliseconds(200 * (1 << (attempt - 1))))
+            switch response.status.code {
+            case 200..<300:
+                return .done(())
+            case 400..<500:
+                throw .reporting("the reconciler refused the result (\(response.status.code)): \(text)")
+            default:
+                return .retry(problem: "the reconciler answered \(response.status.code)")
             }
+        } giveUp: { attempts, problem in
+            .reporting("could not report the result after \(attempts) attempts: \(problem)")
         }
-        throw .reporting("could not report the result after \(attempts) attempts: \(lastProblem)")
     }
 }

@@ -1,6 +1,9 @@
 import AsyncHTTPClient
+import EuphrosyneBot
 import EuphrosyneCore
 import EuphrosyneEngine
+import EuphrosyneLocal
+import EuphrosynePorts
 import EuphrosyneTestSupport
 import Foundation
 import Logging

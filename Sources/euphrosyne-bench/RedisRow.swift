@@ -1,6 +1,7 @@
 import EuphrosyneCore
 import EuphrosyneEngine
 import EuphrosyneRedis
+import EuphrosyneSupport
 import Foundation
 import Logging
 import NIOCore

@@ -1,5 +1,6 @@
 import EuphrosyneCore
 import EuphrosyneEngine
+import EuphrosyneSupport
 import Foundation
 import Hummingbird
 import Logging

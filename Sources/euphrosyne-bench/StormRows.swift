@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import EuphrosyneEngine
+import EuphrosyneLocal
+import EuphrosyneSupport
 import EuphrosyneTestSupport
 import Foundation
 import KubernetesEmulator

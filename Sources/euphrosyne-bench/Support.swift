@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import EuphrosyneEngine
+import EuphrosyneSupport
 import EuphrosyneTestSupport
 import Foundation
 import NIOCore

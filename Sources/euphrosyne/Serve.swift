@@ -1,14 +1,12 @@
 import ArgumentParser
-import AsyncHTTPClient
-import EuphrosyneCore
-import EuphrosyneEngine
+import EuphrosyneApp
 import EuphrosyneServer
 import Foundation
 import Logging
-import ServiceLifecycle
 
 /// `euphrosyne serve`: runs the reconciler — both listeners and the coordinator in one `ServiceGroup` that drains
-/// on SIGTERM/SIGINT.
+/// on SIGTERM/SIGINT. It only parses flags: `ServeSettings` resolves them and `ReconcilerApp` (EuphrosyneApp) wires
+/// and runs the reconciler.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the reconciler.",
@@ -135,8 +133,58 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("json (one object per line; the default in cluster mode) or text (the default in local mode). (LOG_FORMAT)", valueName: "format"))
     var logFormat: String?
 
+    /// The flags as given, for `ServeSettings`.
+    var options: ServeOptions {
+        var options = ServeOptions()
+        options.local = local ? true : nil
+        options.recipes = recipes
+        options.aggregatorAddress = aggregatorAddress
+        options.redisAddress = redisAddress
+        options.webexBotAddress = webexBotAddress
+        options.webexRoom = webexRoom
+        options.webexTokenFile = webexTokenFile
+        options.webexApiUrl = webexApiUrl
+        options.webexWebhookUrl = webexWebhookUrl
+        options.webexWebhookSecretFile = webexWebhookSecretFile
+        options.webexApprovers = webexApprovers
+        options.webexApproverRooms = webexApproverRooms
+        options.recipeTimeout = recipeTimeout
+        options.recipeNamespace = recipeNamespace
+        options.recipeRedisSecret = recipeRedisSecret
+        options.recipeRedisUsername = recipeRedisUsername
+        options.requireSignedResults = requireSignedResults ? true : nil
+        options.host = host
+        options.webhookPort = webhookPort
+        options.apiPort = apiPort
+        options.callbackURL = callbackURL
+        options.approvalWindow = approvalWindow
+        options.retention = retention
+        options.maxRuns = maxRuns
+        options.intakeQueue = intakeQueue
+        options.maxIncidentsPerAlertname = maxIncidentsPerAlertname
+        options.maxOpenIncidents = maxOpenIncidents
+        options.maxStoredIncidents = maxStoredIncidents
+        options.readTimeout = readTimeout
+        options.maxConnections = maxConnections
+        options.approveResolved = approveResolved ? true : nil
+        options.approveAnyAction = approveAnyAction ? true : nil
+        options.apiTokensFile = apiTokensFile
+        options.apiHmacKeysFile = apiHmacKeysFile
+        options.signatureWindow = signatureWindow
+        options.webhookTokensFile = webhookTokensFile
+        options.webhookBasicAuthFile = webhookBasicAuthFile
+        options.logLevel = logLevel
+        options.logFormat = logFormat
+        return options
+    }
+
     func run() async throws {
-        let settings = try ServeSettings(options: self, environment: ProcessInfo.processInfo.environment)
+        let settings: ServeSettings
+        do {
+            settings = try ServeSettings(options: options, environment: ProcessInfo.processInfo.environment)
+        } catch let error as SettingsError {
+            throw ValidationError(error.message)
+        }
         LoggingSystem.bootstrap { label in
             if settings.jsonLogs { return JSONLogHandler(label: label, level: settings.logLevel) }
             var handler = StreamLogHandler.standardError(label: label)
@@ -145,11 +193,7 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "euphrosyne")
         do {
-            if settings.local {
-                try await LocalReconciler(settings: settings, logger: logger).run()
-            } else {
-                try await ClusterReconciler(settings: settings, logger: logger).run()
-            }
+            try await ReconcilerApp.build(settings: settings, logger: logger).run()
         } catch let error as ReconcilerStartError {
             logger.critical("cannot start: \(error.description)")
             throw ExitCode(1)

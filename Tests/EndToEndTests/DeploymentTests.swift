@@ -1,9 +1,10 @@
 import EuphrosyneCore
 import EuphrosyneKubernetes
+import EuphrosynePorts
 import Foundation
 import Testing
 
-@testable import EuphrosyneEngine
+@testable import EuphrosyneCluster
 
 /// The deployment as Kubernetes 1.37 would take it: every manifest `kubectl kustomize deploy/...` renders, and every
 /// Job and ConfigMap the launcher builds, checked by kubernetes-validate (strict) through the project's scripts.

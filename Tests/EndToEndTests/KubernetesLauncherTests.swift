@@ -1,6 +1,7 @@
+import EuphrosyneCluster
 import EuphrosyneCore
-import EuphrosyneEngine
 import EuphrosyneKubernetes
+import EuphrosynePorts
 import EuphrosyneTestSupport
 import Foundation
 import KubernetesEmulator

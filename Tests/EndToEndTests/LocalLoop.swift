@@ -1,17 +1,14 @@
 import AsyncHTTPClient
+import EuphrosyneApp
 import EuphrosyneCore
-import EuphrosyneEngine
-import EuphrosyneRedis
-import EuphrosyneServer
 import EuphrosyneTestSupport
 import Foundation
-import Hummingbird
 import Logging
 import NIOCore
-import ServiceLifecycle
 
-/// The reconciler in local mode, wired as `euphrosyne serve --local` wires it, with real recipe processes, both
-/// listeners on OS-picked loopback ports and a fake bot — for end-to-end tests in process.
+/// The reconciler in local mode, built by `ReconcilerApp` from settings as `euphrosyne serve --local` builds it, with
+/// real recipe processes, both listeners on OS-picked loopback ports and a fake bot — for end-to-end tests in
+/// process.
 struct LocalLoop {
     let directory: URL
     let bot = FakeBot()
@@ -96,73 +93,34 @@ struct LocalLoop {
         registry: String, defaultTimeout: Int = 60, redis: RedisServerProcess? = nil,
         drainTimeout: Duration = .seconds(5), _ body: @Sendable (Endpoints) async throws -> T
     ) async throws -> T {
-        let (catalog, problems) = RecipeCatalog.load(yaml: registry)
+        let (_, problems) = RecipeCatalog.load(yaml: registry)
         guard problems.isEmpty else { throw TestTimeout(what: "a clean registry, got \(problems)") }
-        var logger = Logger(label: "e2e")
-        logger.logLevel = .warning
-        let ports = PortCollector(count: 3)
-        let callback = HTTPCallbackResultSource(baseURL: "http://127.0.0.1:0")
-        let botURL = BotURL()
-
-        var redisServices: [any Service] = []
-        var resultSource: any ResultSource = callback
-        var store: any IncidentStore = InMemoryIncidentStore()
-        if let redis {
-            let client = RedisClient(configuration: redis.configuration(name: "euphrosyne"), logger: logger)
-            let subscriber = RedisSubscriber(configuration: redis.configuration(name: "euphrosyne-subscriber"),
-                                             logger: logger)
-            let results = RedisResultSource(subscriber: subscriber, client: client, logger: logger)
-            redisServices = [client, subscriber, results]
-            resultSource = CombinedResultSource([callback, results])
-            store = RedisIncidentStore(client: client)
+        let registryFile = directory.appendingPathComponent("recipes-\(UUID().uuidString.prefix(8)).yaml").path
+        try registry.write(toFile: registryFile, atomically: true, encoding: .utf8)
+        let logger = { var logger = Logger(label: "e2e"); logger.logLevel = .warning; return logger }()
+        // The fake bot first: the reconciler is given its URL, as `serve --webex-bot-address` is.
+        return try await RunningServer.with([bot.router]) { botPorts in
+            var options = ServeOptions()
+            options.local = true
+            options.recipes = registryFile
+            options.webexBotAddress = "http://127.0.0.1:\(botPorts[0])"
+            options.redisAddress = redis.map { "127.0.0.1:\($0.port)" }
+            options.recipeTimeout = defaultTimeout
+            options.host = "127.0.0.1"
+            options.webhookPort = 0
+            options.apiPort = 0
+            options.logLevel = "warning"
+            var settings = try ServeSettings(options: options, environment: [:])
+            settings.drainTimeout = drainTimeout
+            let ports = PortCollector(count: 2)
+            let reconciler = try ReconcilerApp.build(
+                settings: settings, logger: logger,
+                hooks: .init(webhookListening: { await ports.set(0, $0) }, apiListening: { await ports.set(1, $0) }),
+                shutsDownOnSignals: false
+            )
+            return try await RunningServer.with(services: [reconciler], ports: ports, logger: logger) { ports in
+                try await body(Endpoints(webhook: ports[0], api: ports[1], bot: botPorts[0]))
+            }
         }
-        let coordinator = IncidentCoordinator(
-            registry: StaticRecipeRegistry(catalog),
-            launcher: LocalProcessLauncher(extraSearchPaths: [Self.productsDirectory],
-                                           leavesRunsRunningWhenCancelled: store.isDurable, logger: logger),
-            resultSource: resultSource,
-            notifier: DeferredBotNotifier(url: botURL),
-            store: store,
-            configuration: .init(defaultRecipeTimeoutSeconds: defaultTimeout,
-                                 redisAddress: redis.map { "127.0.0.1:\($0.port)" } ?? "", drainTimeout: drainTimeout),
-            logger: logger
-        )
-        let readiness = Readiness()
-        let services: [any Service] = redisServices + [
-            Application(router: bot.router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                        onServerRunning: { channel in
-                            let port = channel.localAddress?.port ?? 0
-                            botURL.set("http://127.0.0.1:\(port)")
-                            await ports.set(2, port)
-                        }, logger: logger),
-            Listeners.webhook(coordinator: coordinator, readiness: readiness, host: "127.0.0.1", port: 0, logger: logger,
-                              onServerRunning: { port in
-                                  callback.setBaseURL("http://127.0.0.1:\(port)")
-                                  await ports.set(0, port)
-                              }),
-            coordinator,
-            Listeners.api(coordinator: coordinator, readiness: readiness, host: "127.0.0.1", port: 0, logger: logger,
-                          onServerRunning: { port in await ports.set(1, port) }),
-        ]
-        return try await RunningServer.with(services: services, ports: ports, logger: logger) { ports in
-            try await body(Endpoints(webhook: ports[0], api: ports[1], bot: ports[2]))
-        }
-    }
-}
-
-import Synchronization
-
-/// The fake bot's URL, known only once it listens.
-final class BotURL: Sendable {
-    private let url = Mutex("http://127.0.0.1:1")
-    func set(_ value: String) { url.withLock { $0 = value } }
-    var value: String { url.withLock { $0 } }
-}
-
-/// A `BotNotifier` aimed at the fake bot's port once it is known.
-struct DeferredBotNotifier: Notifier {
-    let url: BotURL
-    func send(_ notification: ChatNotification) async throws {
-        try await BotNotifier(baseURL: url.value, httpClient: .shared).send(notification)
     }
 }

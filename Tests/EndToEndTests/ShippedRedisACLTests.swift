@@ -1,5 +1,7 @@
 import Crypto
 import EuphrosyneCore
+import EuphrosynePorts
+import EuphrosyneSupport
 import EuphrosyneTestSupport
 import Foundation
 import Logging
@@ -7,9 +9,8 @@ import NIOCore
 import Testing
 import Yams
 
-@testable import EuphrosyneEngine
+@testable import EuphrosyneRedisAdapters
 @testable import EuphrosyneRedis
-import EuphrosyneServer
 
 #if canImport(Glibc)
 import Glibc

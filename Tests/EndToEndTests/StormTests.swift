@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import EuphrosyneCore
 import EuphrosyneEngine
+import EuphrosyneLocal
+import EuphrosynePorts
 import EuphrosyneServer
 import EuphrosyneTestSupport
 import Foundation

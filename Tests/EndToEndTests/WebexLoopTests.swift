@@ -1,8 +1,12 @@
 import AsyncHTTPClient
 import EuphrosyneCore
 import EuphrosyneEngine
+import EuphrosyneLocal
+import EuphrosynePorts
 import EuphrosyneServer
+import EuphrosyneSupport
 import EuphrosyneTestSupport
+import EuphrosyneWebex
 import Foundation
 import Hummingbird
 import Logging
@@ -48,7 +52,8 @@ import Testing
         var logger = Logger(label: "webex-loop")
         logger.logLevel = .warning
         let api = Application(
-            router: Listeners.apiRouter(coordinator: coordinator, readiness: Readiness(), webex: approvals),
+            router: Listeners.apiRouter(coordinator: coordinator, readiness: Readiness(),
+                                        routes: [WebexRoutes(approvals: approvals)]),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in await apiPorts.set(0, channel.localAddress?.port ?? 0) },
             logger: logger

@@ -1,4 +1,6 @@
 import EuphrosyneCore
+import EuphrosyneLocal
+import EuphrosynePorts
 import EuphrosyneTestSupport
 import Foundation
 import Synchronization

@@ -1,3 +1,4 @@
+import EuphrosynePorts
 import EuphrosyneTestSupport
 import Synchronization
 import Testing

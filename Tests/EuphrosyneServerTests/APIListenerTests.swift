@@ -1,5 +1,6 @@
 import EuphrosyneCore
 import EuphrosyneEngine
+import EuphrosynePorts
 import EuphrosyneServer
 import EuphrosyneTestSupport
 import Foundation

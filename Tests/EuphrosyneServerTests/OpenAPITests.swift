@@ -1,7 +1,9 @@
 import EuphrosyneCore
 import EuphrosyneEngine
+import EuphrosynePorts
 import EuphrosyneServer
 import EuphrosyneTestSupport
+import EuphrosyneWebex
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -335,7 +337,7 @@ import Yams
         return [
             .webhook: Listeners.webhookRouter(coordinator: harness.coordinator, readiness: Readiness(), exporter: exporter),
             .api: Listeners.apiRouter(coordinator: harness.coordinator, readiness: Readiness(), exporter: exporter,
-                                      webex: webex(harness)),
+                                      routes: [WebexRoutes(approvals: webex(harness))]),
         ]
     }
 

@@ -1,5 +1,7 @@
 import EuphrosyneCore
 import EuphrosyneEngine
+import EuphrosyneLocal
+import EuphrosynePorts
 import EuphrosyneServer
 import EuphrosyneTestSupport
 import Foundation

@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import EuphrosyneEngine
+import EuphrosyneSupport
 import Foundation
 import NIOCore
 #if canImport(Glibc)

@@ -1,4 +1,4 @@
-import EuphrosyneEngine
+import EuphrosyneSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

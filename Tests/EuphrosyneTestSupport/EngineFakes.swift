@@ -1,4 +1,5 @@
 import EuphrosyneCore
+import EuphrosynePorts
 import Foundation
 import Synchronization
 

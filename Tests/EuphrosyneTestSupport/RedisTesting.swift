@@ -1,5 +1,5 @@
 import EuphrosyneCore
-import EuphrosyneEngine
+import EuphrosynePorts
 import EuphrosyneRedis
 import Foundation
 import Logging

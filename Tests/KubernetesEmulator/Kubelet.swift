@@ -1,4 +1,4 @@
-import EuphrosyneEngine
+import EuphrosyneSupport
 import Foundation
 
 #if canImport(Glibc)

@@ -1,4 +1,3 @@
-import EuphrosyneEngine
 import Foundation
 import Hummingbird
 import HummingbirdTLS

@@ -1,0 +1,100 @@
+import AsyncHTTPClient
+import EuphrosyneCluster
+import EuphrosyneCore
+import EuphrosyneEngine
+import EuphrosyneKubernetes
+import EuphrosynePorts
+import EuphrosyneRedisAdapters
+import EuphrosyneServer
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Wires cluster mode: the registry from the `orpheus-operator-recipes` ConfigMap (watched), recipes as Jobs in the
+/// recipe namespace, results and incidents in Redis, and the bot or log notifier. Before serving, it checks the
+/// reconciler's RBAC permissions and refuses to start with one message naming every missing one.
+struct ClusterReconciler {
+    var settings: ServeSettings
+    var logger: Logger
+    var configuration: KubernetesConfiguration
+    var reconcilerNamespace: String
+    var recipeNamespace: String
+    var hooks: ReconcilerApp.Hooks
+    var shutsDownOnSignals: Bool
+
+    func run() async throws {
+        let base = MetricsExporter()
+        let client: KubernetesClient
+        do {
+            client = try KubernetesClient(configuration: configuration, metricsFactory: base.metrics.factory,
+                                          logger: settings.logger("euphrosyne.kubernetes"))
+        } catch {
+            throw ReconcilerStartError("cannot set up the Kubernetes client: \(error)")
+        }
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            try await checkPermissions(client, recipeNamespace: recipeNamespace, reconcilerNamespace: reconcilerNamespace)
+            try await serve(client: client, httpClient: httpClient, recipeNamespace: recipeNamespace,
+                            reconcilerNamespace: reconcilerNamespace, exporter: base)
+        } catch {
+            try? await httpClient.shutdown()
+            try? await client.shutdown()
+            throw error
+        }
+        try await httpClient.shutdown()
+        try await client.shutdown()
+    }
+
+    private func checkPermissions(
+        _ client: KubernetesClient, recipeNamespace: String, reconcilerNamespace: String
+    ) async throws {
+        let required = PermissionCheck.required(recipeNamespace: recipeNamespace, reconcilerNamespace: reconcilerNamespace)
+        let missing: [ResourceAttributes]
+        do {
+            missing = try await PermissionCheck.missing(required, client: client)
+        } catch {
+            throw ReconcilerStartError("cannot check permissions with the Kubernetes API at \(client.configuration.server): \(error)")
+        }
+        guard missing.isEmpty else { throw ReconcilerStartError(PermissionCheck.message(for: missing)) }
+    }
+
+    private func serve(
+        client: KubernetesClient, httpClient: HTTPClient, recipeNamespace: String, reconcilerNamespace: String,
+        exporter base: MetricsExporter
+    ) async throws {
+        let redis = try RedisParts(settings: settings, logger: logger)
+        let exporter = base.sampling([redis.sampler(into: base.metrics)])
+        let registry = ConfigMapRecipeRegistry(client: client, namespace: reconcilerNamespace,
+                                               logger: settings.logger("euphrosyne.registry"))
+        let launcher = KubernetesJobLauncher(
+            client: client,
+            settings: .init(namespace: recipeNamespace, redisUsername: settings.recipeRedisUsername,
+                            redisPasswordSecret: settings.recipeRedisSecret),
+            logger: settings.logger("euphrosyne.launcher.kubernetes")
+        )
+        let notifiers = NotifierChoice(settings: settings, httpClient: httpClient, registry: registry)
+        let coordinator = IncidentCoordinator(
+            registry: registry, launcher: launcher, resultSource: redis.results, notifier: notifiers.notifier,
+            store: redis.store,
+            configuration: settings.coordinatorConfiguration, metrics: exporter.metrics,
+            logger: settings.logger("euphrosyne.coordinator")
+        )
+        logger.notice("starting in cluster mode", metadata: [
+            "apiServer": "\(client.configuration.server)", "namespace": "\(reconcilerNamespace)",
+            "recipeNamespace": "\(recipeNamespace)", "registry": "\(reconcilerNamespace)/\(registry.name)",
+            "notifier": "\(notifiers.name)",
+        ])
+        try await ReconcilerServices(
+            settings: settings, logger: logger, coordinator: coordinator,
+            webex: notifiers.approvals(coordinator: coordinator, settings: settings, logger: logger),
+            readinessChecks: [
+                (name: "redis", check: { redis.client.isConnected ? nil : "Redis is unreachable" }),
+                (name: "registry", check: { registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),
+                (name: "kubernetes", check: { client.isReachable ? nil : "the Kubernetes API server does not answer" }),
+            ],
+            servicesBefore: redis.services.map(\.service) + [registry, launcher], exporter: exporter,
+            replayCache: RedisReplayCache(client: redis.client),
+            onWebhookPort: hooks.webhookListening, onAPIPort: hooks.apiListening, shutsDownOnSignals: shutsDownOnSignals
+        ).run()
+    }
+}

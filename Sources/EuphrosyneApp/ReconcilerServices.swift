@@ -1,0 +1,86 @@
+import EuphrosyneEngine
+import EuphrosynePorts
+import EuphrosyneServer
+import EuphrosyneWebex
+import Logging
+import ServiceLifecycle
+
+/// What both modes run once their adapters are built: the two listeners around the coordinator, in one
+/// `ServiceGroup` that SIGTERM/SIGINT shut down gracefully.
+struct ReconcilerServices {
+    var settings: ServeSettings
+    var logger: Logger
+    var coordinator: IncidentCoordinator
+    /// Card-button approvals from Webex, when the built-in Webex integration has a webhook URL.
+    var webex: WebexApprovals? = nil
+    /// Readiness checks beside the coordinator's own.
+    var readinessChecks: [(name: String, check: Readiness.Check)]
+    /// Services the coordinator depends on (Redis, informers), started before it and stopped after it.
+    var servicesBefore: [any Service]
+    /// Where `/metrics` comes from; the coordinator records into `exporter.metrics`.
+    var exporter: MetricsExporter
+    /// Where signed API requests are remembered: Redis when configured (shared by every replica), else memory.
+    var replayCache: any ReplayCache = InMemoryReplayCache()
+    /// Told the webhook listener's port once it listens.
+    var onWebhookPort: @Sendable (Int) async -> Void = { _ in }
+    /// Told the API listener's port once it listens.
+    var onAPIPort: @Sendable (Int) async -> Void = { _ in }
+    /// Whether SIGTERM and SIGINT shut the group down gracefully (`serve`), rather than only the group it runs in.
+    var shutsDownOnSignals = true
+
+    func run() async throws {
+        let coordinator = self.coordinator
+        let metrics = exporter.metrics
+        let exporter = self.exporter.sampling([{ metrics.export(await coordinator.currentStatistics()) }])
+        let accepting: Readiness.Check = { await coordinator.isAcceptingWork ? nil : "shutting down" }
+        let readiness = Readiness([(name: "coordinator", check: accepting)] + readinessChecks)
+        let logger = self.logger
+        let onWebhookPort = self.onWebhookPort
+        let onAPIPort = self.onAPIPort
+        let host = settings.host
+        let webhook = Listeners.webhook(
+            coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.webhookPort,
+            logger: settings.logger("euphrosyne.webhook"), exporter: exporter, credentials: settings.webhookCredentials,
+            limits: settings.listenerLimits,
+            onServerRunning: { port in
+                await onWebhookPort(port)
+                logger.notice("webhook listener ready", metadata: ["host": "\(host)", "port": "\(port)"])
+            }
+        )
+        let api = Listeners.api(
+            coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.apiPort,
+            logger: settings.logger("euphrosyne.api"), exporter: exporter, credentials: settings.apiCredentials,
+            replayCache: replayCache, routes: webex.map { [WebexRoutes(approvals: $0)] } ?? [],
+            limits: settings.listenerLimits,
+            onServerRunning: { port in
+                await onAPIPort(port)
+                logger.notice("API listener ready", metadata: ["host": "\(host)", "port": "\(port)"])
+            }
+        )
+        // Shutdown runs in reverse: the API stops first, the coordinator drains while the webhook listener (and
+        // Redis) still bring the results of running recipes, then the webhook listener and the rest stop.
+        if settings.apiCredentials.isOpen {
+            logger.warning("the API listener is open: anyone who reaches it can approve actions; set API_TOKENS_FILE or API_HMAC_KEYS_FILE")
+        } else {
+            // Names only: never the secrets.
+            logger.notice("API authentication on", metadata: [
+                "tokens": "\(settings.apiCredentials.bearerTokens.keys.sorted().joined(separator: ","))",
+                "hmacKeys": "\(settings.apiCredentials.hmacKeys.keys.sorted().joined(separator: ","))",
+            ])
+        }
+        if settings.webhookCredentials.isOpen {
+            logger.warning("the webhook listener is open: anyone who reaches it can open incidents and run debugging recipes; set WEBHOOK_TOKENS_FILE or WEBHOOK_BASIC_AUTH_FILE (and the same credentials in Alertmanager's http_config)")
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: servicesBefore.map { .init(service: $0) } + [
+                .init(service: webhook),
+                .init(service: coordinator),
+            ] + (webex.map { [.init(service: $0)] } ?? []) + [
+                .init(service: api),
+            ],
+            gracefulShutdownSignals: shutsDownOnSignals ? [.sigterm, .sigint] : [],
+            logger: logger
+        ))
+        try await group.run()
+    }
+}

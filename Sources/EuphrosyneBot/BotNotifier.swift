@@ -1,0 +1,112 @@
+import AsyncHTTPClient
+import EuphrosyneCore
+import EuphrosynePorts
+import EuphrosyneSupport
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Sends notifications to the Webex bot of the original system, in its protocol:
+/// `POST {bot}/api/analysis` with `{"uuid","actions","analysis"}` and `POST {bot}/api/status` with an array of
+/// Job states.
+///
+/// Retries 5xx, 429 and transport errors with back-off (honouring `Retry-After`); a 4xx other than 429 is the
+/// bot refusing the message and is not retried.
+public struct BotNotifier: Notifier {
+    public struct DeliveryError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The body of `POST /api/analysis`.
+    struct AnalysisBody: Codable, Equatable {
+        var uuid: String
+        var actions: [String]
+        var analysis: String
+    }
+
+    public let baseURL: String
+    public let httpClient: HTTPClient
+    public let retry: RetryPolicy
+    public let requestTimeout: Duration
+    public let logger: Logger
+
+    public init(
+        baseURL: String, httpClient: HTTPClient, retry: RetryPolicy = RetryPolicy(),
+        requestTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "euphrosyne.notifier.bot")
+    ) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.httpClient = httpClient
+        self.retry = retry
+        self.requestTimeout = requestTimeout
+        self.logger = logger
+    }
+
+    public func send(_ notification: ChatNotification) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let path: String
+        let body: Data
+        switch notification {
+        case .analysis(let incident, let analysis), .actionOutcome(let incident, _, let analysis):
+            path = "/api/analysis"
+            body = try encoder.encode(AnalysisBody(
+                uuid: incident.uuidString.lowercased(), actions: analysis.actions,
+                analysis: ChatText.neutralizingMentions(analysis.text)
+            ))
+        case .jobStatus(_, let jobs):
+            path = "/api/status"
+            body = try encoder.encode(jobs)
+        case .resolved(let incident, let alert, let cancelledRuns):
+            // The bot protocol has no resolve message: an analysis without actions shows the text with no buttons.
+            path = "/api/analysis"
+            body = try encoder.encode(AnalysisBody(
+                uuid: incident.uuidString.lowercased(), actions: [],
+                analysis: ChatText.neutralizingMentions(ChatNotification.resolvedText(alert: alert, cancelledRuns: cancelledRuns))
+            ))
+        }
+        try await post(path: path, body: body, notification: notification)
+    }
+
+    private func post(path: String, body: Data, notification: ChatNotification) async throws {
+        var logger = self.logger
+        if let incident = notification.incidentID {
+            logger[metadataKey: "incident"] = "\(incident.uuidString.lowercased())"
+        }
+        try await retry.run { (_: Int) -> RetryPolicy.Attempt<Void> in
+            var request = HTTPClientRequest(url: baseURL + path)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "User-Agent", value: "euphrosyne")
+            request.body = .bytes(ByteBuffer(bytes: body))
+
+            let response: HTTPClientResponse
+            do {
+                response = try await httpClient.execute(request, timeout: .nanoseconds(requestTimeout.wholeNanoseconds))
+                // Drain the body so the connection can be reused.
+                _ = try? await response.body.collect(upTo: 64 * 1024)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                return .retry(problem: "\(error)")
+            }
+            switch response.status.code {
+            case 200..<300:
+                logger.debug("bot accepted notification", metadata: ["kind": "\(notification.kind)"])
+                return .done(())
+            case 429, 500..<600:
+                return .retry(problem: "bot answered \(response.status.code)",
+                              retryAfter: response.headers.first(name: "Retry-After").flatMap(Int.init).map { .seconds($0) })
+            default:
+                throw DeliveryError(description: "bot refused \(path) with \(response.status.code)")
+            }
+        } willRetry: { attempt, failure, delay in
+            logger.warning("bot notification failed; retrying", metadata: [
+                "kind": "\(notification.kind)", "attempt": "\(attempt)", "error": "\(failure)",
+                "retryIn": "\(delay)",
+            ])
+        } giveUp: { attempts, failure in
+            DeliveryError(description: "bot unreachable after \(attempts) attempts: \(failure)")
+        }
+    }
+}
