@@ -1,4 +1,6 @@
 import EuphrosyneCore
+import EuphrosynePorts
+import EuphrosyneSupport
 import Foundation
 
 extension IncidentCoordinator {
