@@ -3,8 +3,8 @@ import EuphrosynePorts
 import Foundation
 import Synchronization
 
-/// Keeps incidents in memory, for local mode and tests. Holds at most `capacity` incidents; beyond that the
-/// oldest closed ones are forgotten (open ones only when nothing else is left), so a long-running local
+/// Keeps incidents in memory, for local mode and tests. Holds about `capacity` incidents (at most a hundredth more,
+/// forgotten in one batch); beyond that the oldest closed ones are forgotten (open ones only when nothing else is left), so a long-running local
 /// reconciler does not grow without bound and an incident still being worked on stays listed.
 public final class InMemoryIncidentStore: IncidentStore {
     /// What the store holds, behind one lock: every operation is short and never suspends, so callers (the
@@ -70,23 +70,22 @@ public final class InMemoryIncidentStore: IncidentStore {
         if incident.state.isClosed, contents.claims[incident.identity] == incident.id {
             contents.claims[incident.identity] = nil
         }
-        if contents.order.count > capacity { forgetOldest(contents.order.count - capacity, in: &contents) }
+        // Forgotten in batches of a hundredth of the capacity, so a full store does not move its whole order
+        // array on every save.
+        let slack = max(1, capacity / 100)
+        if contents.order.count >= capacity + slack { forgetOldest(contents.order.count - capacity, in: &contents) }
     }
 
-    /// Forgets `count` incidents, oldest closed ones first.
+    /// Forgets `count` incidents, oldest closed ones first (open ones only when nothing else is left), in one pass
+    /// over the order.
     private func forgetOldest(_ count: Int, in contents: inout Contents) {
-        var victims: [Int] = []
-        for (index, id) in contents.order.enumerated() {
-            if victims.count == count { break }
-            if contents.incidents[id]?.state.isClosed ?? true { victims.append(index) }
+        var victims = Set<UUID>()
+        for id in contents.order where victims.count < count {
+            if contents.incidents[id]?.state.isClosed ?? true { victims.insert(id) }
         }
-        var index = 0
-        while victims.count < count, index < contents.order.count {
-            if !victims.contains(index) { victims.append(index) }
-            index += 1
-        }
-        for position in victims.sorted(by: >) {
-            let forgotten = contents.order.remove(at: position)
+        for id in contents.order where victims.count < count { victims.insert(id) }
+        contents.order.removeAll { victims.contains($0) }
+        for forgotten in victims {
             if let identity = contents.incidents[forgotten]?.identity, contents.claims[identity] == forgotten {
                 contents.claims[identity] = nil
             }

@@ -246,9 +246,13 @@ public final class IncidentCoordinator: Service, Sendable {
                 return try await open(incident, alert: alert, effects: effects)
             case .joined(let incident, let started, let effects):
                 await perform(effects)
-                logger(for: incident.id).info("notification joined its open incident", metadata: [
-                    "notifications": "\(incident.notificationCount)", "startedForNewAlerts": "\(started.joined(separator: ","))",
-                ])
+                // Debug, not info: Alertmanager re-sends every group at each repeat_interval, and a storm of
+                // re-sends would otherwise be a storm of log lines. (Checked first: this is the hottest path.)
+                if logger.logLevel <= .debug {
+                    logger(for: incident.id).debug("notification joined its open incident", metadata: [
+                        "notifications": "\(incident.notificationCount)", "startedForNewAlerts": "\(started.joined(separator: ","))",
+                    ])
+                }
                 return .joined(incident, started: started)
             case .resolved(let incident, let effects):
                 await perform(effects)

@@ -25,6 +25,10 @@ public enum RequestBody {
     /// True for `application/json` and `application/*+json` (e.g. `application/merge-patch+json`), in any case,
     /// with or without parameters.
     static func isJSONMediaType(_ value: String) -> Bool {
+        // What senders nearly always send, checked without building strings (this runs for every request).
+        if value.utf8.elementsEqual("application/json".utf8) || value.utf8.elementsEqual("application/json; charset=utf-8".utf8) {
+            return true
+        }
         let essence = (value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
             .trimmingCharacters(in: .whitespaces).lowercased()
         if essence == "application/json" { return true }

@@ -39,12 +39,13 @@ enum WebhookRoutes {
             }
             var reason: String?
             if case .ignored(let why) = reception { reason = why }
-            return try JSONResponse.make(
-                Received(outcome: reception.outcome, uuid: reception.incident?.id.uuidString.lowercased(),
-                         state: reception.incident?.state.rawValue, recipes: reception.startedRecipes,
-                         new: reception.isNew, reason: reason),
-                status: reception.incident == nil ? .ok : .accepted
-            )
+            let received = Received(outcome: reception.outcome, uuid: reception.incident?.id.uuidString.lowercased(),
+                                    state: reception.incident?.state.rawValue, recipes: reception.startedRecipes,
+                                    new: reception.isNew, reason: reason)
+            // Written by hand: this answer goes out for every alert (see `Received.json`).
+            return Response(status: reception.incident == nil ? .ok : .accepted,
+                            headers: [.contentType: "application/json; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: received.json)))
         }
 
     }

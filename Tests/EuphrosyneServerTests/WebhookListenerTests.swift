@@ -1,6 +1,6 @@
 import EuphrosyneCore
 import EuphrosyneEngine
-import EuphrosyneServer
+@testable import EuphrosyneServer
 import EuphrosyneTestSupport
 import Foundation
 import HTTPTypes
@@ -305,6 +305,25 @@ import Testing
                 }
             }
             try await waitUntil("the one launch") { harness.launcher.requests.count == 1 }
+        }
+    }
+}
+
+/// The webhook's answer is written by hand; it must be the bytes the shared JSON encoder would write.
+@Suite struct WebhookAnswerEncodingTests {
+    @Test func theHandWrittenAnswerIsWhatTheEncoderWrites() throws {
+        let answers = [
+            WebhookRoutes.Received(outcome: "opened", uuid: "6f1c1e2a-1111-4c5d-9e8f-0123456789ab", state: "diagnosing",
+                                   recipes: ["dummy", "pod-diagnostics"], new: true, reason: nil),
+            WebhookRoutes.Received(outcome: "joined", uuid: "6f1c1e2a-1111-4c5d-9e8f-0123456789ab", state: "analysed",
+                                   recipes: [], new: false, reason: nil),
+            WebhookRoutes.Received(outcome: "ignored", uuid: nil, state: nil, recipes: [], new: false,
+                                   reason: "quote \" backslash \\ slash / newline \n tab \t bell \u{7} é 🚨"),
+        ]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for answer in answers {
+            #expect(String(decoding: answer.json, as: UTF8.self) == String(decoding: try encoder.encode(answer), as: UTF8.self))
         }
     }
 }
