@@ -439,6 +439,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 // OpenAPITests reads openapi.yaml.
                 .product(name: "Yams", package: "Yams"),
+                // Refusals are counted: read back through swift-metrics' test backend.
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -31,7 +31,7 @@ struct ReconcilerServices {
     func run() async throws {
         let coordinator = self.coordinator
         let metrics = exporter.metrics
-        let exporter = self.exporter.sampling([{ metrics.export(await coordinator.currentStatistics()) }])
+        let exporter = self.exporter.sampling([{ metrics.export(coordinator.statistics) }])
         let accepting: Readiness.Check = { await coordinator.isAcceptingWork ? nil : "shutting down" }
         let readiness = Readiness([(name: "coordinator", check: accepting)] + readinessChecks)
         let logger = self.logger

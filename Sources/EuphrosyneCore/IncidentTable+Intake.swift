@@ -50,7 +50,6 @@ extension IncidentTable {
             }
         }
         if resolves {
-            counts.resolvedWithoutIncident += 1
             return .ignored("the notification is resolved and its group has no open incident")
         }
         if var limit = rateLimit {
@@ -58,12 +57,10 @@ extension IncidentTable {
             let retryAfter = limit.admit(alertName: name, at: now)
             rateLimit = limit
             if let retryAfter {
-                counts.refusedRateLimited += 1
                 return .refused(.rateLimited(alertName: name, retryAfterSeconds: retryAfter))
             }
         }
         guard live.count < settings.maxOpenIncidents else {
-            counts.refusedTooManyOpen += 1
             return .refused(.tooManyOpenIncidents(limit: settings.maxOpenIncidents,
                                                   retryAfterSeconds: Self.tooManyOpenRetryAfterSeconds))
         }
@@ -85,17 +82,14 @@ extension IncidentTable {
     /// with nothing to run) go ahead.
     public mutating func claimed(_ id: UUID) -> (incident: Incident?, effects: [Effect]) {
         guard let opening = openings.removeValue(forKey: id), let incident = live[id] else { return (nil, []) }
-        counts.incidentsOpened += 1
         return (incident, translate(opening.heldActions, of: incident))
     }
 
     /// The new incident does not hold its group (another process's incident does, or the claim could not be
-    /// saved): it leaves the table as if it never was, and stops being watched. `joinedHolder` counts the
-    /// notification as having joined that other incident.
-    public mutating func claimRefused(_ id: UUID, joinedHolder: Bool) -> [Effect] {
+    /// saved): it leaves the table as if it never was, and stops being watched.
+    public mutating func claimRefused(_ id: UUID) -> [Effect] {
         guard openings.removeValue(forKey: id) != nil, let incident = live.removeValue(forKey: id) else { return [] }
         endDeduplication(of: incident)
-        if joinedHolder { counts.notificationsDeduplicated += 1 }
         return [.abandoned(incident.id)]
     }
 
@@ -110,16 +104,11 @@ extension IncidentTable {
                              defaultTimeoutSeconds: settings.defaultRecipeTimeoutSeconds, at: now)
         let (outcome, incident, effects) = apply(event, to: id)
         guard case .applied = outcome, let incident else { return nil }
-        if resolves {
-            counts.incidentsResolved += 1
-            return .resolved(incident, effects)
-        }
+        if resolves { return .resolved(incident, effects) }
         let started = effects.compactMap { effect -> String? in
             if case .launch(_, _, let recipe) = effect { return recipe.name }
             return nil
         }
-        counts.notificationsDeduplicated += 1
-        counts.runsForNewAlerts += started.count
         return .joined(incident, started: started, effects)
     }
 }

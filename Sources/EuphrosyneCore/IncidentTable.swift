@@ -9,7 +9,7 @@ import Foundation
 /// notification group, a stored incident to readmit), the table returns a step that says so, and the coordinator
 /// feeds the outcome back as another call. Each incident's own life is the state machine of `Incident`; the table
 /// adds what spans incidents: the group index, openings in progress, the cap on open incidents, the per-alert-name
-/// rate limit, readmission, drain, and the counts the metrics show.
+/// rate limit, readmission and drain.
 public struct IncidentTable: Sendable {
     /// The rules the table decides by, from `serve`'s settings.
     public struct Settings: Sendable, Hashable {
@@ -70,20 +70,6 @@ public struct IncidentTable: Sendable {
         case resultSize = "result_size"
     }
 
-    /// What the table counted so far, for `/metrics`.
-    public struct Counts: Sendable, Hashable {
-        public var incidentsOpened = 0
-        public var notificationsDeduplicated = 0
-        public var incidentsResolved = 0
-        public var resolvedWithoutIncident = 0
-        public var refusedRateLimited = 0
-        public var refusedTooManyOpen = 0
-        public var runsCancelledOnResolve = 0
-        public var runsForNewAlerts = 0
-
-        public init() {}
-    }
-
     /// A new incident whose claim on its group is being saved: its notification group waits for the outcome, and
     /// the incident's first actions are held until the claim succeeds.
     struct Opening: Sendable, Hashable {
@@ -99,7 +85,6 @@ public struct IncidentTable: Sendable {
     var rateLimit: IncidentRateLimit?
     /// False once the coordinator drains: no new incidents or approvals.
     public internal(set) var isAccepting = true
-    public internal(set) var counts = Counts()
 
     public init(settings: Settings) {
         self.settings = settings
@@ -151,7 +136,6 @@ public struct IncidentTable: Sendable {
             case .launch(let runID, let recipe):
                 if incident.run(runID) != nil { effects.append(.launch(incident: id, runID: runID, recipe: recipe)) }
             case .cancelRun(let runID):
-                counts.runsCancelledOnResolve += 1
                 effects.append(.cancelRun(incident: id, runID: runID))
             case .notifyResolved(let cancelled):
                 effects.append(.notifyResolved(incident: id, alert: incident.alert.summary, cancelledRuns: cancelled))

@@ -25,6 +25,7 @@ extension IncidentCoordinator {
             case .reattach(let id, let run, let deadline):
                 reattach(run, of: id, until: deadline)
             case .cancelRun(let id, let runID):
+                metrics.runsCancelledOnResolve.increment()
                 runCancellations.withLock { $0[id]?[runID] }?.cancel(reason: "the alert resolved")
             case .notifyAnalysis(let id, let analysis):
                 notify(.analysis(incident: id, analysis))

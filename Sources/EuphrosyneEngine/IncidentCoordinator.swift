@@ -37,7 +37,8 @@ public final class IncidentCoordinator: Service, Sendable {
     /// Notifications of a group whose incident is being opened wait here for the opening to be decided.
     let openingWaiters = Mutex<[UUID: [CheckedContinuation<Void, Never>]]>([:])
     let deadlines = DeadlineScheduler()
-    let intake = Mutex(IntakeCounts())
+    /// Notifications being taken in right now (the intake queue).
+    let intakeDepth = Mutex(0)
     /// Set once the drain gave up waiting: runs ending from now on were stopped by the shutdown itself.
     let stopping = Atomic<Bool>(false)
 
@@ -45,12 +46,6 @@ public final class IncidentCoordinator: Service, Sendable {
     let runs: (stream: AsyncStream<Work>, continuation: AsyncStream<Work>.Continuation)
     /// Notifications and clean-ups: drained after the runs, whose endings add to them.
     let tasks: (stream: AsyncStream<Work>, continuation: AsyncStream<Work>.Continuation)
-
-    struct IntakeCounts {
-        var received = 0
-        var depth = 0
-        var refusedQueueFull = 0
-    }
 
     public init(
         registry: any RecipeRegistry, launcher: any RecipeLauncher, resultSource: any ResultSource,
@@ -218,17 +213,17 @@ public final class IncidentCoordinator: Service, Sendable {
     /// - When `intakeQueueCapacity` notifications are being taken in already, it is refused (`.intakeQueueFull`)
     ///   so the sender retries.
     public func receive(payload: [String: JSONValue]) async throws(CoordinatorError) -> Reception {
-        let admitted = intake.withLock { intake in
-            intake.received += 1
-            guard intake.depth < configuration.intakeQueueCapacity else {
-                intake.refusedQueueFull += 1
-                return false
-            }
-            intake.depth += 1
+        metrics.notificationsReceived.increment()
+        let admitted = intakeDepth.withLock { depth in
+            guard depth < configuration.intakeQueueCapacity else { return false }
+            depth += 1
             return true
         }
-        guard admitted else { throw .intakeQueueFull(retryAfterSeconds: 5) }
-        defer { intake.withLock { $0.depth -= 1 } }
+        guard admitted else {
+            metrics.intakeRefused(.queueFull)
+            throw .intakeQueueFull(retryAfterSeconds: 5)
+        }
+        defer { intakeDepth.withLock { $0 -= 1 } }
         // Decoded once here; the incident, the recipe selection and the log all use it.
         let alert = AlertNotification(raw: payload)
         let identity = alert.identityKey
@@ -245,6 +240,8 @@ public final class IncidentCoordinator: Service, Sendable {
             case .opening(let incident, let effects):
                 return try await open(incident, alert: alert, effects: effects)
             case .joined(let incident, let started, let effects):
+                metrics.notificationsDeduplicated.increment()
+                if !started.isEmpty { metrics.runsForNewAlerts.increment(by: started.count) }
                 await perform(effects)
                 // Debug, not info: Alertmanager re-sends every group at each repeat_interval, and a storm of
                 // re-sends would otherwise be a storm of log lines. (Checked first: this is the hottest path.)
@@ -255,12 +252,14 @@ public final class IncidentCoordinator: Service, Sendable {
                 }
                 return .joined(incident, started: started)
             case .resolved(let incident, let effects):
+                metrics.incidentsResolved.increment()
                 await perform(effects)
                 logger(for: incident.id).info("alert resolved; incident resolved", metadata: [
                     "cancelledRuns": "\(effects.filter { if case .cancelRun = $0 { true } else { false } }.count)",
                 ])
                 return .resolved(incident)
             case .ignored(let reason):
+                metrics.resolvedWithoutIncident.increment()
                 logger.info("resolved notification for a group with no open incident", metadata: ["alert": "\(alert.summary)"])
                 return .ignored(reason)
             case .refused(let refusal):
@@ -274,11 +273,13 @@ public final class IncidentCoordinator: Service, Sendable {
         case .shuttingDown:
             return .shuttingDown
         case .rateLimited(let name, let retryAfter):
+            metrics.intakeRefused(.rateLimited)
             logger.warning("alert name over its hourly incident limit; notification refused", metadata: [
                 "alertname": "\(name)", "retryAfter": "\(retryAfter)s",
             ])
             return .rateLimited(alertName: name, retryAfterSeconds: retryAfter)
         case .tooManyOpenIncidents(let limit, let retryAfter):
+            metrics.intakeRefused(.maxOpenIncidents)
             logger.warning("too many open incidents; notification of a new group refused", metadata: [
                 "limit": "\(limit)", "alert": "\(alert.summary)",
             ])
@@ -296,13 +297,14 @@ public final class IncidentCoordinator: Service, Sendable {
             for effect in effects where effect != .claim(incident) { await perform([effect]) }
             holder = try await claim(incident)
         } catch {
-            let abandoned = table.withLock { $0.claimRefused(id, joinedHolder: false) }
+            let abandoned = table.withLock { $0.claimRefused(id) }
             await perform(abandoned)
             logger(for: id).error("could not save the new incident", metadata: ["error": "\(error)"])
             throw .storeUnavailable("\(error)")
         }
         if let holder {
-            let abandoned = table.withLock { $0.claimRefused(id, joinedHolder: true) }
+            metrics.notificationsDeduplicated.increment()
+            let abandoned = table.withLock { $0.claimRefused(id) }
             await perform(abandoned)
             logger(for: holder.id).info("notification belongs to an incident another reconciler holds", metadata: [
                 "state": "\(holder.state.rawValue)",
@@ -310,6 +312,7 @@ public final class IncidentCoordinator: Service, Sendable {
             return .joined(holder, started: [])
         }
         let (opened, held) = table.withLock { $0.claimed(id) }
+        metrics.incidentsOpened.increment()
         logger(for: id).info("incident opened", metadata: [
             "alert": "\(alert.summary)", "recipes": "\(incident.runs.map(\.recipe).joined(separator: ","))",
         ])
@@ -348,28 +351,10 @@ public final class IncidentCoordinator: Service, Sendable {
         for waiter in openingWaiters.withLock({ $0.removeValue(forKey: id) }) ?? [] { waiter.resume() }
     }
 
-    /// What the coordinator took in, refused and queued so far.
+    /// The coordinator's levels now (the run cap's figures included).
     public var statistics: CoordinatorStatistics {
-        let counts = table.withLock { $0.counts }
-        let intake = self.intake.withLock { $0 }
         var statistics = CoordinatorStatistics(runSlots: runSlots.statistics)
-        statistics.notificationsReceived = intake.received
-        statistics.intakeQueueDepth = intake.depth
-        statistics.refusedQueueFull = intake.refusedQueueFull
-        statistics.incidentsOpened = counts.incidentsOpened
-        statistics.notificationsDeduplicated = counts.notificationsDeduplicated
-        statistics.incidentsResolved = counts.incidentsResolved
-        statistics.resolvedWithoutIncident = counts.resolvedWithoutIncident
-        statistics.refusedRateLimited = counts.refusedRateLimited
-        statistics.refusedTooManyOpen = counts.refusedTooManyOpen
-        statistics.runsCancelledOnResolve = counts.runsCancelledOnResolve
-        statistics.runsForNewAlerts = counts.runsForNewAlerts
-        return statistics
-    }
-
-    /// The statistics with the number of incidents open now, for a scrape.
-    public func currentStatistics() -> CoordinatorStatistics {
-        var statistics = self.statistics
+        statistics.intakeQueueDepth = intakeDepth.withLock { $0 }
         statistics.openIncidents = table.withLock { $0.live.count }
         return statistics
     }

@@ -46,29 +46,11 @@ public enum Reception: Sendable {
     }
 }
 
-/// Counts of what the coordinator took in, refused and queued: for logs, tests and the metrics endpoint. Every
-/// refusal and every wait is counted.
+/// The coordinator's levels now: for logs, tests, and the gauges of `/metrics`. (What happened, as opposed to what
+/// is, is counted in `ReconcilerMetrics` where it happens.)
 public struct CoordinatorStatistics: Sendable, Equatable {
-    /// Notifications handed to `receive`, refused ones included.
-    public var notificationsReceived = 0
-    public var incidentsOpened = 0
-    /// Notifications that joined an open incident of their group.
-    public var notificationsDeduplicated = 0
-    public var incidentsResolved = 0
-    /// Resolved notifications for a group with no open incident.
-    public var resolvedWithoutIncident = 0
-    /// Refused with 503 because the intake queue was full.
-    public var refusedQueueFull = 0
-    /// Refused with 429 by the per-alert-name limit.
-    public var refusedRateLimited = 0
-    /// Refused with 503 because `maxOpenIncidents` incidents were open.
-    public var refusedTooManyOpen = 0
     /// Incidents open now (live in this coordinator).
     public var openIncidents = 0
-    /// Debugging runs stopped because their alert resolved.
-    public var runsCancelledOnResolve = 0
-    /// Debugging runs started for alerts that joined a group later.
-    public var runsForNewAlerts = 0
     /// Notifications being taken in right now.
     public var intakeQueueDepth = 0
     /// The run cap: slots in use, runs waiting, the peak, and how many runs had to wait.

@@ -28,6 +28,7 @@ import Testing
             "check": .report(analysis: "checked", actions: [], delay: .milliseconds(1)),
         ])
         let notifier = RecordingNotifier()
+        let exporter = MetricsExporter()
         // The registry is held shut until the queue has refused something, so the 503 path is certain to run.
         let coordinator = IncidentCoordinator(
             registry: GatedRegistry(catalog, gate: gate), launcher: launcher,
@@ -35,7 +36,7 @@ import Testing
             store: InMemoryIncidentStore(),
             configuration: .init(defaultRecipeTimeoutSeconds: 60, drainTimeout: .milliseconds(200),
                                  maxRunsInFlight: 20, intakeQueueCapacity: 8),
-            logger: Self.quiet
+            metrics: exporter.metrics, logger: Self.quiet
         )
         launcher.deliverResults { _ = await coordinator.deliver($0, via: .callback) }
         let ports = PortCollector(count: 1)
@@ -55,7 +56,7 @@ import Testing
         // Shut down whatever happens below: a client freed without it stops the whole test process.
         do {
             try await storm(client: client, services: services, ports: ports, coordinator: coordinator, gate: gate,
-                            launcher: launcher, notifier: notifier, refusals: refusals)
+                            launcher: launcher, notifier: notifier, refusals: refusals, exporter: exporter)
         } catch {
             try? await client.shutdown()
             throw error
@@ -65,12 +66,13 @@ import Testing
 
     private func storm(
         client: HTTPClient, services: [any Service], ports: PortCollector, coordinator: IncidentCoordinator,
-        gate: Gate, launcher: ScriptedLauncher, notifier: RecordingNotifier, refusals: Tally
+        gate: Gate, launcher: ScriptedLauncher, notifier: RecordingNotifier, refusals: Tally, exporter: MetricsExporter
     ) async throws {
         try await RunningServer.with(services: services, ports: ports, logger: Self.quiet) { ports in
             let opener = Task {
                 try await waitUntil("the full queue to refuse a notification") {
-                    coordinator.statistics.refusedQueueFull > 0
+                    let scrape = CommandLineTests.Scrape(text: await exporter.render())
+                    return (scrape.value("euphrosyne_intake_refused_total", ["reason": "queue_full"]) ?? 0) > 0
                 }
                 gate.open()
             }
@@ -108,9 +110,11 @@ import Testing
             #expect(statistics.runSlots.peakInUse <= 20)
             #expect(statistics.runSlots.waits > 0)
             #expect(launcher.requests.count == 2_000)
-            #expect(statistics.incidentsOpened == 1_000)
-            #expect(statistics.refusedQueueFull == refusals.value)
-            #expect(statistics.refusedQueueFull > 0)
+            let scrape = CommandLineTests.Scrape(text: await exporter.render())
+            #expect(scrape.value("euphrosyne_incidents_opened_total") == 1_000)
+            let refusedQueueFull = scrape.value("euphrosyne_intake_refused_total", ["reason": "queue_full"])
+            #expect(refusedQueueFull == Double(refusals.value))
+            #expect((refusedQueueFull ?? 0) > 0)
         }
     }
 }

@@ -35,6 +35,8 @@ import Testing
 
         func state(of id: UUID) async throws -> Incident.State? { try await base.state(of: id) }
 
+        func count(_ label: String, _ dimensions: [(String, String)] = []) -> Int64 { base.count(label, dimensions) }
+
         func resolvedNotifications(for id: UUID) -> [[String]] {
             notifier.notifications.compactMap {
                 if case .resolved(let incident, _, let cancelled) = $0, incident == id { return cancelled }
@@ -84,8 +86,8 @@ import Testing
             try await waitUntil("the hanging run to stop") { harness.launcher.running == 0 }
             try await waitUntil("the resolved notification") { !harness.resolvedNotifications(for: opened.id).isEmpty }
             #expect(harness.resolvedNotifications(for: opened.id) == [["slow"]], "\(harness.notifier.notifications)")
-            #expect(coordinator.statistics.runsCancelledOnResolve == 1)
-            #expect(coordinator.statistics.incidentsResolved == 1)
+            #expect(harness.count("euphrosyne_runs_cancelled_on_resolve_total") == 1)
+            #expect(harness.count("euphrosyne_incidents_resolved_total") == 1)
 
             do throws(CoordinatorError) {
                 _ = try await coordinator.approve(incident: opened.id, ApprovalRequest(actions: [ActionRequest(name: "jira")]))
@@ -113,7 +115,7 @@ import Testing
             }
             #expect(reason.contains("no open incident"))
             #expect(harness.launcher.requests.isEmpty)
-            #expect(coordinator.statistics.resolvedWithoutIncident == 1)
+            #expect(harness.count("euphrosyne_resolved_without_incident_total") == 1)
             #expect(try await coordinator.incidents(offset: 0, limit: 10).total == 0)
         }
     }
@@ -170,8 +172,8 @@ import Testing
             // A plain repeat starts nothing.
             let repeated = try await coordinator.receive(payload: Self.group("Join", ["a", "b"]))
             #expect(repeated.startedRecipes.isEmpty)
-            #expect(coordinator.statistics.notificationsDeduplicated == 2)
-            #expect(coordinator.statistics.runsForNewAlerts == 1)
+            #expect(harness.count("euphrosyne_notifications_deduplicated_total") == 2)
+            #expect(harness.count("euphrosyne_runs_for_new_alerts_total") == 1)
         }
     }
 
@@ -198,7 +200,7 @@ import Testing
             let statistics = coordinator.statistics
             #expect(statistics.runSlots.peakInUse <= 20)
             #expect(statistics.runSlots.waits > 0, "with 1,000 runs and 20 slots some must have waited")
-            #expect(statistics.incidentsOpened == 1_000)
+            #expect(harness.count("euphrosyne_incidents_opened_total") == 1_000)
             for id in ids.prefix(20) { #expect(try await harness.state(of: id) == .analysed) }
         }
     }
@@ -246,9 +248,9 @@ import Testing
             gate.open()
             for task in admitted { #expect(try await task.value.isNew) }
             let statistics = coordinator.statistics
-            #expect(statistics.refusedQueueFull == 2)
+            #expect(harness.count("euphrosyne_intake_refused_total", [("reason", "queue_full")]) == 2)
             #expect(statistics.intakeQueueDepth == 0)
-            #expect(statistics.incidentsOpened == 3)
+            #expect(harness.count("euphrosyne_incidents_opened_total") == 3)
         }
     }
 
@@ -281,7 +283,7 @@ import Testing
             #expect(!repeated.isNew && repeated.incident != nil)
             // Another alert name has its own quota.
             #expect(try await coordinator.receive(payload: Self.group("Other")).isNew)
-            #expect(coordinator.statistics.refusedRateLimited == 1)
+            #expect(harness.count("euphrosyne_intake_refused_total", [("reason", "rate_limited")]) == 1)
         }
     }
 

@@ -3,6 +3,7 @@ import EuphrosyneLocal
 import EuphrosynePorts
 import EuphrosyneTestSupport
 import Foundation
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -15,6 +16,8 @@ import Testing
         let launcher: ScriptedLauncher
         let notifier: RecordingNotifier
         let store: any IncidentStore
+        /// swift-metrics' test backend, behind the coordinator's metrics.
+        let metrics = TestMetrics()
 
         init(_ behaviours: [String: ScriptedLauncher.Behaviour], catalog: RecipeCatalog,
              drainTimeout: Duration = .seconds(10), registry: (any RecipeRegistry)? = nil,
@@ -27,7 +30,8 @@ import Testing
                 resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9/"), notifier: notifier,
                 store: store,
                 configuration: configuration ?? .init(defaultRecipeTimeoutSeconds: 60, aggregatorAddress: "agg:1",
-                                                      redisAddress: "", drainTimeout: drainTimeout)
+                                                      redisAddress: "", drainTimeout: drainTimeout),
+                metrics: ReconcilerMetrics(factory: metrics)
             )
             let coordinator = self.coordinator
             launcher.deliverResults { _ = await coordinator.deliver($0, via: .callback) }
@@ -40,6 +44,11 @@ import Testing
         }
 
         func state(of id: UUID) async throws -> Incident.State? { try await coordinator.incident(id)?.state }
+
+        /// The value of the counter `label` with these dimensions (0 when it was never made).
+        func count(_ label: String, _ dimensions: [(String, String)] = []) -> Int64 {
+            (try? metrics.expectCounter(label, dimensions).totalValue) ?? 0
+        }
     }
 
     static let catalog = RecipeCatalog(
@@ -358,12 +367,12 @@ import Testing
             }
             // A notification of an open group still joins it.
             #expect(try await coordinator.receive(payload: Self.group("a")).outcome == "joined")
-            #expect(coordinator.statistics.refusedTooManyOpen == 2)
-            #expect(await coordinator.currentStatistics().openIncidents == 2)
+            #expect(harness.count("euphrosyne_intake_refused_total", [("reason", "max_open_incidents")]) == 2)
+            #expect(coordinator.statistics.openIncidents == 2)
             // Once one resolves (and its cancelled run ends), a new group is taken again.
             _ = try await coordinator.receive(payload: Self.group("a", status: "resolved"))
             try await waitUntil("the resolved incident to close") {
-                await coordinator.currentStatistics().openIncidents == 1
+                coordinator.statistics.openIncidents == 1
             }
             #expect(try await coordinator.receive(payload: Self.group("c")).outcome == "opened")
             #expect(first.incident != nil)

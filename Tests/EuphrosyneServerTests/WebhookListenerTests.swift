@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import MetricsTestKit
 import NIOCore
 import Testing
 
@@ -125,9 +126,11 @@ import Testing
 
     @Test func aFullIntakeQueueAnswers503WithRetryAfter() async throws {
         let gate = Gate()
+        let metrics = TestMetrics()
         let harness = ServerHarness(
             registry: GatedRegistry(ServerHarness.catalog, gate: gate),
-            configuration: .init(drainTimeout: .milliseconds(200), intakeQueueCapacity: 1))
+            configuration: .init(drainTimeout: .milliseconds(200), intakeQueueCapacity: 1),
+            metrics: ReconcilerMetrics(factory: metrics))
         try await harness.running {
             let coordinator = harness.coordinator
             let held = Task { try await coordinator.receive(payload: ["held": .bool(true)]) }
@@ -142,7 +145,8 @@ import Testing
             }
             gate.open()
             #expect(try await held.value.isNew)
-            #expect(coordinator.statistics.refusedQueueFull == 1)
+            let refused = try metrics.expectCounter("euphrosyne_intake_refused_total", [("reason", "queue_full")])
+            #expect(refused.totalValue == 1)
         }
     }
 
