@@ -32,7 +32,7 @@ struct ReconcilerServices {
         let coordinator = self.coordinator
         let metrics = exporter.metrics
         let exporter = self.exporter.sampling([{ metrics.export(coordinator.statistics) }])
-        let accepting: Readiness.Check = { await coordinator.isAcceptingWork ? nil : "shutting down" }
+        let accepting: Readiness.Check = { coordinator.isAcceptingWork ? nil : "shutting down" }
         let readiness = Readiness([(name: "coordinator", check: accepting)] + readinessChecks)
         let logger = self.logger
         let onWebhookPort = self.onWebhookPort

@@ -12,12 +12,8 @@ import NIOHTTP1
 /// Job states.
 ///
 /// Retries 5xx, 429 and transport errors with back-off (honouring `Retry-After`); a 4xx other than 429 is the
-/// bot refusing the message and is not retried.
+/// bot refusing the message and is not retried. Failures are `BotError`s (or `CancellationError`).
 public struct BotNotifier: Notifier {
-    public struct DeliveryError: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     /// The body of `POST /api/analysis`.
     struct AnalysisBody: Codable, Equatable {
         var uuid: String
@@ -43,29 +39,35 @@ public struct BotNotifier: Notifier {
     }
 
     public func send(_ notification: ChatNotification) async throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let path: String
-        let body: Data
+        let (path, body) = Self.request(for: notification)
+        let encoded: Data
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            encoded = try encoder.encode(body)
+        } catch {
+            throw BotError(.invalidRequest, path: path, underlying: error)
+        }
+        try await post(path: path, body: encoded, notification: notification)
+    }
+
+    /// The bot's path for a notification and the body to post there.
+    static func request(for notification: ChatNotification) -> (path: String, body: any Encodable) {
         switch notification {
         case .analysis(let incident, let analysis), .actionOutcome(let incident, _, let analysis):
-            path = "/api/analysis"
-            body = try encoder.encode(AnalysisBody(
+            return ("/api/analysis", AnalysisBody(
                 uuid: incident.uuidString.lowercased(), actions: analysis.actions,
                 analysis: ChatText.neutralizingMentions(analysis.text)
             ))
         case .jobStatus(_, let jobs):
-            path = "/api/status"
-            body = try encoder.encode(jobs)
+            return ("/api/status", jobs)
         case .resolved(let incident, let alert, let cancelledRuns):
             // The bot protocol has no resolve message: an analysis without actions shows the text with no buttons.
-            path = "/api/analysis"
-            body = try encoder.encode(AnalysisBody(
+            return ("/api/analysis", AnalysisBody(
                 uuid: incident.uuidString.lowercased(), actions: [],
                 analysis: ChatText.neutralizingMentions(ChatNotification.resolvedText(alert: alert, cancelledRuns: cancelledRuns))
             ))
         }
-        try await post(path: path, body: body, notification: notification)
     }
 
     private func post(path: String, body: Data, notification: ChatNotification) async throws {
@@ -98,7 +100,7 @@ public struct BotNotifier: Notifier {
                 return .retry(problem: "bot answered \(response.status.code)",
                               retryAfter: response.headers.first(name: "Retry-After").flatMap(Int.init).map { .seconds($0) })
             default:
-                throw DeliveryError(description: "bot refused \(path) with \(response.status.code)")
+                throw BotError(.refused, path: path, statusCode: Int(response.status.code))
             }
         } willRetry: { attempt, failure, delay in
             logger.warning("bot notification failed; retrying", metadata: [
@@ -106,7 +108,7 @@ public struct BotNotifier: Notifier {
                 "retryIn": "\(delay)",
             ])
         } giveUp: { attempts, failure in
-            DeliveryError(description: "bot unreachable after \(attempts) attempts: \(failure)")
+            BotError(.unreachable, path: path, message: "gave up after \(attempts) attempts: \(failure)")
         }
     }
 }

@@ -12,14 +12,8 @@ import NIOHTTP1
 ///
 /// Every call retries `429` (waiting at least `Retry-After`), `5xx` and transport errors with back-off, up to the
 /// retry policy's attempts; any other `4xx` is Webex refusing the request and fails at once with its message and
-/// `trackingId`. The bot token is sent, never logged.
+/// `trackingId`. Every call throws `WebexError` (or `CancellationError`). The bot token is sent, never logged.
 public struct WebexClient: Sendable {
-    /// A Webex error answer, or giving up.
-    public struct Failure: Error, CustomStringConvertible {
-        public var status: Int?
-        public var description: String
-    }
-
     public let baseURL: String
     private let token: String
     public let httpClient: HTTPClient
@@ -150,17 +144,24 @@ public struct WebexClient: Sendable {
 
     private func call<Answer: Decodable>(_ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil,
                                          as: Answer.Type) async throws -> Answer {
-        let data = try body.map { try JSONEncoder().encode($0) }
+        let data: Data?
+        do {
+            data = try body.map { try JSONEncoder().encode($0) }
+        } catch {
+            throw WebexError(.invalidRequest, request: "\(method) \(path)", underlying: error)
+        }
         let answer = try await send(method, path, body: data)
         do {
             return try JSONDecoder().decode(Answer.self, from: answer)
         } catch {
-            throw Failure(status: nil, description: "Webex answered \(method) \(path) with an unexpected body: \(error)")
+            throw WebexError(.unexpectedAnswer, request: "\(method) \(path)", message: "the answer does not decode",
+                             underlying: error)
         }
     }
 
     private func send(_ method: HTTPMethod, _ path: String, body: Data?) async throws -> Data {
-        try await retry.run { (_: Int) -> RetryPolicy.Attempt<Data> in
+        let requestName = "\(method) \(path)"
+        return try await retry.run { (_: Int) -> RetryPolicy.Attempt<Data> in
             var request = HTTPClientRequest(url: baseURL + path)
             request.method = method
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -180,14 +181,20 @@ public struct WebexClient: Sendable {
                 return .retry(problem: "\(error)")
             }
             let code = Int(response.status.code)
+            let message = Self.errorMessage(answer)
+            let trackingID = response.headers.first(name: "Trackingid")
             switch code {
             case 200..<300:
                 return .done(Data(answer.readableBytesView))
             case 429, 500..<600:
-                return .retry(problem: "Webex answered \(code)\(Self.errorDetail(answer, response.headers))",
+                var problem = "Webex answered \(code)"
+                if let message { problem += ": \(message)" }
+                if let trackingID { problem += " (trackingId \(trackingID))" }
+                return .retry(problem: problem,
                               retryAfter: response.headers.first(name: "Retry-After").flatMap(Int.init).map { .seconds($0) })
             default:
-                throw Failure(status: code, description: "Webex refused \(method) \(path) with \(code)\(Self.errorDetail(answer, response.headers))")
+                throw WebexError(.refused, request: requestName, statusCode: code,
+                                 message: message ?? "Webex refused the request", trackingID: trackingID)
             }
         } willRetry: { attempt, failure, delay in
             logger.warning("Webex request failed; retrying", metadata: [
@@ -195,18 +202,14 @@ public struct WebexClient: Sendable {
                 "retryIn": "\(delay)",
             ])
         } giveUp: { attempts, failure in
-            Failure(status: nil, description: "Webex unreachable after \(attempts) attempts (\(method) \(path)): \(failure)")
+            WebexError(.unreachable, request: requestName, message: "gave up after \(attempts) attempts: \(failure)")
         }
     }
 
-    /// `: <message> (trackingId …)` from a Webex error body, for logs and errors.
-    private static func errorDetail(_ body: ByteBuffer, _ headers: HTTPHeaders) -> String {
-        var detail = ""
-        if let object = try? JSONValue.parseObject(Data(body.readableBytesView)), let message = object["message"]?.stringValue {
-            detail += ": \(message)"
-        }
-        if let tracking = headers.first(name: "Trackingid") { detail += " (trackingId \(tracking))" }
-        return detail
+    /// The `message` of a Webex error body, if it has one.
+    private static func errorMessage(_ body: ByteBuffer) -> String? {
+        guard let object = try? JSONValue.parseObject(Data(body.readableBytesView)) else { return nil }
+        return object["message"]?.stringValue
     }
 
     private static func escaped(_ id: String) -> String {

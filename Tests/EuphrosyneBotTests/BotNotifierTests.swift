@@ -58,34 +58,41 @@ import Testing
     @Test func givesUpAfterTheLastAttempt() async throws {
         let bot = FakeBot()
         bot.queueAnswers([500, 500, 500, 500])
-        await #expect(throws: BotNotifier.DeliveryError.self) {
+        let error = await #expect(throws: BotError.self) {
             try await RunningServer.with([bot.router]) { ports in
                 try await BotNotifier(baseURL: "http://127.0.0.1:\(ports[0])", httpClient: .shared, retry: Self.fastRetry)
                     .send(.analysis(incident: Self.incident, Self.analysis))
             }
         }
         #expect(bot.received.count == 3)
+        #expect(error?.code == .unreachable)
+        #expect(error?.path == "/api/analysis")
+        #expect(error?.description.contains("after 3 attempts") == true)
     }
 
     @Test func doesNotRetryAClientError() async throws {
         let bot = FakeBot()
         bot.queueAnswers([400])
-        await #expect(throws: BotNotifier.DeliveryError.self) {
+        let error = await #expect(throws: BotError.self) {
             try await RunningServer.with([bot.router]) { ports in
                 try await BotNotifier(baseURL: "http://127.0.0.1:\(ports[0])", httpClient: .shared, retry: Self.fastRetry)
                     .send(.analysis(incident: Self.incident, Self.analysis))
             }
         }
         #expect(bot.received.count == 1)
+        #expect(error?.code == .refused)
+        #expect(error?.statusCode == 400)
     }
 
     @Test func retriesWhenTheBotIsUnreachable() async throws {
         // Port 1 on loopback refuses connections.
         let notifier = BotNotifier(baseURL: "http://127.0.0.1:1", httpClient: .shared, retry: Self.fastRetry,
                                    requestTimeout: .milliseconds(300))
-        await #expect(throws: BotNotifier.DeliveryError.self) {
+        let error = await #expect(throws: BotError.self) {
             try await notifier.send(.analysis(incident: Self.incident, Self.analysis))
         }
+        #expect(error?.code == .unreachable)
+        #expect(error?.statusCode == nil)
     }
 
     @Test func backoffGrowsAndStaysWithinItsCap() {

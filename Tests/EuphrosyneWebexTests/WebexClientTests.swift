@@ -5,6 +5,7 @@ import EuphrosyneSupport
 import EuphrosyneTestSupport
 import EuphrosyneWebex
 import Foundation
+import Hummingbird
 import Testing
 
 /// `WebexClient` and `WebexNotifier` against the fake Webex API: retries, refusals, threads.
@@ -29,17 +30,34 @@ import Testing
             #expect(fake.requestLog.map(\.status) == [503, 503, 200])
 
             fake.failNext(1, status: 400, pathPrefix: "/v1/messages")
-            await #expect(throws: WebexClient.Failure.self) { try await client.post(.init(roomId: "R", text: "x", markdown: "x")) }
+            let refusal = await #expect(throws: WebexError.self) { try await client.post(.init(roomId: "R", text: "x", markdown: "x")) }
+            #expect(refusal?.code == .refused)
+            #expect(refusal?.statusCode == 400)
+            #expect(refusal?.request == "POST /messages")
             #expect(fake.requestLog.count == 4, "a 400 is not retried")
 
             fake.failNext(3, status: 500, pathPrefix: "/v1/messages")
             do {
                 _ = try await client.post(.init(roomId: "R", text: "x", markdown: "x"))
                 Issue.record("expected the client to give up")
-            } catch let failure as WebexClient.Failure {
+            } catch let failure as WebexError {
+                #expect(failure.code == .unreachable)
+                #expect(failure.statusCode == nil)
                 #expect(failure.description.contains("after 3 attempts"))
                 #expect(!failure.description.contains(fake.botToken), "the token never shows in errors")
             }
+        }
+    }
+
+    @Test func anAnswerThatDoesNotDecodeIsAnUnexpectedAnswer() async throws {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("/v1/people/{id}") { _, _ in #"{"id":"P1"}"# }
+        try await RunningServer.with([router]) { ports in
+            let client = WebexClient(baseURL: "http://127.0.0.1:\(ports[0])/v1", token: "t", httpClient: .shared, retry: Self.quick)
+            let error = await #expect(throws: WebexError.self) { try await client.person(id: "P1") }
+            #expect(error?.code == .unexpectedAnswer)
+            #expect(error?.request == "GET /people/P1")
+            #expect(error?.underlying is DecodingError)
         }
     }
 
@@ -50,8 +68,11 @@ import Testing
             do {
                 _ = try await client.webhooks()
                 Issue.record("expected a refusal")
-            } catch let failure as WebexClient.Failure {
-                #expect(failure.status == 401)
+            } catch let failure as WebexError {
+                #expect(failure.code == .refused)
+                #expect(failure.statusCode == 401)
+                #expect(failure.trackingID?.isEmpty == false)
+                #expect(!failure.message.isEmpty, "Webex's own message")
                 #expect(failure.description.contains("trackingId"))
             }
             #expect(fake.requestLog.count == 1)
