@@ -113,13 +113,17 @@ public final class IncidentCoordinator: Service, Sendable {
             }
             table.withLock { $0.stopAccepting() }
             logger.info("draining", metadata: ["runs": "\(runSlots.statistics.inUse)"])
-            let deadline = ContinuousClock.now.advanced(by: configuration.drainTimeout)
-            // No run can start any more; the ones under way finish, and their endings may still notify.
+            // No run can start any more; the ones under way finish, and their endings may still notify. Then no
+            // task can start either; the ones under way finish. All within one drain timeout, on the clock.
             runs.continuation.finish()
-            let runsEnded = await Self.wait(for: runsDone, until: deadline)
+            let tasks = self.tasks
+            let drained = await Self.finishes(within: configuration.drainTimeout, on: clock) {
+                for await _ in runsDone {}
+                tasks.continuation.finish()
+                for await _ in tasksDone {}
+            }
             tasks.continuation.finish()
-            let tasksEnded = await Self.wait(for: tasksDone, until: deadline)
-            if !runsEnded || !tasksEnded {
+            if !drained {
                 logger.warning(store.isDurable
                     ? "drain timeout reached; leaving the remaining runs to the next start"
                     : "drain timeout reached; stopping what is still running")
@@ -136,15 +140,17 @@ public final class IncidentCoordinator: Service, Sendable {
         }
     }
 
-    /// Whether `signal` finished before `deadline`.
-    private static func wait(for signal: AsyncStream<Never>, until deadline: ContinuousClock.Instant) async -> Bool {
+    /// Whether `work` finished within `timeout` on `clock` (it is cancelled if not).
+    private static func finishes(
+        within timeout: Duration, on clock: any Clock<Duration>, _ work: @escaping @Sendable () async -> Void
+    ) async -> Bool {
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
-                for await _ in signal {}
+                await work()
                 return !Task.isCancelled
             }
             group.addTask {
-                do { try await Task.sleep(until: deadline, clock: .continuous) } catch { return true }
+                do { try await clock.sleep(for: timeout) } catch { return true }
                 return false
             }
             let first = await group.next() ?? false

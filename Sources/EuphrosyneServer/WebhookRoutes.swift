@@ -60,7 +60,7 @@ enum WebhookRoutes {
             let idText = context.parameters.get("uuid") ?? ""
             guard let id = UUID(uuidString: idText) else { throw APIError.invalidIncidentID(idText) }
             let secret = context.parameters.get("secret") ?? ""
-            guard let expected = await coordinator.callbackSecret(for: id),
+            guard let expected = coordinator.callbackSecret(for: id),
                   ConstantTime.equals(Array(secret.utf8), Array(expected.utf8))
             else {
                 throw APIError(.notFound, code: "unknown_callback",

@@ -4,23 +4,28 @@
 /// Jittered (the default): each pause is a random duration between half and all of `initialDelay × 2^(attempt-1)`,
 /// capped at `maxDelay`, so clients that failed together do not retry together. Without jitter: `initialDelay`
 /// after the first attempt, then doubling, at most `maxDelay`.
-public struct RetryPolicy: Sendable, Hashable {
+///
+/// Pauses run on `clock` (the continuous clock unless a test injects a manual one).
+public struct RetryPolicy: Sendable {
     /// How many attempts in all, the first included.
     public var maxAttempts: Int
     public var initialDelay: Duration
     public var maxDelay: Duration
     /// Whether pauses are spread at random (see the type's documentation).
     public var jittered: Bool
+    /// The clock `run` pauses on.
+    public var clock: any Clock<Duration>
 
     public init(
         maxAttempts: Int = 6, initialDelay: Duration = .milliseconds(500), maxDelay: Duration = .seconds(30),
-        jittered: Bool = true
+        jittered: Bool = true, clock: any Clock<Duration> = ContinuousClock()
     ) {
         precondition(maxAttempts >= 1, "at least one attempt")
         self.maxAttempts = maxAttempts
         self.initialDelay = initialDelay
         self.maxDelay = maxDelay
         self.jittered = jittered
+        self.clock = clock
     }
 
     /// The pause before attempt `attempt + 1` (attempt counts from 1).
@@ -58,7 +63,7 @@ extension RetryPolicy {
         willRetry: (_ number: Int, _ problem: String, _ pause: Duration) -> Void = { _, _, _ in },
         giveUp: (_ attempts: Int, _ problem: String) -> any Error
     ) async throws -> Value {
-        try await loop(attempt, willRetry: willRetry, giveUp: giveUp) { pause in try await Task.sleep(for: pause) }
+        try await loop(attempt, willRetry: willRetry, giveUp: giveUp) { pause in try await clock.sleep(for: pause) }
     }
 
     /// `run` for callers with a typed error that keep going when their task is cancelled (a recipe reporting its
@@ -70,7 +75,7 @@ extension RetryPolicy {
         giveUp: (_ attempts: Int, _ problem: String) -> Failure
     ) async throws(Failure) -> Value {
         try await loop(attempt, willRetry: willRetry, giveUp: giveUp) { (pause: Duration) throws(Failure) in
-            try? await Task.sleep(for: pause)
+            try? await clock.sleep(for: pause)
         }
     }
 

@@ -21,7 +21,8 @@ import Testing
 
         init(_ behaviours: [String: ScriptedLauncher.Behaviour], catalog: RecipeCatalog,
              drainTimeout: Duration = .seconds(10), registry: (any RecipeRegistry)? = nil,
-             store: any IncidentStore = InMemoryIncidentStore(), configuration: CoordinatorConfiguration? = nil) {
+             store: any IncidentStore = InMemoryIncidentStore(), configuration: CoordinatorConfiguration? = nil,
+             clock: any Clock<Duration> = ContinuousClock()) {
             launcher = ScriptedLauncher(behaviours)
             notifier = RecordingNotifier()
             self.store = store
@@ -31,7 +32,7 @@ import Testing
                 store: store,
                 configuration: configuration ?? .init(defaultRecipeTimeoutSeconds: 60, aggregatorAddress: "agg:1",
                                                       redisAddress: "", drainTimeout: drainTimeout),
-                metrics: ReconcilerMetrics(factory: metrics)
+                metrics: ReconcilerMetrics(factory: metrics), clock: clock
             )
             let coordinator = self.coordinator
             launcher.deliverResults { _ = await coordinator.deliver($0, via: .callback) }
@@ -202,15 +203,34 @@ import Testing
     }
 
     @Test func theDrainTimeoutStopsWhatIsStillRunning() async throws {
-        // Recipe timeouts far beyond the test, so the drain (not a timeout on a slow machine) is what stops them.
+        // Recipe timeouts far beyond the test, so the drain (not a timeout) is what stops them; the drain's minute
+        // passes on a manual clock, once the coordinator waits on it.
+        let clock = ManualClock()
         let harness = Harness(["dummy": .hang, "slow": .hang], catalog: Self.catalog,
-                              configuration: .init(defaultRecipeTimeoutSeconds: 600, drainTimeout: .milliseconds(200)))
-        let id = try await harness.running { coordinator in
-            let incident = try await coordinator.openIncident(payload: .unique)
-            try await waitUntil("the runs to start") {
-                try await coordinator.incident(incident.id)?.runs.allSatisfy { $0.state == .running } == true
+                              configuration: .init(defaultRecipeTimeoutSeconds: 600, drainTimeout: .seconds(60)),
+                              clock: clock)
+        let id = try await withThrowingTaskGroup(of: UUID?.self) { group in
+            group.addTask {
+                try await harness.running { coordinator in
+                    let incident = try await coordinator.openIncident(payload: .unique)
+                    try await waitUntil("the runs to start") {
+                        try await coordinator.incident(incident.id)?.runs.allSatisfy { $0.state == .running } == true
+                    }
+                    #expect(clock.sleepers == 0, "nothing else sleeps on the clock")
+                    return incident.id
+                }
             }
-            return incident.id
+            group.addTask {
+                try await waitUntil("the drain to wait for the runs") { clock.sleepers == 1 }
+                #expect(!harness.coordinator.isAcceptingWork)
+                clock.advance(by: .seconds(59))
+                #expect(clock.sleepers == 1, "the drain waits its whole timeout")
+                clock.advance(by: .seconds(1))
+                return nil
+            }
+            var id: UUID?
+            for try await value in group { id = id ?? value }
+            return try #require(id)
         }
         let incident = try #require(await harness.store.incident(id))
         #expect(incident.runs.map(\.state) == [.cancelled, .cancelled])
@@ -244,7 +264,7 @@ import Testing
         let notifier = RecordingNotifier()
         let second = coordinator(secondLauncher, notifier: notifier)
         try await RunningServer.with(services: [second], ports: PortCollector(count: 0)) { _ in
-            try await waitUntil("the incident to be resumed") { await second.callbackSecret(for: id) != nil }
+            try await waitUntil("the incident to be resumed") { second.callbackSecret(for: id) != nil }
             let outcome = await second.deliver(RecipeResult(incident: id.uuidString, name: "slow", status: .successful,
                                                             results: .init(actions: ["webhook"], analysis: "b")),
                                             via: .callback)
@@ -332,7 +352,7 @@ import Testing
         }
         let second = coordinator()
         try await RunningServer.with(services: [second], ports: PortCollector(count: 0)) { _ in
-            try await waitUntil("the incident to be resumed") { await second.callbackSecret(for: id) != nil }
+            try await waitUntil("the incident to be resumed") { second.callbackSecret(for: id) != nil }
             let again = try await second.receive(payload: group)
             #expect(!again.isNew)
             #expect(again.incident?.id == id)

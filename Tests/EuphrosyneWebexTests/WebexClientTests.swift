@@ -97,14 +97,27 @@ import Testing
     }
 
     @Test func theNotifierThreadsOutcomesUnderTheAnalysisAndWaitsOutA429() async throws {
-        try await Self.withFake { fake, client in
+        let fake = FakeWebex()
+        try await RunningServer.with([fake.router]) { ports in
+            // Pauses on a manual clock: the test moves it past Retry-After, and no wall-clock second passes.
+            let clock = ManualClock()
+            let client = WebexClient(baseURL: FakeWebex.baseURL(port: ports[0]), token: fake.botToken, httpClient: .shared,
+                                     retry: RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(10),
+                                                        maxDelay: .milliseconds(50), clock: clock))
             let registry = StaticRecipeRegistry(RecipeCatalog(debugging: [], actions: [.fake("jira", .action)]))
             let notifier = WebexNotifier(client: client, roomID: "ROOM", registry: registry)
             let incident = UUID()
-            let started = ContinuousClock.now
-            fake.failNext(1, status: 429, retryAfterSeconds: 1, pathPrefix: "/v1/messages")
-            try await notifier.send(.analysis(incident: incident, Self.analysis))
-            #expect(ContinuousClock.now - started >= .seconds(1), "Retry-After was honoured")
+            fake.failNext(1, status: 429, retryAfterSeconds: 7, pathPrefix: "/v1/messages")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await notifier.send(.analysis(incident: incident, Self.analysis)) }
+                try await waitUntil("the pause after the 429") { clock.sleepers == 1 }
+                clock.advance(by: .milliseconds(6_999))
+                #expect(clock.sleepers == 1, "Retry-After (7 s) is honoured, not the 10 ms back-off")
+                #expect(fake.requestLog.map(\.status) == [429])
+                clock.advance(by: .milliseconds(1))
+                try await group.waitForAll()
+            }
+            #expect(fake.requestLog.map(\.status) == [429, 200])
             try await notifier.send(.actionOutcome(incident: incident, approvalID: 1,
                                                    Analysis(text: "jira: OPS-1", actions: [], links: [], successful: ["jira"], shortfalls: [])))
             try await notifier.send(.resolved(incident: incident, alert: "PodCrashLooping", cancelledRuns: []))
