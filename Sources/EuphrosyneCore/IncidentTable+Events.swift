@@ -95,6 +95,8 @@ extension IncidentTable {
     public mutating func approve(_ id: UUID, _ request: ApprovalRequest, catalog: RecipeCatalog, at now: Date) -> ApprovalStep {
         guard isAccepting else { return .shuttingDown }
         guard live[id] != nil else { return .needsStoredIncident }
+        // Its first version is not saved yet (the claim): nothing is recorded before it.
+        guard openings[id] == nil else { return .rejected(.stillDiagnosing, []) }
         return decide(id, request, catalog: catalog, readmitted: false, at: now)
     }
 
@@ -152,7 +154,7 @@ extension IncidentTable {
     /// Records an approval refused before it reached the incident's rules (an approver not on an allow-list, an
     /// unknown action) in a live incident's audit.
     public mutating func recordRefusedApproval(_ id: UUID, _ request: ApprovalRequest, reason: String, at now: Date) -> [Effect] {
-        guard var incident = live[id] else { return [] }
+        guard var incident = live[id], openings[id] == nil else { return [] }
         incident.recordRefusedApproval(request, reason: reason, at: now)
         incident.revision += 1
         live[id] = incident

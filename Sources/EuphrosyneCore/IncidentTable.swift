@@ -110,9 +110,12 @@ public struct IncidentTable: Sendable {
     // MARK: - Applying an incident's events
 
     /// Applies an event to a live incident and turns what its state machine asks into effects: the new version is
-    /// saved before anything is acted on, so a restart knows of everything started.
+    /// saved before anything is acted on, so a restart knows of everything started. An incident still opening
+    /// ignores events until its claim is decided.
     mutating func apply(_ event: IncidentEvent, to id: UUID) -> (outcome: EventOutcome, incident: Incident?, effects: [Effect]) {
         guard var incident = live[id] else { return (.ignored("incident is not open"), nil, []) }
+        // An incident still opening takes no event but its claim's outcome: nothing of it was launched or saved.
+        guard openings[id] == nil else { return (.ignored("incident is still opening"), incident, []) }
         let before = incident
         let outcome = incident.handle(event)
         guard case .applied(let actions) = outcome else { return (outcome, incident, []) }

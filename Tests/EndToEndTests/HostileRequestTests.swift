@@ -23,7 +23,9 @@ import Testing
         var webhook: Int { serve.webhookPort }
         var api: Int { serve.apiPort }
 
-        static func with(_ body: @Sendable (Deployment) async throws -> Void) async throws {
+        /// - Parameter readTimeoutSeconds: `--read-timeout`: short where a test waits for it to cut a slow client,
+        ///   generous elsewhere so a starved test process is not cut off between connecting and writing.
+        static func with(readTimeoutSeconds: Int = 15, _ body: @Sendable (Deployment) async throws -> Void) async throws {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
@@ -49,7 +51,7 @@ import Testing
                 "--api-tokens-file", try file("api-tokens", "ops:\(HostileRequestTests.apiToken)\n"),
                 "--api-hmac-keys-file", try file("hmac-keys", "bot:\(HostileRequestTests.hmacSecret)\n"),
                 "--webhook-tokens-file", try file("webhook-tokens", "alertmanager:\(HostileRequestTests.webhookToken)\n"),
-                "--require-signed-results", "--read-timeout", "2",
+                "--require-signed-results", "--read-timeout", String(readTimeoutSeconds),
                 "--max-open-incidents", String(HostileRequestTests.maxOpenIncidents),
             ]
             try await withRedisServer { redis in
@@ -169,7 +171,7 @@ import Testing
     // MARK: - HTTP framing
 
     @Test func brokenFramingAndSlowOrOversizedRequestsAreRefusedWithoutA5xx() async throws {
-        try await Deployment.with { deployment in
+        try await Deployment.with(readTimeoutSeconds: 2) { deployment in
             for port in [deployment.webhook, deployment.api] {
                 let path = port == deployment.webhook ? "/webhook" : "/api/actions"
                 let auth = "Authorization: Bearer \(port == deployment.webhook ? Self.webhookToken : Self.apiToken)\r\n"
