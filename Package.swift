@@ -379,10 +379,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The local launcher with real processes.
+        // The local launcher and ChildProcess, with real processes.
         .testTarget(
             name: "EuphrosyneLocalTests",
-            dependencies: ["EuphrosyneLocal", "EuphrosynePorts", "EuphrosyneCore", "EuphrosyneTestSupport"],
+            dependencies: [
+                "EuphrosyneLocal", "EuphrosynePorts", "EuphrosyneCore", "EuphrosyneTestSupport",
+                // ChildProcessTests: Support has no test target of its own; ChildProcess is the launcher's engine.
+                "EuphrosyneSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         // The Jobs and ConfigMaps the cluster launcher sends, as values.

@@ -37,6 +37,8 @@ public struct LocalProcessLauncher: RecipeLauncher {
     /// When the run's task is cancelled (the reconciler is stopping), leave the process running instead of stopping
     /// it: with a durable incident store and Redis results, a restarted reconciler still collects its result.
     public var leavesRunsRunningWhenCancelled: Bool
+    /// What the recipe timeout sleeps on; tests give a clock they move themselves.
+    public var clock: any Clock<Duration>
     public var logger: Logger
 
     /// Variables every recipe gets from the reconciler's environment: the basics a process needs, and the Redis
@@ -54,9 +56,11 @@ public struct LocalProcessLauncher: RecipeLauncher {
         environment: [String: String] = ProcessInfo.processInfo.environment,
         terminationGrace: Duration = .seconds(2),
         leavesRunsRunningWhenCancelled: Bool = false,
+        clock: any Clock<Duration> = ContinuousClock(),
         logger: Logger = Logger(label: "euphrosyne.launcher.local")
     ) {
         self.leavesRunsRunningWhenCancelled = leavesRunsRunningWhenCancelled
+        self.clock = clock
         self.workDirectory = workDirectory
         self.extraSearchPaths = extraSearchPaths
         self.reconcilerEnvironment = environment
@@ -105,11 +109,12 @@ public struct LocalProcessLauncher: RecipeLauncher {
 
         // Whichever comes first: the exit, the deadline, or cancellation of this task.
         enum Ending: Sendable { case exited(Int32), deadline, cancelled }
+        let clock = self.clock
         let ending: Ending = await withTaskGroup(of: Ending.self) { group in
             group.addTask { await process.wait().map(Ending.exited) ?? .cancelled }
             group.addTask {
                 do {
-                    try await Task.sleep(for: request.timeout)
+                    try await clock.sleep(for: request.timeout)
                     return .deadline
                 } catch {
                     return .cancelled
@@ -128,7 +133,7 @@ public struct LocalProcessLauncher: RecipeLauncher {
             logger.warning("recipe timed out and was stopped", metadata: ["timeout": "\(request.run.timeoutSeconds)s"])
             return .timedOut
         case .cancelled where process.hasExited:
-            return .exited(status: await process.wait() ?? 0, stderrTail: Self.tail(of: stderrFile))
+            return .exited(status: await process.waitIgnoringCancellation(), stderrTail: Self.tail(of: stderrFile))
         case .cancelled where leavesRunsRunningWhenCancelled && request.cancellation.reason == nil:
             // The process reports over Redis and a restarted reconciler resumes the incident; it keeps its files.
             keepDirectory.set(true)
@@ -153,19 +158,14 @@ public struct LocalProcessLauncher: RecipeLauncher {
     }
 
     /// SIGTERM to the process group, then SIGKILL if it is still there after the grace period; returns once the
-    /// process has exited. Deliberately ignores cancellation: a stopped run must still be reaped.
+    /// process has exited. Deliberately ignores cancellation (it is mostly called from a cancelled task): a stopped
+    /// run must still get its grace and be reaped.
     private func stop(_ process: ChildProcess) async {
         guard !process.hasExited else { return }
         process.signalGroup(SIGTERM)
-        let deadline = ContinuousClock.now.advanced(by: terminationGrace)
-        while !process.hasExited, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        if !process.hasExited {
+        if await process.waitIgnoringCancellation(upTo: terminationGrace) == nil {
             process.signalGroup(SIGKILL)
-        }
-        while !process.hasExited {
-            try? await Task.sleep(for: .milliseconds(10))
+            _ = await process.waitIgnoringCancellation()
         }
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -15,6 +14,9 @@ import Darwin
 /// Foundation's `Process` hands the child the signal mask of whichever thread started it; threads of a Swift
 /// server block most signals, so a child started that way ignores SIGTERM and can only be SIGKILLed. The local
 /// launcher (and tests that run servers) start processes through this type instead. Nothing goes through a shell.
+///
+/// Its exit is learned without polling (`ChildProcessExit`: a thread blocked in `waitpid`), and the process is reaped
+/// whether or not anybody waits.
 public final class ChildProcess: Sendable {
     public struct SpawnError: Error, CustomStringConvertible {
         /// The `errno` value `posix_spawn` returned.
@@ -23,11 +25,11 @@ public final class ChildProcess: Sendable {
     }
 
     public let pid: pid_t
-    /// The raw wait status once the process has been reaped.
-    private let reaped = Mutex<Int32?>(nil)
+    private let exitWatch: ChildProcessExit
 
     private init(pid: pid_t) {
         self.pid = pid
+        exitWatch = ChildProcessExit(watching: pid)
     }
 
     /// Starts `executable` with `arguments` (argv after argv[0]) and exactly `environment`. Standard input is
@@ -100,49 +102,35 @@ public final class ChildProcess: Sendable {
         return .success(ChildProcess(pid: pid))
     }
 
-    /// Whether the process has exited (reaping it if it just did).
-    public var hasExited: Bool { poll() != nil }
+    /// Whether the process has exited (and been reaped).
+    public var hasExited: Bool { exitWatch.hasExited }
 
     /// Waits for the exit and returns the exit status, or the signal number negated if a signal ended it; nil if
     /// the waiting task is cancelled first.
     public func wait() async -> Int32? {
-        var interval = 1
-        while true {
-            if let status = poll() { return Self.exitCode(status) }
-            do {
-                try await Task.sleep(for: .milliseconds(interval))
-            } catch {
-                return poll().map(Self.exitCode)
-            }
-            interval = min(interval * 2, 50)
-        }
+        await exitWatch.wait()
     }
+
+    /// Waits for the exit even in a cancelled task (a process being stopped must still be reaped); the exit status,
+    /// or the signal number negated.
+    public func waitIgnoringCancellation() async -> Int32 {
+        // Nothing abandons a wait without a limit, so it only ends with the exit.
+        await exitWatch.waitIgnoringCancellation(limit: nil) ?? 0
+    }
+
+    /// Waits at most `limit` for the exit, even in a cancelled task: the exit status (or the signal number negated),
+    /// or nil if the process is still running then. For the grace period between SIGTERM and SIGKILL.
+    public func waitIgnoringCancellation(upTo limit: Duration) async -> Int32? {
+        await exitWatch.waitIgnoringCancellation(limit: limit)
+    }
+
+    /// How many tasks are suspended waiting for the exit now (tests wait for a waiter before cancelling it).
+    var suspendedWaiters: Int { exitWatch.suspendedWaiters }
 
     /// Sends `signal` to the process group (the process and everything it started).
     public func signalGroup(_ signal: Int32) {
         guard !hasExited else { return }
         kill(-pid, signal)
-    }
-
-    private func poll() -> Int32? {
-        reaped.withLock { reaped in
-            if let status = reaped { return status }
-            var status: Int32 = 0
-            let result = waitpid(pid, &status, WNOHANG)
-            if result == pid {
-                reaped = status
-            } else if result == -1, errno == ECHILD {
-                // Reaped elsewhere; nothing more will be known about it.
-                reaped = 0
-            }
-            return reaped
-        }
-    }
-
-    /// `WIFEXITED`/`WEXITSTATUS`/`WTERMSIG`, which are C macros Swift cannot call.
-    static func exitCode(_ status: Int32) -> Int32 {
-        let signal = status & 0x7f
-        return signal == 0 ? (status >> 8) & 0xff : -signal
     }
 }
 

@@ -100,11 +100,9 @@ extension ChildProcess {
     func stop(grace: Duration = .seconds(30)) async {
         guard !hasExited else { return }
         signalGroup(SIGTERM)
-        let deadline = ContinuousClock.now + grace
-        while !hasExited, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-        if !hasExited {
+        if await waitIgnoringCancellation(upTo: grace) == nil {
             signalGroup(SIGKILL)
-            _ = await wait()
+            _ = await waitIgnoringCancellation()
         }
     }
 }

@@ -356,14 +356,11 @@ import Darwin
             environment: ["PATH": "/usr/bin:/bin", "REDIS_USERNAME": user, "REDIS_PASSWORD": password],
             standardError: stderr.path
         )
-        do {
-            try await waitUntil("euphrosyne-recipes dummy to exit", timeout: .seconds(60)) { process.hasExited }
-        } catch {
+        guard let code = await process.waitIgnoringCancellation(upTo: .seconds(60)) else {
             process.signalGroup(SIGKILL)
-            _ = await process.wait()
-            throw error
+            _ = await process.waitIgnoringCancellation()
+            throw TestTimeout(what: "euphrosyne-recipes dummy to exit")
         }
-        let code = await process.wait()
         return (code, (try? String(contentsOf: stderr, encoding: .utf8)) ?? "")
     }
 
@@ -536,14 +533,11 @@ struct ShippedRedis: Sendable {
         let stderr = directory.appendingPathComponent("write-acl.stderr").path
         let script = try await ChildProcess.spawn(executable: shell, arguments: Array(argv), environment: environment,
                                                   standardError: stderr)
-        do {
-            try await waitUntil("write-acl to finish", timeout: .seconds(30)) { script.hasExited }
-        } catch {
+        guard let status = await script.waitIgnoringCancellation(upTo: .seconds(30)) else {
             script.signalGroup(SIGKILL)
-            _ = await script.wait()
-            throw error
+            _ = await script.waitIgnoringCancellation()
+            throw TestTimeout(what: "write-acl to finish")
         }
-        let status = await script.wait()
         #expect(status == 0, "write-acl: \((try? String(contentsOfFile: stderr, encoding: .utf8)) ?? "")")
 
         // Only hashes are written, and only the owner may read the file.

@@ -19,9 +19,22 @@ import Testing
                              aggregatorAddress: "aggregator:8000", redisAddress: "redis:6379", environment: environment)
     }
 
-    static func launcher(_ fixtures: ScriptFixtures, environment: [String: String] = ["PATH": "/usr/bin:/bin"]) -> LocalProcessLauncher {
+    static func launcher(_ fixtures: ScriptFixtures, environment: [String: String] = ["PATH": "/usr/bin:/bin"],
+                         clock: any Clock<Duration> = ContinuousClock()) -> LocalProcessLauncher {
         LocalProcessLauncher(workDirectory: fixtures.directory, environment: environment,
-                             terminationGrace: .milliseconds(500))
+                             terminationGrace: .milliseconds(500), clock: clock)
+    }
+
+    /// Runs `request` until the launcher sleeps on `clock` for its timeout and `ready` holds, then moves the clock
+    /// past the timeout; the run's exit.
+    static func runPastTheTimeout(_ launcher: LocalProcessLauncher, _ request: LaunchRequest, clock: ManualClock,
+                                  once ready: @escaping @Sendable () -> Bool) async throws -> RunExit {
+        try await withThrowingTaskGroup(of: RunExit.self) { group in
+            group.addTask { await launcher.run(request) {} }
+            try await waitUntil("the launcher to sleep on its timeout") { clock.sleepers == 1 && ready() }
+            clock.advance(by: request.timeout + .seconds(1))
+            return try await group.next()!
+        }
     }
 
     @Test func runsTheEntrypointWithTheOriginalArgvDataFileAndEnvironment() async throws {
@@ -145,12 +158,11 @@ import Testing
             echo $! > \(childPID)
             wait
             """)
-        let clock = ContinuousClock()
-        let start = clock.now
-        let exit = await Self.launcher(fixtures).run(try Self.request(entrypoint: script, timeout: 1)) {}
-        let elapsed = clock.now - start
+        let clock = ManualClock()
+        let exit = try await Self.runPastTheTimeout(
+            Self.launcher(fixtures, clock: clock), try Self.request(entrypoint: script, timeout: 60), clock: clock
+        ) { (try? String(contentsOfFile: childPID, encoding: .utf8))?.hasSuffix("\n") == true }
         #expect(exit == .timedOut)
-        #expect(elapsed < .seconds(10))
         let pid = Int32(try String(contentsOfFile: childPID, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
         try await waitUntil("the recipe's child to be killed") { kill(pid, 0) != 0 }
     }
@@ -166,6 +178,31 @@ import Testing
         try await waitUntil("the recipe to start") { started.withLock { $0 } }
         task.cancel()
         #expect(await task.value == .cancelled(reason: "the reconciler stopped the run"))
+    }
+
+    @Test func aCancelledRunThatIgnoresSIGTERMGetsItsGraceThenSIGKILL() async throws {
+        // `stop` runs in the cancelled task: its grace must still last (a cancelled task's sleep returns at once),
+        // and the process must be reaped before the run returns.
+        let fixtures = try ScriptFixtures()
+        defer { fixtures.remove() }
+        let pidFile = fixtures.path("pid")
+        let script = try fixtures.script("stubborn", "trap '' TERM\necho $$ > \(pidFile)\nexec sleep 300")
+        let launcher = Self.launcher(fixtures)
+        let request = try Self.request(entrypoint: script, timeout: 300)
+        let (exit, stopping) = try await withThrowingTaskGroup(of: RunExit.self) { group in
+            group.addTask { await launcher.run(request) {} }
+            try await waitUntil("its pid") {
+                (try? String(contentsOfFile: pidFile, encoding: .utf8))?.hasSuffix("\n") == true
+            }
+            let cancelled = ContinuousClock.now
+            group.cancelAll()
+            let exit = try await group.next()!
+            return (exit, ContinuousClock.now - cancelled)
+        }
+        #expect(exit == .cancelled(reason: "the reconciler stopped the run"))
+        #expect(stopping >= launcher.terminationGrace, "SIGKILL came before the grace ended")
+        let pid = try #require(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(kill(pid, 0) != 0, "the process was not reaped")
     }
 
 
@@ -217,17 +254,22 @@ import Testing
         let fixtures = try ScriptFixtures()
         defer { fixtures.remove() }
         let marker = fixtures.path("terminated")
+        let ready = fixtures.path("ready")
         let script = try fixtures.script("graceful", """
             trap 'echo cleaned-up > \(marker); exit 0' TERM
+            : > \(ready)
             sleep 300 &
             wait
             """)
-        var launcher = Self.launcher(fixtures)
+        let clock = ManualClock()
+        var launcher = Self.launcher(fixtures, clock: clock)
         launcher.terminationGrace = .seconds(20)
-        let clock = ContinuousClock()
-        let start = clock.now
-        #expect(await launcher.run(try Self.request(entrypoint: script, timeout: 1)) {} == .timedOut)
-        #expect(clock.now - start < .seconds(10), "SIGTERM did not stop it; it waited for the SIGKILL")
+        let start = ContinuousClock.now
+        let exit = try await Self.runPastTheTimeout(
+            launcher, try Self.request(entrypoint: script, timeout: 60), clock: clock
+        ) { FileManager.default.fileExists(atPath: ready) }
+        #expect(exit == .timedOut)
+        #expect(ContinuousClock.now - start < .seconds(10), "SIGTERM did not stop it; it waited for the SIGKILL")
         #expect(try String(contentsOfFile: marker, encoding: .utf8) == "cleaned-up\n")
     }
 }

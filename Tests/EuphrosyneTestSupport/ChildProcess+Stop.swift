@@ -10,13 +10,9 @@ extension ChildProcess {
     /// servers tests start (Redis, Alertmanager) are stopped.
     func stop(with signal: Int32, grace: Duration = .seconds(10)) async {
         signalGroup(signal)
-        let deadline = ContinuousClock.now + grace
-        while !hasExited, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        if !hasExited {
+        if await waitIgnoringCancellation(upTo: grace) == nil {
             signalGroup(SIGKILL)
-            _ = await wait()
+            _ = await waitIgnoringCancellation()
         }
     }
 }

@@ -81,8 +81,8 @@ struct PodRun: Sendable {
         Task {
             for process in processes { process.signalGroup(grace == .zero ? SIGKILL : SIGTERM) }
             let deadline = ContinuousClock.now + grace
-            while processes.contains(where: { !$0.hasExited }), ContinuousClock.now < deadline {
-                try? await Task.sleep(for: .milliseconds(10))
+            for process in processes {
+                _ = await process.waitIgnoringCancellation(upTo: max(.zero, deadline - ContinuousClock.now))
             }
             // Also whatever the containers left behind in their groups.
             for process in processes { kill(-process.pid, SIGKILL) }
@@ -92,7 +92,7 @@ struct PodRun: Sendable {
     func killAndReap() async {
         for process in processes.values {
             kill(-process.pid, SIGKILL)
-            while !process.hasExited { try? await Task.sleep(for: .milliseconds(5)) }
+            _ = await process.waitIgnoringCancellation()
         }
     }
 }
