@@ -157,16 +157,10 @@ public struct LocalProcessLauncher: RecipeLauncher {
         return environment
     }
 
-    /// SIGTERM to the process group, then SIGKILL if it is still there after the grace period; returns once the
-    /// process has exited. Deliberately ignores cancellation (it is mostly called from a cancelled task): a stopped
-    /// run must still get its grace and be reaped.
+    /// SIGTERM to the process group, then SIGKILL after the grace period; returns once the process is reaped, even
+    /// from a cancelled task (where it is mostly called).
     private func stop(_ process: ChildProcess) async {
-        guard !process.hasExited else { return }
-        process.signalGroup(SIGTERM)
-        if await process.waitIgnoringCancellation(upTo: terminationGrace) == nil {
-            process.signalGroup(SIGKILL)
-            _ = await process.waitIgnoringCancellation()
-        }
+        await process.stop(grace: terminationGrace)
     }
 
     private func makeRunDirectory(for request: LaunchRequest) throws -> URL {

@@ -127,6 +127,18 @@ public final class ChildProcess: Sendable {
     /// How many tasks are suspended waiting for the exit now (tests wait for a waiter before cancelling it).
     var suspendedWaiters: Int { exitWatch.suspendedWaiters }
 
+    /// Stops the process: `signal` (SIGTERM unless told) to its process group, then SIGKILL if it has not exited
+    /// after `grace`; returns once it is reaped. Works in a cancelled task (a stopped process still gets its grace
+    /// and is reaped). The local launcher stops runs this way, and tests and the bench their servers.
+    public func stop(signal: Int32 = SIGTERM, grace: Duration) async {
+        guard !hasExited else { return }
+        signalGroup(signal)
+        if await waitIgnoringCancellation(upTo: grace) == nil {
+            signalGroup(SIGKILL)
+            _ = await waitIgnoringCancellation()
+        }
+    }
+
     /// Sends `signal` to the process group (the process and everything it started).
     public func signalGroup(_ signal: Int32) {
         guard !hasExited else { return }

@@ -50,7 +50,7 @@ struct ServerProcess {
 
     var webhookURL: String { "http://127.0.0.1:\(port)/webhook" }
 
-    func stop() async { await process.stop() }
+    func stop() async { await process.stop(grace: .seconds(30)) }
 }
 
 /// The reference server of the webhook and start-up rows: Hummingbird 2, the HTTP stack of our listeners, with

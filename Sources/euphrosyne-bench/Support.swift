@@ -95,18 +95,6 @@ func childEnvironment(home: URL, extra: [String: String] = [:]) -> [String: Stri
         .merging(extra) { $1 }
 }
 
-extension ChildProcess {
-    /// SIGTERM to its process group, SIGKILL if it has not exited after `grace`; reaps it.
-    func stop(grace: Duration = .seconds(30)) async {
-        guard !hasExited else { return }
-        signalGroup(SIGTERM)
-        if await waitIgnoringCancellation(upTo: grace) == nil {
-            signalGroup(SIGKILL)
-            _ = await waitIgnoringCancellation()
-        }
-    }
-}
-
 /// A process's resident memory now and at its peak, from `/proc/<pid>/status` (VmRSS, VmHWM).
 struct Memory {
     var residentKB: Int

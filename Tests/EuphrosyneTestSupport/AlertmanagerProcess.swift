@@ -182,7 +182,7 @@ public actor AlertmanagerProcess {
     private func terminate(signal: Int32) async {
         guard let process else { return }
         self.process = nil
-        await process.stop(with: signal)
+        await process.stop(signal: signal, grace: .seconds(10))
     }
 
     /// The settings of the one route and its webhook receiver, validated.

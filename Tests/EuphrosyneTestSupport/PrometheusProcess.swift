@@ -208,7 +208,7 @@ public actor PrometheusProcess {
     private func terminate(signal: Int32) async {
         guard let process else { return }
         self.process = nil
-        await process.stop(with: signal)
+        await process.stop(signal: signal, grace: .seconds(10))
     }
 
     /// A string as JSON writes it, which YAML reads as it is.

@@ -111,7 +111,7 @@ public actor RedisServerProcess {
     private func terminate(signal: Int32) async {
         guard let process else { return }
         self.process = nil
-        await process.stop(with: signal)
+        await process.stop(signal: signal, grace: .seconds(10))
     }
 
     /// `redis-server` (or another tool) on PATH, else in /usr/bin; a clear failure when it is not installed.
