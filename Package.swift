@@ -34,7 +34,7 @@ let package = Package(
     ],
     targets: [
         // Helpers written once and shared by everything above them, on the standard library and Foundation only:
-        // hex, constant-time comparison, retry with back-off, child processes.
+        // hex, constant-time comparison, retry with back-off, child processes, work shielded from cancellation.
         .target(
             name: "EuphrosyneSupport",
             swiftSettings: swiftSettings
@@ -119,6 +119,8 @@ let package = Package(
                 "EuphrosyneCore",
                 "EuphrosynePorts",
                 "EuphrosyneKubernetes",
+                // CancellationShield: Job creation and deletion finish even when their run is cancelled.
+                "EuphrosyneSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -352,6 +354,12 @@ let package = Package(
             dependencies: ["EuphrosyneKubernetes", "KubernetesEmulator", "EuphrosyneTestSupport"],
             swiftSettings: swiftSettings
         ),
+        // The helpers every layer shares (CancellationShield).
+        .testTarget(
+            name: "EuphrosyneSupportTests",
+            dependencies: ["EuphrosyneSupport", "EuphrosyneTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EuphrosyneCoreTests",
             dependencies: ["EuphrosyneCore"],
@@ -389,10 +397,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The Jobs and ConfigMaps the cluster launcher sends, as values.
+        // The Jobs and ConfigMaps the cluster launcher sends, as values; the diagnosis' shared ConfigMap (OncePerKey).
         .testTarget(
             name: "EuphrosyneClusterTests",
-            dependencies: ["EuphrosyneCluster", "EuphrosyneKubernetes", "EuphrosynePorts", "EuphrosyneCore"],
+            dependencies: [
+                "EuphrosyneCluster", "EuphrosyneKubernetes", "EuphrosynePorts", "EuphrosyneCore",
+                // Gate and waitUntil: OncePerKey's waiters, without sleeping.
+                "EuphrosyneTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         // The bot notifier against the fake bot.

@@ -1,6 +1,7 @@
 import EuphrosyneCore
 import EuphrosyneKubernetes
 import EuphrosynePorts
+import EuphrosyneSupport
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -26,6 +27,9 @@ import Synchronization
 ///
 /// Jobs and their pods are followed through informers (no polling): a failed Job, or a pod that cannot start (image
 /// pull error, missing Secret), ends the run at once with the tail of its pod log.
+///
+/// The requests that must not be cut short by a run's cancellation (creating a run's objects, deleting its Job,
+/// finding a Job to follow again) go through a `CancellationShield` that `run()` hosts.
 public final class KubernetesJobLauncher: RecipeLauncher, Service {
     public struct Settings: Sendable {
         /// Where Jobs and data ConfigMaps are created (`--recipe-namespace`).
@@ -84,33 +88,48 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
     ]
 
     public let settings: Settings
-    private let client: KubernetesClient
+    let client: KubernetesClient
     private let logger: Logger
     private let jobs: Informer<Job>
     private let pods: Informer<Pod>
     /// The diagnosis' data ConfigMap of each incident, being or already created, so its debugging runs share one.
     /// (Each action run has a ConfigMap of its own: nothing to share.)
-    private let diagnosisData = Mutex<[UUID: Task<ConfigMap, any Error>]>([:])
+    let diagnosisData = OncePerKey<UUID, ConfigMap>()
+    /// Where the requests run that a run's cancellation must not cut short. Each recipe run has at most one there
+    /// at a time (its creation, the look-up of a run followed again, its Job's deletion), so the run cap bounds it.
+    let shield = CancellationShield()
+    /// What the launcher's own deadline (a run's timeout plus `deadlineGrace`) is measured on.
+    private let clock: any Clock<Duration>
     /// Jobs this launcher created whose runs are still being followed, by name: the Job cache may trail a Job
     /// created a moment ago, and `/api/status` must still name it (not the run).
     private let createdJobs = Mutex<[String: Job]>([:])
 
     public init(client: KubernetesClient, settings: Settings,
-                logger: Logger = Logger(label: "euphrosyne.launcher.kubernetes")) {
+                logger: Logger = Logger(label: "euphrosyne.launcher.kubernetes"),
+                clock: any Clock<Duration> = ContinuousClock()) {
         self.client = client
         self.settings = settings
         self.logger = logger
+        self.clock = clock
         jobs = Informer(client: client, namespace: settings.namespace, labelSelector: Self.selector, logger: logger)
         pods = Informer(client: client, namespace: settings.namespace, labelSelector: Self.selector,
                         key: { $0.metadata.labels?["batch.kubernetes.io/job-name"] ?? $0.metadata.labels?["job-name"] },
                         logger: logger)
     }
 
-    /// Follows the Jobs and pods of the recipe namespace.
+    /// Follows the Jobs and pods of the recipe namespace, and hosts the shielded requests. On a graceful shutdown
+    /// (the coordinator, which stops first, sends no more) the requests under way finish before it returns.
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.jobs.run() }
             group.addTask { try await self.pods.run() }
+            group.addTask {
+                await withGracefulShutdownHandler {
+                    await self.shield.run()
+                } onGracefulShutdown: {
+                    self.shield.finish()
+                }
+            }
         }
     }
 
@@ -123,23 +142,8 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         guard request.recipe.image != nil else {
             return .launchFailed(reason: "the recipe has no image, which a Job needs")
         }
-        // Creation is not cut short by cancellation: a Job the server stored must be known, so that a stop deletes
-        // it and a shutdown leaves it to the next reconciler, instead of being orphaned mid-request.
-        let creation = Task { () -> Result<Job, LaunchFailure> in
-            let data: ConfigMap
-            do {
-                data = try await self.dataConfigMap(for: request)
-            } catch {
-                return .failure(LaunchFailure(reason: "cannot create the data ConfigMap: \(error)"))
-            }
-            do {
-                return .success(try await self.createJob(self.job(for: request, data: data), for: request))
-            } catch {
-                return .failure(LaunchFailure(reason: "cannot create the Job: \(error)"))
-            }
-        }
         let created: Job
-        switch await creation.value {
+        switch await createObjects(for: request) {
         case .success(let job): created = job
         case .failure(let failure): return .launchFailed(reason: failure.reason)
         }
@@ -166,10 +170,10 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
             // stop must then delete what it finds).
             let client = self.client
             let namespace = settings.namespace
-            job = await Task {
+            job = await shield.perform {
                 try? await client.list(Job.self, namespace: namespace,
                                        labelSelector: "uuid=\(id),euphrosyne.io/run=\(run.id)").items.first
-            }.value
+            }
         }
         guard let job, job.metadata.deletionTimestamp == nil, let name = job.metadata.name else { return nil }
         var logger = self.logger
@@ -179,73 +183,6 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         let remaining = max(0, deadline.timeIntervalSinceNow)
         return await follow(name, timeout: .milliseconds(Int64(remaining * 1000)), cancellation: cancellation,
                             logger: logger)
-    }
-
-    /// Creates the data ConfigMap of an action run, or creates (once) and reuses the diagnosis' one; each with its
-    /// result-key Secret.
-    private func dataConfigMap(for request: LaunchRequest) async throws -> ConfigMap {
-        let client = self.client
-        let namespace = settings.namespace
-        guard request.run.kind == .debugging else {
-            return try await Self.createData(for: request, client: client, namespace: namespace)
-        }
-        let key = request.incidentID
-        let task = diagnosisData.withLock { tasks in
-            if let existing = tasks[key] { return existing }
-            let task = Task { () throws -> ConfigMap in
-                try await Self.createData(for: request, client: client, namespace: namespace)
-            }
-            tasks[key] = task
-            return task
-        }
-        do {
-            return try await task.value
-        } catch {
-            // Let the next run of the diagnosis try again.
-            diagnosisData.withLock { tasks in tasks[key] = nil }
-            throw error
-        }
-    }
-
-    /// Creates a data ConfigMap and then, named after it and owned by it, its result-key Secret. A Secret whose
-    /// creation timed out may have been stored: creating it again then answers 409, which is success here (the
-    /// name is the fresh ConfigMap's, so nobody else's). If the Secret cannot be made, the launch fails; the
-    /// ConfigMap is left to the clean-up.
-    private static func createData(
-        for request: LaunchRequest, client: KubernetesClient, namespace: String
-    ) async throws -> ConfigMap {
-        let data = try await client.create(dataConfigMap(for: request), namespace: namespace)
-        guard let secret = resultKeySecret(for: request, data: data) else { return data }
-        do throws(KubernetesError) {
-            _ = try await client.create(secret, namespace: namespace)
-        } catch {
-            guard error.code == .transport else { throw error }
-            do throws(KubernetesError) {
-                _ = try await client.create(secret, namespace: namespace)
-            } catch {
-                guard error.isAlreadyExists else { throw error }
-            }
-        }
-        return data
-    }
-
-    /// Creates the Job. After a failure that may have happened after the server stored it (a timeout), looks for
-    /// the run's Job first, so a run never gets two.
-    private func createJob(_ job: Job, for request: LaunchRequest) async throws(KubernetesError) -> Job {
-        do {
-            return try await client.create(job, namespace: settings.namespace)
-        } catch {
-            guard error.code == .transport else { throw error }
-            let selector = "uuid=\(request.incidentID.uuidString.lowercased()),euphrosyne.io/run=\(request.run.id)"
-            if let existing = try await client.list(Job.self, namespace: settings.namespace, labelSelector: selector).items.first {
-                return existing
-            }
-            return try await client.create(job, namespace: settings.namespace)
-        }
-    }
-
-    private struct LaunchFailure: Error {
-        var reason: String
     }
 
     private enum Ending: Sendable {
@@ -266,6 +203,7 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         let jobs = self.jobs
         let pods = self.pods
         let limit = timeout + settings.deadlineGrace
+        let clock = self.clock
         let ending: Ending = await withTaskGroup(of: Ending?.self) { group in
             group.addTask {
                 // The cache first (the Job may have ended before we followed it), then every change.
@@ -286,7 +224,7 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
                 return nil
             }
             group.addTask {
-                do { try await Task.sleep(for: limit) } catch { return nil }
+                do { try await clock.sleep(for: limit) } catch { return nil }
                 return .deadline
             }
             var result: Ending = .cancelled
@@ -359,15 +297,15 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
     private func deleteJob(_ name: String, logger: Logger) async {
         let client = self.client
         let namespace = settings.namespace
-        let result = await Task {
+        let failure = await shield.perform { () -> KubernetesError? in
             do throws(KubernetesError) {
                 try await client.delete(Job.self, name: name, namespace: namespace, propagation: .background)
-                return nil as KubernetesError?
+                return nil
             } catch {
                 return error
             }
-        }.value
-        if let result { logger.error("cannot delete the recipe Job", metadata: ["error": "\(result)"]) }
+        }
+        if let failure { logger.error("cannot delete the recipe Job", metadata: ["error": "\(failure)"]) }
     }
 
     /// The newest pod of the Job: from the cache, else (the pod's events may trail the Job's) from the API.
@@ -401,7 +339,7 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         var selector = "app=euphrosyne,uuid=\(incident.uuidString.lowercased())"
         if let label = phase.label { selector += ",euphrosyne.io/phase=\(label)" }
         if phase == .all || phase == .debugging {
-            diagnosisData.withLock { tasks in tasks[incident] = nil }
+            diagnosisData.forget(incident)
         }
         let id = incident.uuidString.lowercased()
         createdJobs.withLock { created in

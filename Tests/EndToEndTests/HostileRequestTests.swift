@@ -96,10 +96,7 @@ import Testing
     }
 
     static func exchange(_ port: Int, _ request: String) async throws -> RawHTTPResponse {
-        try await RawHTTPConnection.with(port: port) { connection in
-            try await connection.send(request)
-            return try await connection.response(timeout: .seconds(30))
-        }
+        try await RawHTTPConnection.exchange(port: port, request)
     }
 
     // MARK: - Authentication

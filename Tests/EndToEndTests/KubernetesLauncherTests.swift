@@ -14,11 +14,13 @@ import Testing
 @Suite struct KubernetesLauncherTests {
     static let namespace = "recipes"
 
-    /// An emulator whose `scripts:1` image holds small shell scripts, a client for it, and a running launcher.
+    /// An emulator whose `scripts:1` image holds small shell scripts, a client for it, and a running launcher
+    /// whose own deadlines are on `clock` (the Jobs' `activeDeadlineSeconds` are the emulator's, on the wall clock).
     struct Cluster: Sendable {
         let emulator: KubernetesEmulator
         let client: KubernetesClient
         let launcher: KubernetesJobLauncher
+        let clock: ManualClock
         let images: URL
 
         static func with<T: Sendable>(
@@ -38,11 +40,14 @@ import Testing
                 configuration: KubernetesConfiguration(server: emulator.baseURL, caPEM: emulator.caPEM,
                                                        credentials: .bearer(TokenSource(token: token))),
                 retries: 3)
+            let clock = ManualClock()
             let launcher = KubernetesJobLauncher(
                 client: client,
-                settings: .init(namespace: namespace, deadlineGrace: .seconds(5), leavesRunsRunningWhenCancelled: leaveRunning))
+                settings: .init(namespace: namespace, deadlineGrace: deadlineGrace,
+                                leavesRunsRunningWhenCancelled: leaveRunning),
+                clock: clock)
             let informers = Task { try await launcher.run() }
-            let cluster = Cluster(emulator: emulator, client: client, launcher: launcher, images: images)
+            let cluster = Cluster(emulator: emulator, client: client, launcher: launcher, clock: clock, images: images)
             do {
                 let result = try await body(cluster)
                 informers.cancel()
@@ -61,6 +66,9 @@ import Testing
 
         func jobs() async -> [JSON] { await emulator.objects(.jobs, namespace: namespace) }
     }
+
+    /// How long past a run's timeout the launcher waits for the Job to fail by itself.
+    static let deadlineGrace = Duration.seconds(5)
 
     static let incident = UUID()
 
@@ -87,10 +95,73 @@ import Testing
         }
     }
 
-    @Test func aJobPastItsDeadlineTimesOut() async throws {
+    @Test func aJobTheClusterFailsAtItsDeadlineTimesOut() async throws {
         try await Cluster.with { cluster in
+            // The emulator's job controller fails the Job after its `activeDeadlineSeconds` (1 s, on the wall clock).
             let exit = await cluster.launcher.run(try Self.request("sleepy", timeout: 1)) {}
             #expect(exit == .timedOut)
+        }
+    }
+
+    @Test func aJobThatOutlivesTheLaunchersDeadlineIsDeletedAndTimesOut() async throws {
+        try await Cluster.with { cluster in
+            // The Job's own deadline (60 s) is far away on the wall clock; the launcher's is on the test's clock.
+            let request = try Self.request("sleepy", timeout: 60)
+            let launcher = cluster.launcher
+            let run = Task { await launcher.run(request) {} }
+            try await waitUntil("the pod to run") { await cluster.emulator.runningProcessCount == 1 }
+            try await waitUntil("the launcher to wait for the deadline") { cluster.clock.sleepers == 1 }
+            cluster.clock.advance(by: request.timeout + Self.deadlineGrace)
+            #expect(await run.value == .timedOut)
+            try await waitUntil("the Job and its process gone") {
+                let jobs = await cluster.jobs()
+                let processes = await cluster.emulator.runningProcessCount
+                return jobs.isEmpty && processes == 0
+            }
+        }
+    }
+
+    @Test func aRunCancelledBeforeItsJobIsCreatedStillCreatesItAndItsStopDeletesIt() async throws {
+        try await Cluster.with { cluster in
+            let request = try Self.request("sleepy")
+            request.cancellation.cancel(reason: "the alert resolved")
+            let launcher = cluster.launcher
+            let exit = await withTaskGroup(of: RunExit.self) { group in
+                group.cancelAll()
+                group.addTask {
+                    #expect(Task.isCancelled)
+                    return await launcher.run(request) {}
+                }
+                return await group.next()!
+            }
+            // Created whole despite the cancellation, so the stop knew the Job and deleted it.
+            #expect(exit == .cancelled(reason: "the alert resolved"), "\(exit)")
+            let log = await cluster.emulator.requestLog
+            #expect(log.contains { $0.method == "POST" && $0.path.hasSuffix("/jobs") && (200..<300).contains($0.status) }, "\(log)")
+            #expect(log.contains { $0.method == "DELETE" && $0.path.contains("/jobs/") && (200..<300).contains($0.status) }, "\(log)")
+            try await waitUntil("the Job and its process gone") {
+                let jobs = await cluster.jobs()
+                let processes = await cluster.emulator.runningProcessCount
+                return jobs.isEmpty && processes == 0
+            }
+        }
+    }
+
+    @Test func theDebuggingRunsOfAnIncidentShareOneDataConfigMap() async throws {
+        try await Cluster.with { cluster in
+            let launcher = cluster.launcher
+            let first = try Self.request("quick", run: 1)
+            let second = try Self.request("quick", run: 2)
+            async let firstExit = launcher.run(first) {}
+            async let secondExit = launcher.run(second) {}
+            let exits = await [firstExit, secondExit]
+            #expect(exits == Array(repeating: .exited(status: 0, stderrTail: "quick done"), count: 2))
+            let jobs = await cluster.jobs()
+            let configMaps = await cluster.emulator.objects(.configMaps, namespace: Self.namespace)
+            #expect(jobs.count == 2)
+            #expect(configMaps.count == 1)
+            #expect(Set(jobs.map { $0["metadata"]["ownerReferences"][0]["name"].string })
+                == [configMaps.first?["metadata"]["name"].string])
         }
     }
 
@@ -151,7 +222,8 @@ import Testing
                 await launcher.reattach(incident: Self.incident, run: request.run,
                                         until: Date().addingTimeInterval(60), cancellation: cancellation)
             }
-            try await Task.sleep(for: .milliseconds(100))
+            // Following: waiting for the Job, and for its deadline on the test's clock.
+            try await waitUntil("the launcher to follow the Job again") { cluster.clock.sleepers == 1 }
             cancellation.cancel(reason: "the alert resolved")
             reattached.cancel()
             let followed = await reattached.value

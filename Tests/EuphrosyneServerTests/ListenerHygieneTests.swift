@@ -44,10 +44,7 @@ import Testing
 
     /// One request on a fresh connection and its answer.
     static func exchange(_ port: Int, _ request: String) async throws -> RawHTTPResponse {
-        try await RawHTTPConnection.with(port: port) { connection in
-            try await connection.send(request)
-            return try await connection.response()
-        }
+        try await RawHTTPConnection.exchange(port: port, request)
     }
 
     // MARK: - Authentication by route

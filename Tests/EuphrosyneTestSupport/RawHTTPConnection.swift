@@ -47,6 +47,12 @@ public final class RawHTTPConnection: Sendable {
         }
     }
 
+    /// One request on a fresh connection and its answer. The request goes out from NIO's event loop as soon as the
+    /// connection is up, so a listener with a short read timeout never sees an idle connection on a busy machine.
+    public static func exchange(port: Int, _ request: String, timeout: Duration = .seconds(30)) async throws -> RawHTTPResponse {
+        try await with(port: port, sending: request) { try await $0.response(timeout: timeout) }
+    }
+
     public func send(_ text: String) async throws {
         try await send(Array(text.utf8))
     }
