@@ -23,10 +23,10 @@ extension Incident {
             return runEnded(runID, exit: exit, at: now)
         case .resultReceived(let result, let now):
             return resultReceived(result, at: now)
-        case .notifiedAgain(let payload, let recipes, let defaultTimeout, let now):
-            return notifiedAgain(payload, recipesForNewAlerts: recipes, defaultTimeoutSeconds: defaultTimeout, at: now)
-        case .resolved(let payload, let now):
-            return resolve(payload, at: now)
+        case .notifiedAgain(let notification, let recipes, let defaultTimeout, let now):
+            return notifiedAgain(notification, recipesForNewAlerts: recipes, defaultTimeoutSeconds: defaultTimeout, at: now)
+        case .resolved(let notification, let now):
+            return resolve(notification.raw, at: now)
         case .approvalWindowPassed(let now):
             guard state == .analysed || state == .done, let deadline = approvalDeadline, now >= deadline else {
                 return .ignored("approval window timer fired in state \(state.rawValue) before the deadline")
@@ -158,17 +158,21 @@ extension Incident {
     }
 
     private mutating func notifiedAgain(
-        _ payload: [String: JSONValue], recipesForNewAlerts candidates: [Recipe], defaultTimeoutSeconds: Int,
+        _ notification: AlertNotification, recipesForNewAlerts candidates: [Recipe], defaultTimeoutSeconds: Int,
         at now: Date
     ) -> EventOutcome {
         guard !state.isClosed else { return .ignored("incident is \(state.rawValue); a new one opens instead") }
-        self.payload = payload
+        self.payload = notification.raw
         notificationCount += 1
         lastNotifiedAt = now
         updatedAt = now
-        let notification = AlertNotification(raw: payload)
-        let known = Set(knownAlerts)
-        let newAlerts = notification.firingAlerts.filter { !known.contains($0.identityKey) }
+        let firing = notification.firingAlerts
+        // Most re-sends bring no new alert: a linear look for one or two keys beats building a set of thousands.
+        let known = firing.count > 4 ? Set(knownAlerts) : nil
+        let newAlerts = firing.filter { alert in
+            let key = alert.identityKey
+            return !(known?.contains(key) ?? knownAlerts.contains(key))
+        }
         remember(newAlerts.map(\.identityKey))
         // Before the diagnosis opens, the first runs will see the new alerts anyway.
         guard state != .received, !newAlerts.isEmpty else { return .applied([]) }

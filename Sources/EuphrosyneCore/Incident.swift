@@ -105,8 +105,10 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
 
     public init(
         id: UUID, payload: [String: JSONValue], callbackSecret: String, approvalWindowSeconds: Int = 86_400,
-        identity: String? = nil, at now: Date
+        identity: String? = nil, notification: AlertNotification? = nil, at now: Date
     ) {
+        // Decoded once (or taken as the intake decoded it).
+        let notification = notification ?? AlertNotification(raw: payload)
         self.id = id
         self.approvalWindowSeconds = approvalWindowSeconds
         self.state = .received
@@ -114,10 +116,10 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
         self.createdAt = now
         self.updatedAt = now
         self.payload = payload
-        self.identity = identity ?? AlertNotification(raw: payload).identityKey
+        self.identity = identity ?? notification.identityKey
         self.notificationCount = 1
         self.lastNotifiedAt = now
-        let keys = AlertNotification(raw: payload).firingAlertKeys
+        let keys = notification.firingAlertKeys
         self.knownAlerts = Array(keys.suffix(Self.maxKnownAlerts))
         self.forgottenAlerts = keys.count > Self.maxKnownAlerts ? keys.count - Self.maxKnownAlerts : nil
         self.runs = []

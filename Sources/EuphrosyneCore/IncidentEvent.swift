@@ -14,12 +14,27 @@ public enum IncidentEvent: Sendable, Hashable {
     /// The approval window of an analysed or done incident has passed.
     case approvalWindowPassed(at: Date)
     /// The same notification group arrived again, still firing (a repeat, or a changed group): refresh the alert
-    /// data. Alerts firing for the first time in this incident start a run of each of `recipesForNewAlerts` (the
-    /// enabled debugging recipes with `runForNewAlerts`) whose matchers fit them; nothing else starts.
+    /// data. Alerts firing for the first time in this incident start a run of each of `recipesForNewAlerts` that is
+    /// an enabled debugging recipe with `runForNewAlerts` and whose matchers fit them; nothing else starts.
+    ///
+    /// The notification comes decoded: the intake decodes it once, and the incident does not again.
     case notifiedAgain(
-        payload: [String: JSONValue], recipesForNewAlerts: [Recipe] = [], defaultTimeoutSeconds: Int = 300, at: Date)
+        AlertNotification, recipesForNewAlerts: [Recipe] = [], defaultTimeoutSeconds: Int = 300, at: Date)
     /// The group's notification says every alert resolved: stop the diagnosis and close the incident.
-    case resolved(payload: [String: JSONValue], at: Date)
+    case resolved(AlertNotification, at: Date)
+
+    /// `notifiedAgain` for a raw notification payload.
+    public static func notifiedAgain(
+        payload: [String: JSONValue], recipesForNewAlerts: [Recipe] = [], defaultTimeoutSeconds: Int = 300, at now: Date
+    ) -> IncidentEvent {
+        .notifiedAgain(AlertNotification(raw: payload), recipesForNewAlerts: recipesForNewAlerts,
+                       defaultTimeoutSeconds: defaultTimeoutSeconds, at: now)
+    }
+
+    /// `resolved` for a raw notification payload.
+    public static func resolved(payload: [String: JSONValue], at now: Date) -> IncidentEvent {
+        .resolved(AlertNotification(raw: payload), at: now)
+    }
 }
 
 /// How the launcher saw a run end. A process that reported a result may still end in any of these ways.

@@ -3,7 +3,7 @@ import Foundation
 extension IncidentTable {
     /// What the table decided for an alert notification.
     public enum Intake: Sendable, Hashable {
-        /// A new incident: carry out the effects (watch, then claim), then report the claim's outcome with
+        /// A new incident: carry out the effects (watch if it has runs, then claim), then report the claim's outcome with
         /// `claimed(_:)` or `claimRefused(_:)`.
         case opening(Incident, [Effect])
         /// The notification joined its group's open incident; `started` names the recipes it started for alerts new
@@ -45,7 +45,7 @@ extension IncidentTable {
         let resolves = alert.aggregateStatus == .resolved
         if let existing = openByIdentity[identity] {
             if openings[existing] != nil { return .waitForOpening(existing) }
-            if let intake = notify(existing, payload: payload, resolves: resolves, catalog: catalog, at: now) {
+            if let intake = notify(existing, alert: alert, resolves: resolves, catalog: catalog, at: now) {
                 return intake
             }
         }
@@ -66,7 +66,8 @@ extension IncidentTable {
         }
         let (id, secret) = newIncident()
         var incident = Incident(id: id, payload: payload, callbackSecret: secret,
-                                approvalWindowSeconds: settings.approvalWindowSeconds, identity: identity, at: now)
+                                approvalWindowSeconds: settings.approvalWindowSeconds, identity: identity,
+                                notification: alert, at: now)
         let outcome = incident.handle(.open(recipes: catalog.debuggingRecipes(for: alert),
                                             defaultTimeoutSeconds: settings.defaultRecipeTimeoutSeconds, at: now))
         incident.revision += 1
@@ -75,7 +76,8 @@ extension IncidentTable {
         var held: [IncidentAction] = []
         if case .applied(let actions) = outcome { held = actions }
         openings[id] = Opening(heldActions: held)
-        return .opening(incident, [.watch(id), .claim(incident)])
+        // Only an incident with runs has results to wait for; one with nothing to run closes once claimed.
+        return .opening(incident, incident.runs.isEmpty ? [.claim(incident)] : [.watch(id), .claim(incident)])
     }
 
     /// The new incident holds its group: its held actions (launches, or the analysis and release of an incident
@@ -96,11 +98,12 @@ extension IncidentTable {
     /// Hands a notification to its group's open incident. Nil when the incident no longer takes notifications
     /// (it closed meanwhile): a new incident opens instead.
     private mutating func notify(
-        _ id: UUID, payload: [String: JSONValue], resolves: Bool, catalog: RecipeCatalog, at now: Date
+        _ id: UUID, alert: AlertNotification, resolves: Bool, catalog: RecipeCatalog, at now: Date
     ) -> Intake? {
         let event: IncidentEvent = resolves
-            ? .resolved(payload: payload, at: now)
-            : .notifiedAgain(payload: payload, recipesForNewAlerts: catalog.enabledDebugging.filter(\.runsForNewAlerts),
+            ? .resolved(alert, at: now)
+            // The incident picks the enabled ones with `runForNewAlerts` itself, and only when an alert is new.
+            : .notifiedAgain(alert, recipesForNewAlerts: catalog.debugging,
                              defaultTimeoutSeconds: settings.defaultRecipeTimeoutSeconds, at: now)
         let (outcome, incident, effects) = apply(event, to: id)
         guard case .applied = outcome, let incident else { return nil }

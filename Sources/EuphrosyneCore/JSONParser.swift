@@ -131,16 +131,19 @@ public struct JSONParser {
         mutating func string() throws(SyntaxError) -> String {
             index += 1
             let start = index
-            // Fast path: no escapes.
+            // Fast path: no escapes; and when every byte is ASCII, nothing to validate either.
+            var ascii = true
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
-                    let text = try validated(UnsafeBufferPointer(rebasing: bytes[start..<index]))
+                    let utf8 = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                    let text = ascii ? String(decoding: utf8, as: UTF8.self) : try validated(utf8)
                     index += 1
                     return text
                 }
                 if byte == UInt8(ascii: "\\") { break }
                 if byte < 0x20 { throw error("control character in a string") }
+                if byte >= 0x80 { ascii = false }
                 index += 1
             }
             var scalars = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))

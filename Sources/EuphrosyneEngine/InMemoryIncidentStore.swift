@@ -77,14 +77,24 @@ public final class InMemoryIncidentStore: IncidentStore {
     }
 
     /// Forgets `count` incidents, oldest closed ones first (open ones only when nothing else is left), in one pass
-    /// over the order.
+    /// over the order that stops looking incidents up once it has enough.
     private func forgetOldest(_ count: Int, in contents: inout Contents) {
-        var victims = Set<UUID>()
-        for id in contents.order where victims.count < count {
-            if contents.incidents[id]?.state.isClosed ?? true { victims.insert(id) }
+        var victims: [UUID] = []
+        var kept: [UUID] = []
+        kept.reserveCapacity(contents.order.count)
+        for id in contents.order {
+            if victims.count < count, contents.incidents[id]?.state.isClosed ?? true {
+                victims.append(id)
+            } else {
+                kept.append(id)
+            }
         }
-        for id in contents.order where victims.count < count { victims.insert(id) }
-        contents.order.removeAll { victims.contains($0) }
+        if victims.count < count {
+            let open = kept.prefix(count - victims.count)
+            victims += open
+            kept.removeFirst(open.count)
+        }
+        contents.order = kept
         for forgotten in victims {
             if let identity = contents.incidents[forgotten]?.identity, contents.claims[identity] == forgotten {
                 contents.claims[identity] = nil

@@ -58,17 +58,18 @@ extension IncidentCoordinator {
     }
 
     /// The incident left the table: its deadline goes, and what it left in the cluster is removed (the result
-    /// source stops watching it in the same piece of work).
+    /// source stops watching it in the same piece of work). An incident that never had a run was never watched
+    /// and left nothing behind; `open` logged why it closed.
     private func release(_ incident: Incident) {
-        deadlines.cancel(incident.id)
         metrics.increment("euphrosyne_incidents_closed_total", [("state", incident.state.rawValue)])
+        guard !incident.runs.isEmpty else { return }
+        deadlines.cancel(incident.id)
         logger(for: incident.id).info("incident closed", metadata: [
             "state": "\(incident.state.rawValue)", "reason": "\(incident.closedReason ?? "")",
         ])
         let id = incident.id
-        let hadRuns = !incident.runs.isEmpty
         spawnTask { [launcher, resultSource] in
-            if hadRuns { await launcher.cleanUp(incident: id, phase: .all) }
+            await launcher.cleanUp(incident: id, phase: .all)
             await resultSource.unwatch(incident: id)
         }
     }

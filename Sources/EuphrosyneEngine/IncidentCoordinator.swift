@@ -38,7 +38,7 @@ public final class IncidentCoordinator: Service, Sendable {
     let openingWaiters = Mutex<[UUID: [CheckedContinuation<Void, Never>]]>([:])
     let deadlines = DeadlineScheduler()
     /// Notifications being taken in right now (the intake queue).
-    let intakeDepth = Mutex(0)
+    let intakeDepth = Atomic<Int>(0)
     /// Set once the drain gave up waiting: runs ending from now on were stopped by the shutdown itself.
     let stopping = Atomic<Bool>(false)
 
@@ -220,16 +220,19 @@ public final class IncidentCoordinator: Service, Sendable {
     ///   so the sender retries.
     public func receive(payload: [String: JSONValue]) async throws(CoordinatorError) -> Reception {
         metrics.notificationsReceived.increment()
-        let admitted = intakeDepth.withLock { depth in
-            guard depth < configuration.intakeQueueCapacity else { return false }
-            depth += 1
-            return true
+        // A place in the queue, taken with compare-and-exchange: no lock on the hottest path.
+        var depth = intakeDepth.load(ordering: .relaxed)
+        while true {
+            guard depth < configuration.intakeQueueCapacity else {
+                metrics.intakeRefused(.queueFull)
+                throw .intakeQueueFull(retryAfterSeconds: 5)
+            }
+            let (taken, current) = intakeDepth.compareExchange(
+                expected: depth, desired: depth + 1, ordering: .acquiringAndReleasing)
+            if taken { break }
+            depth = current
         }
-        guard admitted else {
-            metrics.intakeRefused(.queueFull)
-            throw .intakeQueueFull(retryAfterSeconds: 5)
-        }
-        defer { intakeDepth.withLock { $0 -= 1 } }
+        defer { intakeDepth.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
         // Decoded once here; the incident, the recipe selection and the log all use it.
         let alert = AlertNotification(raw: payload)
         let identity = alert.identityKey
@@ -319,9 +322,17 @@ public final class IncidentCoordinator: Service, Sendable {
         }
         let (opened, held) = table.withLock { $0.claimed(id) }
         metrics.incidentsOpened.increment()
-        logger(for: id).info("incident opened", metadata: [
-            "alert": "\(alert.summary)", "recipes": "\(incident.runs.map(\.recipe).joined(separator: ","))",
-        ])
+        if incident.runs.isEmpty {
+            // It closes at once (its release logs nothing more): one line says both.
+            logger(for: id).info("incident opened and closed", metadata: [
+                "alert": "\(alert.summary)", "state": "\((opened ?? incident).state.rawValue)",
+                "reason": "\((opened ?? incident).closedReason ?? "")",
+            ])
+        } else {
+            logger(for: id).info("incident opened", metadata: [
+                "alert": "\(alert.summary)", "recipes": "\(incident.runs.map(\.recipe).joined(separator: ","))",
+            ])
+        }
         await perform(held)
         return .opened(opened ?? incident)
     }
@@ -360,7 +371,7 @@ public final class IncidentCoordinator: Service, Sendable {
     /// The coordinator's levels now (the run cap's figures included).
     public var statistics: CoordinatorStatistics {
         var statistics = CoordinatorStatistics(runSlots: runSlots.statistics)
-        statistics.intakeQueueDepth = intakeDepth.withLock { $0 }
+        statistics.intakeQueueDepth = intakeDepth.load(ordering: .relaxed)
         statistics.openIncidents = table.withLock { $0.live.count }
         return statistics
     }

@@ -82,11 +82,13 @@ import Testing
 
     @Test func anIncidentWithNothingToRunClosesAsFailedOnceClaimed() {
         var table = IncidentTable(settings: .init())
-        guard case .opening(let incident, _) = Self.receive(&table, Self.payload("g"), catalog: Self.empty) else {
+        guard case .opening(let incident, let opening) = Self.receive(&table, Self.payload("g"), catalog: Self.empty) else {
             Issue.record("expected an opening")
             return
         }
         #expect(incident.state == .failed)
+        // No run, so no result to wait for: it is claimed without being watched.
+        #expect(opening == [.claim(incident)])
         let held = table.claimed(incident.id).effects
         #expect(held.count == 2)
         guard case .notifyAnalysis = held.first, case .released(let released) = held.last else {

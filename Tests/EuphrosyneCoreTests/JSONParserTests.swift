@@ -58,6 +58,15 @@ import Testing
 
     @Test func refusesInvalidUTF8() {
         #expect(throws: JSONParser.SyntaxError.self) { try JSONParser.parse(Data([0x22, 0xFF, 0xFE, 0x22])) }
+        // Also after ASCII (the ASCII fast path must not take it) and in an escaped string.
+        #expect(throws: JSONParser.SyntaxError.self) { try JSONParser.parse(Data([0x22, 0x61, 0xC3, 0x22])) }
+        #expect(throws: JSONParser.SyntaxError.self) { try JSONParser.parse(Data([0x22, 0x5C, 0x6E, 0xED, 0xA0, 0x80, 0x22])) }
+    }
+
+    @Test func keepsValidNonASCIIText() throws {
+        #expect(try Self.parse(#"["plain", "Zürich ✓", "naïve\n🚀"]"#) == .array([
+            .string("plain"), .string("Zürich ✓"), .string("naïve\n🚀"),
+        ]))
     }
 
     @Test func capsNesting() throws {

@@ -60,4 +60,29 @@ import Testing
         #expect(await store.list(offset: 0, limit: 10).total == 3)
         #expect(await store.openIncidents().map(\.id) == [open.id])
     }
+
+    @Test func whenOnlyOpenIncidentsAreLeftTheOldestOpenOnesGoAndFreeTheirGroups() async {
+        let store = InMemoryIncidentStore(capacity: 3)
+        var incidents: [Incident] = []
+        for index in 0..<4 {
+            var open = Self.incident(Double(index))
+            open.identity = "group-\(index)"
+            open.state = .analysed
+            incidents.append(open)
+            #expect(await store.create(open, replacing: nil) == nil)
+        }
+        // Four held, one over, none closed: the oldest open one goes.
+        #expect(await store.list(offset: 0, limit: 10).incidents.map(\.id) == incidents.dropFirst().reversed().map(\.id))
+        #expect(await store.incident(incidents[0].id) == nil)
+        // Its group is free again: a new incident of it is not told of a holder.
+        var again = Self.incident(4)
+        again.identity = incidents[0].identity
+        again.state = .analysed
+        #expect(await store.create(again, replacing: nil) == nil)
+        // A closed one, the newest of all, is still the first to go.
+        var closed = Self.incident(5)
+        closed.state = .failed
+        await store.save(closed)
+        #expect(await store.list(offset: 0, limit: 10).incidents.map(\.id) == [again.id, incidents[3].id, incidents[2].id])
+    }
 }
