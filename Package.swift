@@ -68,6 +68,8 @@ let package = Package(
             name: "EuphrosyneKubernetes",
             dependencies: [
                 "EuphrosyneCore",
+                // RetryPolicy: the one retry loop.
+                "EuphrosyneSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -127,7 +127,7 @@ public actor Informer<Object: KubernetesObject>: Service {
                     continue
                 }
                 failures += 1
-                let wait = KubernetesClient.backoff(attempt: min(failures, 6))
+                let wait = KubernetesClient.retryPolicy(maxAttempts: .max).delay(afterAttempt: failures)
                 logger.warning("watch failed; retrying", metadata: ["error": "\(error)", "in": "\(wait)"])
                 do { try await Task.sleep(for: wait) } catch { return }
             }

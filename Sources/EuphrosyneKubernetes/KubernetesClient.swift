@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CoreMetrics
 import EuphrosyneCore
+import EuphrosyneSupport
 import Foundation
 import Logging
 import NIOCore
@@ -196,41 +197,53 @@ public final class KubernetesClient: Sendable {
         return WatchEvents(body: response.body)
     }
 
-    // MARK: - Transport    // MARK: - Transport
+    // MARK: - Transport
 
-    /// Sends a request and returns the body of a 2xx answer; retries what is worth retrying.
+    /// Sends a request and returns the body of a 2xx answer; retries what is worth retrying (`retries` times, with
+    /// the shared back-off; a `Retry-After` the server sends is honoured up to 30 s). A cancelled task stops
+    /// retrying and throws the last failure.
     func send(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil
     ) async throws(KubernetesError) -> Data {
-        var attempt = 0
-        while true {
+        let policy = Self.retryPolicy(maxAttempts: retries + 1)
+        var lastFailure: KubernetesError?
+        return try await policy.runThroughCancellation({ (_: Int) throws(KubernetesError) -> RetryPolicy.Attempt<Data> in
+            if let lastFailure, Task.isCancelled { throw lastFailure }
             do throws(KubernetesError) {
-                let response = try await execute(method, path, query: query, body: body, timeout: requestTimeout,
-                                                 allowRefresh: true)
-                let data: Data
-                do {
-                    data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
-                } catch {
-                    throw KubernetesError(.transport, message: "reading the answer to \(method) \(path): \(error)", underlying: error)
-                }
-                if let warning = response.headers.first(name: "Warning") {
-                    logger.warning("Kubernetes API warning", metadata: ["path": "\(path)", "warning": "\(warning)"])
-                }
-                let status = Int(response.status.code)
-                guard (200..<300).contains(status) else { throw apiError(status: status, body: data) }
-                return data
+                return .done(try await sendOnce(method, path, query: query, body: body))
             } catch {
-                guard error.isRetryable, attempt < retries, !Task.isCancelled,
-                      method != .POST || Self.creationSurelyFailed(error) else { throw error }
-                attempt += 1
-                let wait = Self.backoff(attempt: attempt, retryAfter: error.apiStatus?.details?.retryAfterSeconds)
-                logger.notice("Kubernetes request failed; retrying", metadata: [
-                    "method": "\(method)", "path": "\(path)", "attempt": "\(attempt)", "error": "\(error)",
-                ])
-                let failure = error
-                do { try await Task.sleep(for: wait) } catch { throw failure }
+                guard error.isRetryable, method != .POST || Self.creationSurelyFailed(error) else { throw error }
+                lastFailure = error
+                let retryAfter = error.apiStatus?.details?.retryAfterSeconds.flatMap { $0 > 0 ? Duration.seconds(min($0, 30)) : nil }
+                return .retry(problem: "\(error)", retryAfter: retryAfter)
             }
+        }, willRetry: { attempt, problem, _ in
+            logger.notice("Kubernetes request failed; retrying", metadata: [
+                "method": "\(method)", "path": "\(path)", "attempt": "\(attempt)", "error": "\(problem)",
+            ])
+        }, giveUp: { _, problem in
+            lastFailure ?? KubernetesError(.transport, message: problem)
+        })
+    }
+
+    /// One attempt of `send`.
+    private func sendOnce(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?
+    ) async throws(KubernetesError) -> Data {
+        let response = try await execute(method, path, query: query, body: body, timeout: requestTimeout,
+                                         allowRefresh: true)
+        let data: Data
+        do {
+            data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
+        } catch {
+            throw KubernetesError(.transport, message: "reading the answer to \(method) \(path): \(error)", underlying: error)
         }
+        if let warning = response.headers.first(name: "Warning") {
+            logger.warning("Kubernetes API warning", metadata: ["path": "\(path)", "warning": "\(warning)"])
+        }
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else { throw apiError(status: status, body: data) }
+        return data
     }
 
     /// Whether a failed POST certainly created nothing, so sending it again cannot create a second object: the
@@ -240,11 +253,9 @@ public final class KubernetesClient: Sendable {
         return status == 429 || status == 500 || status == 503
     }
 
-    /// Exponential back-off from 200 ms, capped at 5 s, with ±50 % jitter; or the server's `retryAfterSeconds`.
-    static func backoff(attempt: Int, retryAfter: Int? = nil) -> Duration {
-        if let retryAfter, retryAfter > 0 { return .seconds(min(retryAfter, 30)) }
-        let base = min(5_000.0, 200.0 * pow(2.0, Double(attempt - 1)))
-        return .milliseconds(Int(base * Double.random(in: 0.5...1.5)))
+    /// The back-off of every retry against the API server: from 200 ms, doubling, capped at 5 s, jittered.
+    static func retryPolicy(maxAttempts: Int) -> RetryPolicy {
+        RetryPolicy(maxAttempts: maxAttempts, initialDelay: .milliseconds(200), maxDelay: .seconds(5))
     }
 
     /// One HTTP exchange with credentials; on 401 re-reads a token file and tries once more.

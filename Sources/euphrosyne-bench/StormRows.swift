@@ -180,7 +180,7 @@ struct StormRows {
             let connectionsBefore = try await Self.totalConnections(redis)
 
             // Sample who is connected to Redis while the storm runs.
-            let sampler = Task {
+            let (stormResult, sampled) = try await whileSampling({
                 var reconciler = 0
                 var samples = 0
                 while !Task.isCancelled {
@@ -193,16 +193,9 @@ struct StormRows {
                     try? await Task.sleep(for: .seconds(1))
                 }
                 return (reconciler: reconciler, samples: samples)
-            }
-            let stormResult: StormResult
-            do {
-                stormResult = try await Self.storm(client: client, serve: serve, peer: peer, alerts: clusterAlerts, log: log)
-            } catch {
-                sampler.cancel()
-                throw error
-            }
-            sampler.cancel()
-            let sampled = await sampler.value
+            }, during: {
+                try await Self.storm(client: client, serve: serve, peer: peer, alerts: clusterAlerts, log: log)
+            })
             let peak = serve.memory
             // Clean-up follows each analysis: wait for it, so its requests are counted too.
             try await waitFor("the incidents' Jobs and ConfigMaps to be cleaned up", timeout: .seconds(120), every: .milliseconds(200)) {

@@ -180,3 +180,23 @@ func get(_ client: HTTPClient, _ url: String) async throws -> (status: Int, body
     let body = try await response.body.collect(upTo: 16 << 20)
     return (Int(response.status.code), Data(body.readableBytesView))
 }
+
+/// Runs `work` with `sampler` beside it as a child task, stops the sampler (by cancelling it) once `work` ends, and
+/// returns both results: what a row measures while it loads the server.
+func whileSampling<Sample: Sendable, Outcome: Sendable>(
+    _ sampler: @escaping @Sendable () async -> Sample, during work: () async throws -> Outcome
+) async throws -> (Outcome, Sample) {
+    try await withThrowingTaskGroup(of: Sample.self) { group in
+        group.addTask { await sampler() }
+        let outcome: Outcome
+        do {
+            outcome = try await work()
+        } catch {
+            group.cancelAll()
+            throw error
+        }
+        group.cancelAll()
+        guard let sample = try await group.next() else { throw BenchError("the sampler ended without a sample") }
+        return (outcome, sample)
+    }
+}

@@ -81,11 +81,13 @@ import Testing
         ])
     }
 
-    @Test func backoffGrowsWithJitterAndHonoursRetryAfter() {
+    @Test func theAPIServersBackoffGrowsFrom200msToAtMost5sWithJitter() {
+        let policy = KubernetesClient.retryPolicy(maxAttempts: 5)
+        #expect(policy.maxAttempts == 5)
         for attempt in 1...8 {
-            let wait = KubernetesClient.backoff(attempt: attempt)
-            #expect(wait >= .milliseconds(100) && wait <= .milliseconds(7_500))
+            let wait = policy.delay(afterAttempt: attempt)
+            let ceiling = min(Duration.milliseconds(200) * (1 << (attempt - 1)), .seconds(5))
+            #expect(wait >= ceiling / 2 && wait <= ceiling, "attempt \(attempt): \(wait)")
         }
-        #expect(KubernetesClient.backoff(attempt: 1, retryAfter: 3) == .seconds(3))
     }
 }
