@@ -190,12 +190,12 @@ extension IncidentCoordinator {
             return
         }
         let stillRunning = { self.table.withLock { $0.incident(id)?.run(runID)?.state.isFinished == false } }
-        if case .exited = exit, resultSource.incomingResults != nil, stillRunning() {
+        if case .exited = exit, resultSource.resultsMayTrailExit, stillRunning() {
             // A recipe reports and exits at once; over Redis the message may land after the exit is seen. Its
             // durable copy is already written (RecipeKit writes it first): read it now. A recipe that only
             // PUBLISHes gets a moment more.
             for result in await resultSource.storedResults(incident: id) { _ = await deliver(result, via: .published) }
-            if stillRunning() { try? await Task.sleep(for: configuration.resultGraceAfterExit) }
+            if stillRunning() { try? await clock.sleep(for: configuration.resultGraceAfterExit) }
         }
         let (ended, effects) = table.withLock { $0.runEnded(runID, of: id, exit: exit, at: now()) }
         await perform(effects)

@@ -167,11 +167,10 @@ public final class IncidentCoordinator: Service, Sendable {
         tasks.continuation.yield(work)
     }
 
-    /// Picks up the incidents a previous process left open (a durable store only): their results are awaited
-    /// again, runs that were under way keep the rest of their timeout, and nothing that already ran is launched
-    /// again.
+    /// Picks up the incidents a previous process left open (a store that outlives the process holds some; one in
+    /// memory starts empty): their results are awaited again, runs that were under way keep the rest of their
+    /// timeout, and nothing that already ran is launched again.
     private func resumeOpenIncidents() async {
-        guard store.isDurable else { return }
         var incidents: [Incident] = []
         var attempt = 0
         while true {

@@ -20,10 +20,15 @@ public protocol ResultSource: Sendable {
     /// Results of `incident` the source can read on demand (Redis: the durable copies), so a run that has just
     /// exited can be checked for a result still on its way instead of being called failed.
     func storedResults(incident: UUID) async -> [RecipeResult]
+    /// Whether a result can arrive after its run has exited (pub/sub: the message travels apart from the process),
+    /// so a run that exited without one is checked against `storedResults` and given a short grace before it is
+    /// called failed. False where the recipe's report is answered before it exits (the HTTP callback).
+    var resultsMayTrailExit: Bool { get }
 }
 
 extension ResultSource {
     public var incomingResults: AsyncStream<RecipeResult>? { nil }
+    public var resultsMayTrailExit: Bool { false }
     public func storedResults(incident: UUID) async -> [RecipeResult] { [] }
 }
 
@@ -54,6 +59,8 @@ public struct CombinedResultSource: ResultSource {
     public nonisolated(nonsending) func unwatch(incident: UUID) async {
         for source in sources { await source.unwatch(incident: incident) }
     }
+
+    public var resultsMayTrailExit: Bool { sources.contains { $0.resultsMayTrailExit } }
 
     public func storedResults(incident: UUID) async -> [RecipeResult] {
         var results: [RecipeResult] = []

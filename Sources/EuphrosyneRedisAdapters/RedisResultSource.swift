@@ -25,6 +25,8 @@ public final class RedisResultSource: ResultSource, Service {
     private let resultContinuation: AsyncStream<RecipeResult>.Continuation
     private let malformed = Atomic<Int>(0)
     public let incomingResults: AsyncStream<RecipeResult>?
+    /// A recipe publishes and exits: its message may land after the exit is seen.
+    public var resultsMayTrailExit: Bool { true }
 
     public init(subscriber: RedisSubscriber, client: RedisClient,
                 logger: Logger = Logger(label: "euphrosyne.results.redis")) {
