@@ -239,7 +239,7 @@ public final class IncidentCoordinator: Service, Sendable {
             let catalog = await registry.catalog()
             let decision = table.withLock { table in
                 table.receive(payload: payload, alert: alert, identity: identity, catalog: catalog, at: now()) {
-                    (UUID(), Self.makeSecret())
+                    Self.makeIdentity()
                 }
             }
             switch decision {
@@ -422,7 +422,12 @@ public final class IncidentCoordinator: Service, Sendable {
 
     /// 32 random bytes as hex, from the system's cryptographically secure generator.
     public static func makeSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Hex.lowercase((0..<4).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } })
+        Hex.lowercase(SecureRandom.bytes(32))
+    }
+
+    /// A new incident's id and callback secret, from one draw of the system's secure generator.
+    static func makeIdentity() -> (id: UUID, secret: String) {
+        let bytes = SecureRandom.bytes(48)
+        return (SecureRandom.uuid(from: bytes[0..<16]), Hex.lowercase(bytes[16..<48]))
     }
 }
