@@ -21,6 +21,8 @@ public final class KubernetesClient: Sendable {
     public let configuration: KubernetesConfiguration
     /// Attempts after the first for a request that failed in a retryable way.
     public let retries: Int
+    /// The clock retry pauses run on (the continuous clock unless a test injects a manual one).
+    let retryClock: any Clock<Duration>
     /// The limit for one request (not for watches, which last `timeoutSeconds`).
     public let requestTimeout: TimeAmount
     private let httpClient: HTTPClient
@@ -47,8 +49,9 @@ public final class KubernetesClient: Sendable {
         configuration: KubernetesConfiguration, retries: Int = 4, requestTimeout: TimeAmount = .seconds(30),
         connectTimeout: TimeAmount = .seconds(10), retryConnectionEstablishment: Bool = true,
         metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
-        logger: Logger = Logger(label: "euphrosyne.kubernetes")
+        logger: Logger = Logger(label: "euphrosyne.kubernetes"), retryClock: any Clock<Duration> = ContinuousClock()
     ) throws(KubernetesError) {
+        self.retryClock = retryClock
         self.metricsFactory = metricsFactory
         self.configuration = configuration
         self.retries = retries
@@ -205,7 +208,8 @@ public final class KubernetesClient: Sendable {
     func send(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil
     ) async throws(KubernetesError) -> Data {
-        let policy = Self.retryPolicy(maxAttempts: retries + 1)
+        var policy = Self.retryPolicy(maxAttempts: retries + 1)
+        policy.clock = retryClock
         var lastFailure: KubernetesError?
         return try await policy.runThroughCancellation({ (_: Int) throws(KubernetesError) -> RetryPolicy.Attempt<Data> in
             if let lastFailure, Task.isCancelled { throw lastFailure }

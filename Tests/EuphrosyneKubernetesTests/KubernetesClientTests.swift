@@ -10,7 +10,7 @@ import Testing
     /// Runs `body` with an emulator and a client for it; stops both.
     static func withEmulator<T: Sendable>(
         namespaces: [String] = ["alerts"], permissions: Permissions = .all, token: TokenSource? = nil,
-        retries: Int = 3, requestTimeout: Duration = .seconds(10),
+        retries: Int = 3, requestTimeout: Duration = .seconds(10), retryClock: any Clock<Duration> = ContinuousClock(),
         options: KubernetesEmulator.Options = .init(),
         _ body: @Sendable (KubernetesEmulator, KubernetesClient) async throws -> T
     ) async throws -> T {
@@ -21,7 +21,7 @@ import Testing
         let client = try KubernetesClient(
             configuration: KubernetesConfiguration(server: emulator.baseURL, caPEM: emulator.caPEM,
                                                    credentials: .bearer(source)),
-            retries: retries, requestTimeout: .milliseconds(Int64(requestTimeout / .milliseconds(1))))
+            retries: retries, requestTimeout: .milliseconds(Int64(requestTimeout / .milliseconds(1))), retryClock: retryClock)
         do {
             let result = try await body(emulator, client)
             try await client.shutdown()
@@ -122,19 +122,54 @@ import Testing
     }
 
     @Test func serverErrorsAndTimeoutsAreRetriedThenReported() async throws {
-        try await Self.withEmulator(retries: 3, requestTimeout: .seconds(3)) { emulator, client in
-            await emulator.failNextRequests(2, status: 500)
-            _ = try await client.list(ConfigMap.self, namespace: "alerts")
-            await emulator.failNextRequests(1, status: 0)
-            _ = try await client.list(ConfigMap.self, namespace: "alerts")
-            await emulator.failNextRequests(10, status: 503)
-            do throws(KubernetesError) {
+        // The pauses between attempts (the back-off, the 503's Retry-After of 1 s) pass on a manual clock.
+        let clock = ManualClock()
+        try await Self.withEmulator(retries: 3, requestTimeout: .seconds(3), retryClock: clock) { emulator, client in
+            try await Self.advancing(clock) { () throws(KubernetesError) in
+                await emulator.failNextRequests(2, status: 500)
                 _ = try await client.list(ConfigMap.self, namespace: "alerts")
+                await emulator.failNextRequests(1, status: 0)
+                _ = try await client.list(ConfigMap.self, namespace: "alerts")
+            }
+            await emulator.clearRequestLog()
+            await emulator.failNextRequests(10, status: 503)
+            let started = clock.now
+            do throws(KubernetesError) {
+                _ = try await Self.advancing(clock) { () throws(KubernetesError) in
+                    try await client.list(ConfigMap.self, namespace: "alerts")
+                }
                 Issue.record("a persistent failure was not reported")
             } catch {
                 #expect(error.statusCode == 503 && error.reason == "ServiceUnavailable")
             }
+            // The first attempt and its three retries, each after at least the second the server asked for.
+            #expect(await emulator.requestLog.count == 4)
+            #expect(started.duration(to: clock.now) >= .seconds(3))
         }
+    }
+
+    /// Runs `work` while moving `clock` on to each pause's end as soon as something sleeps on it.
+    static func advancing<T: Sendable>(
+        _ clock: ManualClock, _ work: @escaping @Sendable () async throws(KubernetesError) -> T
+    ) async throws(KubernetesError) -> T {
+        let outcome: Result<T, KubernetesError>? = await withTaskGroup(of: Result<T, KubernetesError>?.self) { group in
+            group.addTask {
+                do throws(KubernetesError) { return .success(try await work()) } catch { return .failure(error) }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    if let wake = clock.nextWake { clock.advance(by: clock.now.duration(to: wake)) }
+                    try? await Task.sleep(for: .milliseconds(2))
+                }
+                return nil
+            }
+            // The ticker never ends by itself: the first result is the work's.
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let outcome else { throw KubernetesError(.transport, message: "the work ended without an outcome") }
+        return try outcome.get()
     }
 
     @Test func reachabilityFollowsWhetherTheServerAnswers() async throws {

@@ -43,6 +43,9 @@ public final class ManualClock: Clock, Sendable {
         return start.addingTimeInterval(Double(offset.seconds) + Double(offset.attoseconds) / 1e18)
     }
 
+    /// The earliest deadline anything sleeps until, if anything sleeps.
+    public var nextWake: Instant? { state.withLock { $0.sleepers.values.map(\.deadline).min() } }
+
     /// How many tasks are sleeping on this clock now.
     public var sleepers: Int { state.withLock { $0.sleepers.count } }
 
