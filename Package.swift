@@ -136,6 +136,8 @@ let package = Package(
                 "EuphrosyneCore",
                 "EuphrosynePorts",
                 "EuphrosyneRedis",
+                // RetryPolicy's back-off for re-subscribing.
+                "EuphrosyneSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -167,6 +167,9 @@ public final class IncidentCoordinator: Service, Sendable {
         tasks.continuation.yield(work)
     }
 
+    /// The pause before trying again to load the open incidents: from 1 s, doubling, at most 30 s, jittered.
+    static let resumeBackoff = RetryPolicy(maxAttempts: .max, initialDelay: .seconds(1), maxDelay: .seconds(30))
+
     /// Picks up the incidents a previous process left open (a store that outlives the process holds some; one in
     /// memory starts empty): their results are awaited again, runs that were under way keep the rest of their
     /// timeout, and nothing that already ran is launched again.
@@ -183,7 +186,7 @@ public final class IncidentCoordinator: Service, Sendable {
                 logger.error("cannot load open incidents to resume them; retrying", metadata: [
                     "error": "\(error)", "attempt": "\(attempt)",
                 ])
-                do { try await clock.sleep(for: .seconds(min(30, 1 << min(attempt, 5)))) } catch { return }
+                do { try await clock.sleep(for: Self.resumeBackoff.delay(afterAttempt: attempt)) } catch { return }
             }
         }
         let effects = table.withLock { $0.resume(incidents) }

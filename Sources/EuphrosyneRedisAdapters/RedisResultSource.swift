@@ -1,6 +1,7 @@
 import EuphrosyneCore
 import EuphrosynePorts
 import EuphrosyneRedis
+import EuphrosyneSupport
 import Foundation
 import Logging
 import NIOCore
@@ -25,6 +26,9 @@ public final class RedisResultSource: ResultSource, Service {
     private let resultContinuation: AsyncStream<RecipeResult>.Continuation
     private let malformed = Atomic<Int>(0)
     public let incomingResults: AsyncStream<RecipeResult>?
+    /// The pause before subscribing again to a channel Redis refused: from 200 ms, doubling, at most 5 s, jittered.
+    static let resubscribeBackoff = RetryPolicy(maxAttempts: .max, initialDelay: .milliseconds(200), maxDelay: .seconds(5))
+
     /// A recipe publishes and exits: its message may land after the exit is seen.
     public var resultsMayTrailExit: Bool { true }
 
@@ -82,7 +86,7 @@ public final class RedisResultSource: ResultSource, Service {
                 logger.warning("cannot subscribe to the incident's result channel; retrying", metadata: [
                     "incident": "\(channel)", "attempt": "\(attempt)", "error": "\(error)",
                 ])
-                let pause = Duration.milliseconds(min(5_000, 100 * (1 << min(attempt, 6))))
+                let pause = Self.resubscribeBackoff.delay(afterAttempt: attempt)
                 do { try await Task.sleep(for: pause) } catch { return }
                 guard subscriptions.withLock({ $0[incident] != nil }) else { return }
                 continue
