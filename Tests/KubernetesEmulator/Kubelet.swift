@@ -71,22 +71,28 @@ struct PodRun: Sendable {
     var processes: [String: ChildProcess] = [:]
     var logPaths: [String: String] = [:]
     var terminationRequested = false
+    /// The SIGKILL that follows a SIGTERM once the grace has passed, carried out by the pod's kubelet task.
+    let termination = PodTermination()
 
     var isRunning: Bool { processes.values.contains { !$0.hasExited } }
 
-    /// SIGTERM to every container's process group, SIGKILL after `grace` (at once when `grace` is zero).
+    /// SIGTERM to every container's process group now, SIGKILL after `grace` (at once when `grace` is zero). The
+    /// pod's kubelet task, which waits for its processes, sends the late SIGKILL; a shorter grace asked for later
+    /// (a forced delete) kills at once.
     func terminate(grace: Duration) {
         let processes = Array(processes.values)
         guard !processes.isEmpty else { return }
-        Task {
-            for process in processes { process.signalGroup(grace == .zero ? SIGKILL : SIGTERM) }
-            let deadline = ContinuousClock.now + grace
-            for process in processes {
-                _ = await process.waitIgnoringCancellation(upTo: max(.zero, deadline - ContinuousClock.now))
-            }
-            // Also whatever the containers left behind in their groups.
-            for process in processes { kill(-process.pid, SIGKILL) }
+        for process in processes { process.signalGroup(grace == .zero ? SIGKILL : SIGTERM) }
+        if grace == .zero {
+            Self.killGroups(processes)
+        } else {
+            termination.request(killAt: .now + grace)
         }
+    }
+
+    /// SIGKILL to every container's process group, including whatever the container left behind in it.
+    static func killGroups(_ processes: [ChildProcess]) {
+        for process in processes { kill(-process.pid, SIGKILL) }
     }
 
     func killAndReap() async {
@@ -145,16 +151,31 @@ extension KubernetesEmulator {
                         failures[plan.container] = error.description
                     }
                 }
-                await kubeletStarted(ref, uid: uid, processes: processes, failures: failures)
-                await withTaskGroup(of: (String, Int32?).self) { group in
+                let termination = await kubeletStarted(ref, uid: uid, processes: processes, failures: failures)
+                let started = Array(processes.values)
+                await withTaskGroup(of: (String, Int32?)?.self) { group in
                     for (name, process) in processes {
                         group.addTask { (name, await process.wait()) }
                     }
-                    for await (name, code) in group {
-                        guard let code else { continue }
-                        await kubeletExited(ref, uid: uid, container: name, code: code)
+                    if let termination, !started.isEmpty {
+                        // A termination's SIGKILL, once its grace has passed, unless every process ended first.
+                        group.addTask {
+                            guard let killAt = await termination.requested() else { return nil }
+                            do { try await Task.sleep(until: killAt) } catch { return nil }
+                            PodRun.killGroups(started)
+                            return nil
+                        }
+                    }
+                    var running = processes.count
+                    for await next in group {
+                        guard let (name, code) = next else { continue }
+                        running -= 1
+                        if let code { await kubeletExited(ref, uid: uid, container: name, code: code) }
+                        if running == 0 { group.cancelAll() }
                     }
                 }
+                // Terminated: what the containers left behind in their groups goes too.
+                if termination?.wasRequested == true { PodRun.killGroups(started) }
                 return
             }
         }
@@ -328,14 +349,20 @@ extension KubernetesEmulator {
         return .launch(plans)
     }
 
-    func kubeletStarted(_ ref: ObjectRef, uid: String, processes: [String: ChildProcess], failures: [String: String]) {
+    /// Records the pod's processes and its status; returns the pod's termination, which the kubelet task carries
+    /// out (nil when the pod is gone).
+    @discardableResult
+    func kubeletStarted(
+        _ ref: ObjectRef, uid: String, processes: [String: ChildProcess], failures: [String: String]
+    ) -> PodTermination? {
         defer { settle() }
         podRuns[uid]?.processes = processes
+        let termination = podRuns[uid]?.termination
         let now = Timestamp.rfc3339()
         guard let pod = stored(.pods, ref.namespace, ref.name), pod["metadata"]["uid"].string == uid,
               podRuns[uid]?.terminationRequested != true, !stopped else {
             for process in processes.values { process.signalGroup(SIGKILL) }
-            return
+            return termination
         }
         if !pod["metadata"]["deletionTimestamp"].isNull {
             podRuns[uid]?.terminate(grace: kubelet?.maxTerminationGracePeriod ?? .seconds(1))
@@ -363,6 +390,7 @@ extension KubernetesEmulator {
             pod["status"] = status
         }
         if !failures.isEmpty { for process in processes.values { process.signalGroup(SIGKILL) } }
+        return termination
     }
 
     func kubeletExited(_ ref: ObjectRef, uid: String, container name: String, code: Int32) {
