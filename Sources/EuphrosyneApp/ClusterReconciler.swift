@@ -72,9 +72,9 @@ struct ClusterReconciler {
                             redisPasswordSecret: settings.recipeRedisSecret),
             logger: settings.logger("euphrosyne.launcher.kubernetes")
         )
-        let notifiers = NotifierChoice(settings: settings, httpClient: httpClient, registry: registry)
+        let chats = ChatIntegrations(settings: settings, httpClient: httpClient, registry: registry)
         let coordinator = IncidentCoordinator(
-            registry: registry, launcher: launcher, resultSource: redis.results, notifier: notifiers.notifier,
+            registry: registry, launcher: launcher, resultSource: redis.results, notifier: chats.notifier,
             store: redis.store,
             configuration: settings.coordinatorConfiguration, metrics: exporter.metrics,
             logger: settings.logger("euphrosyne.coordinator")
@@ -82,11 +82,11 @@ struct ClusterReconciler {
         logger.notice("starting in cluster mode", metadata: [
             "apiServer": "\(client.configuration.server)", "namespace": "\(reconcilerNamespace)",
             "recipeNamespace": "\(recipeNamespace)", "registry": "\(reconcilerNamespace)/\(registry.name)",
-            "notifier": "\(notifiers.name)",
+            "chats": "\(chats.names)",
         ])
         try await ReconcilerServices(
             settings: settings, logger: logger, coordinator: coordinator,
-            webex: notifiers.approvals(coordinator: coordinator, settings: settings, logger: logger),
+            chats: chats.integrations,
             readinessChecks: [
                 (name: "redis", check: { redis.client.isConnected ? nil : "Redis is unreachable" }),
                 (name: "registry", check: { registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),

@@ -32,7 +32,7 @@ struct LocalReconciler {
 
     private func serve(catalog: RecipeCatalog, httpClient: HTTPClient) async throws {
         let registry = StaticRecipeRegistry(catalog)
-        let notifiers = NotifierChoice(settings: settings, httpClient: httpClient, registry: registry)
+        let chats = ChatIntegrations(settings: settings, httpClient: httpClient, registry: registry)
         let callback = HTTPCallbackResultSource(
             baseURL: settings.callbackURL ?? "http://127.0.0.1:\(settings.webhookPort)"
         )
@@ -50,7 +50,7 @@ struct LocalReconciler {
         let exporter = base.sampling(redis.map { [$0.sampler(into: base.metrics)] } ?? [])
         let coordinator = IncidentCoordinator(
             registry: registry, launcher: launcher, resultSource: resultSource,
-            notifier: notifiers.notifier, store: store, configuration: settings.coordinatorConfiguration,
+            notifier: chats.notifier, store: store, configuration: settings.coordinatorConfiguration,
             metrics: exporter.metrics, logger: settings.logger("euphrosyne.coordinator")
         )
         var checks: [(name: String, check: Readiness.Check)] = []
@@ -64,12 +64,12 @@ struct LocalReconciler {
             "recipes": "\(settings.recipesFile ?? "")",
             "debugging": "\(catalog.enabledDebugging.map(\.name).joined(separator: ","))",
             "actions": "\(catalog.enabledActions.map(\.name).joined(separator: ","))",
-            "notifier": "\(notifiers.name)",
+            "chats": "\(chats.names)",
             "store": "\(redis == nil ? "memory" : "redis")",
         ])
         try await ReconcilerServices(
             settings: settings, logger: logger, coordinator: coordinator,
-            webex: notifiers.approvals(coordinator: coordinator, settings: settings, logger: logger), readinessChecks: checks,
+            chats: chats.integrations, readinessChecks: checks,
             servicesBefore: (redis?.services ?? []).map(\.service), exporter: exporter,
             replayCache: redis.map { RedisReplayCache(client: $0.client) } ?? InMemoryReplayCache(),
             onWebhookPort: { port in

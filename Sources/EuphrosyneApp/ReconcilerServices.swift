@@ -1,7 +1,6 @@
 import EuphrosyneEngine
 import EuphrosynePorts
 import EuphrosyneServer
-import EuphrosyneWebex
 import Logging
 import ServiceLifecycle
 
@@ -11,8 +10,8 @@ struct ReconcilerServices {
     var settings: ServeSettings
     var logger: Logger
     var coordinator: IncidentCoordinator
-    /// Card-button approvals from Webex, when the built-in Webex integration has a webhook URL.
-    var webex: WebexApprovals? = nil
+    /// The chats incidents go to; their routes join the API listener and their services the group.
+    var chats: [any ChatIntegration] = []
     /// Readiness checks beside the coordinator's own.
     var readinessChecks: [(name: String, check: Readiness.Check)]
     /// Services the coordinator depends on (Redis, informers), started before it and stopped after it.
@@ -38,6 +37,9 @@ struct ReconcilerServices {
         let onWebhookPort = self.onWebhookPort
         let onAPIPort = self.onAPIPort
         let host = settings.host
+        let attachments = chats.map { chat in
+            chat.attachments(approvals: coordinator, logger: settings.logger("euphrosyne.\(chat.name).approvals"))
+        }
         let webhook = Listeners.webhook(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.webhookPort,
             logger: settings.logger("euphrosyne.webhook"), exporter: exporter, credentials: settings.webhookCredentials,
@@ -50,7 +52,7 @@ struct ReconcilerServices {
         let api = Listeners.api(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.apiPort,
             logger: settings.logger("euphrosyne.api"), exporter: exporter, credentials: settings.apiCredentials,
-            replayCache: replayCache, routes: webex.map { [WebexRoutes(approvals: $0)] } ?? [],
+            replayCache: replayCache, routes: attachments.flatMap(\.routes),
             limits: settings.listenerLimits,
             onServerRunning: { port in
                 await onAPIPort(port)
@@ -75,7 +77,7 @@ struct ReconcilerServices {
             services: servicesBefore.map { .init(service: $0) } + [
                 .init(service: webhook),
                 .init(service: coordinator),
-            ] + (webex.map { [.init(service: $0)] } ?? []) + [
+            ] + attachments.flatMap(\.services).map { .init(service: $0) } + [
                 .init(service: api),
             ],
             gracefulShutdownSignals: shutsDownOnSignals ? [.sigterm, .sigint] : [],

@@ -119,9 +119,6 @@ public struct ServeSettings: Sendable {
             }
         }
         webex = try WebexSettings(options: options, environment: environment)
-        if webex != nil, webexBotAddress != nil {
-            throw SettingsError("choose one notifier: the built-in Webex integration (WEBEX_TOKEN) or the bot (WEBEX_BOT_ADDRESS)")
-        }
         recipeTimeoutSeconds = try integer(options.recipeTimeout, "RECIPE_TIMEOUT", default: 300, range: 1...86_400)
         recipeNamespace = value(options.recipeNamespace, "RECIPE_NAMESPACE") ?? reconcilerNamespace
         /// The flag, else the variable, else the default; given but empty means none.

@@ -82,6 +82,11 @@ extension IncidentCoordinator {
                 if !started.isEmpty, let id = notification.incidentID { await self.keepChatThreads(started, of: id) }
                 metrics.increment("euphrosyne_notifications_sent_total", [("kind", notification.kind), ("outcome", "delivered")])
             } catch {
+                // Several chats: the ones that worked may have started threads worth keeping.
+                if let partial = error as? FanOutNotifier.PartialFailure, !partial.started.isEmpty,
+                   let id = notification.incidentID {
+                    await self.keepChatThreads(partial.started, of: id)
+                }
                 metrics.increment("euphrosyne_notifications_sent_total", [("kind", notification.kind), ("outcome", "failed")])
                 var logger = logger
                 if let id = notification.incidentID { logger[metadataKey: "incident"] = "\(id.uuidString.lowercased())" }

@@ -1,6 +1,7 @@
 import EuphrosyneCore
 
-/// Where analyses and outcomes go: the original Webex bot (`BotNotifier`) or the log (`LogNotifier`).
+/// Where analyses and outcomes go: the built-in Webex integration (`WebexNotifier`), the original bot
+/// (`BotNotifier`) or the log (`LogNotifier`); several at once through `FanOutNotifier`.
 ///
 /// The coordinator sends each notification in its own task, so a slow or failing notifier never holds up an
 /// incident. `send` retries as the adapter sees fit and throws only when it gave up.

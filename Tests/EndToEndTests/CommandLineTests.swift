@@ -246,8 +246,6 @@ import Testing
         let cases: [([String: String], String)] = [
             (["WEBEX_TOKEN": "t0ken-value"], "needs the room to post in: --webex-room (WEBEX_ROOM_ID)"),
             (["WEBEX_ROOM_ID": "R"], "needs the bot token: set WEBEX_TOKEN or WEBEX_TOKEN_FILE"),
-            (["WEBEX_TOKEN": "t0ken-value", "WEBEX_ROOM_ID": "R", "WEBEX_BOT_ADDRESS": "http://bot:8080"],
-             "choose one notifier"),
             (["WEBEX_TOKEN": "t0ken-value", "WEBEX_ROOM_ID": "R", "WEBEX_WEBHOOK_URL": "ftp://x"],
              "WEBEX_WEBHOOK_URL must be an http(s) URL"),
         ]

@@ -89,8 +89,9 @@ struct LocalLoop {
     /// Runs the reconciler with this registry (YAML in the ConfigMap format) while `body` runs. With `redis`, it
     /// runs as `serve --local --redis-address` does: results over Redis too, incidents in Redis, recipes left
     /// running across a restart.
+    /// With `webex`, the built-in Webex integration posts to that fake Webex too (room `ROOM-OPS`), beside the bot.
     func run<T: Sendable>(
-        registry: String, defaultTimeout: Int = 60, redis: RedisServerProcess? = nil,
+        registry: String, defaultTimeout: Int = 60, redis: RedisServerProcess? = nil, webex: FakeWebex? = nil,
         drainTimeout: Duration = .seconds(5), _ body: @Sendable (Endpoints) async throws -> T
     ) async throws -> T {
         let (_, problems) = RecipeCatalog.load(yaml: registry)
@@ -99,7 +100,7 @@ struct LocalLoop {
         try registry.write(toFile: registryFile, atomically: true, encoding: .utf8)
         let logger = { var logger = Logger(label: "e2e"); logger.logLevel = .warning; return logger }()
         // The fake bot first: the reconciler is given its URL, as `serve --webex-bot-address` is.
-        return try await RunningServer.with([bot.router]) { botPorts in
+        return try await RunningServer.with([bot.router] + (webex.map { [$0.router] } ?? [])) { botPorts in
             var options = ServeOptions()
             options.local = true
             options.recipes = registryFile
@@ -110,7 +111,13 @@ struct LocalLoop {
             options.webhookPort = 0
             options.apiPort = 0
             options.logLevel = "warning"
-            var settings = try ServeSettings(options: options, environment: [:])
+            var environment: [String: String] = [:]
+            if let webex {
+                options.webexRoom = "ROOM-OPS"
+                options.webexApiUrl = FakeWebex.baseURL(port: botPorts[1])
+                environment["WEBEX_TOKEN"] = webex.botToken
+            }
+            var settings = try ServeSettings(options: options, environment: environment)
             settings.drainTimeout = drainTimeout
             let ports = PortCollector(count: 2)
             let reconciler = try ReconcilerApp.build(

@@ -100,6 +100,34 @@ import Testing
         }
     }
 
+    @Test func withTheBotAndWebexBothConfiguredEachIncidentGoesToBoth() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let webex = FakeWebex()
+        let payload = try Self.fixture("alertmanager-firing.json")
+        try await loop.run(registry: Self.demoRegistry(recordFile: loop.recordFile), webex: webex) { endpoints in
+            let id = try await endpoints.alert(payload)
+            let uuid = id.uuidString.lowercased()
+            try await endpoints.waitForState(id, "analysed")
+            try await waitUntil("the analysis at the bot and in the Webex room") {
+                !loop.bot.received(path: "/api/analysis").isEmpty && webex.messages.contains { $0.roomId == "ROOM-OPS" }
+            }
+            let card = try #require(webex.messages.first { $0.roomId == "ROOM-OPS" })
+            #expect(card.markdown?.contains("Dummy analysis of PodCrashLooping") == true, "\(card.markdown ?? "")")
+
+            let (status, _) = try await endpoints.post(endpoints.api, "/api/actions",
+                                                       #"{"uuid":"\#(uuid)","actions":[{"name":"record"}]}"#)
+            #expect(status == 202)
+            try await endpoints.waitForState(id, "done")
+            // The outcome reaches both: the bot's second analysis, and a reply in the card's Webex thread.
+            try await waitUntil("the outcome at the bot and in the card's thread") {
+                loop.bot.received(path: "/api/analysis").count == 2 && webex.messages.contains { $0.parentId == card.id }
+            }
+            let reply = try #require(webex.messages.first { $0.parentId == card.id })
+            #expect(reply.markdown?.contains("Recorded the approval of incident \(uuid)") == true, "\(reply.markdown ?? "")")
+        }
+    }
+
     @Test func theRecipesOfAnIncidentRunInParallel() async throws {
         let loop = try LocalLoop()
         defer { loop.remove() }
