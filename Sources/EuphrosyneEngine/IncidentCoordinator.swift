@@ -417,10 +417,8 @@ public final class IncidentCoordinator: Service, Sendable {
     /// The callback secret of an open incident, to authenticate results posted for it.
     public func callbackSecret(for id: UUID) -> String? { table.withLock { $0.callbackSecret(of: id) } }
 
-    func logger(for id: UUID) -> Logger {
-        var logger = self.logger
-        logger[metadataKey: "incident"] = "\(id.uuidString.lowercased())"
-        return logger
+    func logger(for id: UUID) -> IncidentLogger {
+        IncidentLogger(logger: logger, id: id)
     }
 
     /// 32 random bytes as hex, from the system's cryptographically secure generator.

@@ -11,27 +11,25 @@ public struct LogNotifier: Notifier {
     }
 
     public func send(_ notification: ChatNotification) async throws {
-        var logger = self.logger
-        if let incident = notification.incidentID {
-            logger[metadataKey: "incident"] = "\(incident.uuidString.lowercased())"
-        }
+        // The incident in each line's metadata, not set on a copy of the logger (see `IncidentLogger`).
+        let incident: Logger.Metadata = notification.incidentID.map { ["incident": "\($0.uuidString.lowercased())"] } ?? [:]
         switch notification {
         case .analysis(_, let analysis):
-            logger.notice("analysis ready", metadata: [
+            logger.notice("analysis ready", metadata: incident.merging([
                 "suggestedActions": "\(analysis.actions.joined(separator: ","))", "analysis": "\(analysis.text)",
-            ])
+            ]) { $1 })
         case .actionOutcome(_, let approvalID, let analysis):
-            logger.notice("actions finished", metadata: [
+            logger.notice("actions finished", metadata: incident.merging([
                 "approval": "\(approvalID)", "outcome": "\(analysis.text)",
-            ])
+            ]) { $1 })
         case .jobStatus(_, let jobs):
-            logger.info("job status", metadata: [
+            logger.info("job status", metadata: incident.merging([
                 "jobs": "\(jobs.map { "\($0.name)=\($0.status.rawValue)" }.joined(separator: ","))",
-            ])
+            ]) { $1 })
         case .resolved(_, let alert, let cancelledRuns):
-            logger.notice("alert resolved", metadata: [
+            logger.notice("alert resolved", metadata: incident.merging([
                 "text": "\(ChatNotification.resolvedText(alert: alert, cancelledRuns: cancelledRuns))",
-            ])
+            ]) { $1 })
         }
     }
 }
