@@ -152,7 +152,8 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         logger.debug("recipe Job created")
         createdJobs.withLock { $0[name] = created }
         await started()
-        let exit = await follow(name, timeout: request.timeout, cancellation: request.cancellation, logger: logger)
+        let exit = await follow(name, timeout: request.timeout, cancellation: request.cancellation,
+                                hasReported: request.hasReported, logger: logger)
         createdJobs.withLock { $0[name] = nil }
         return exit
     }
@@ -195,8 +196,11 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
     }
 
     /// Waits for the Job to end, for its pod to be unable to start, for the deadline, or for cancellation.
+    /// `hasReported` says whether the run's result is in already: a Job that succeeded then needs no log tail (its
+    /// pod may well be gone with the clean-up).
     private func follow(
-        _ name: String, timeout: Duration, cancellation: RunCancellation, logger: Logger
+        _ name: String, timeout: Duration, cancellation: RunCancellation,
+        hasReported: @Sendable () -> Bool = { false }, logger: Logger
     ) async -> RunExit {
         let jobChanges = await jobs.follow(name)
         let podChanges = await pods.follow(name)
@@ -241,7 +245,7 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
 
         switch ending {
         case .succeeded:
-            return .exited(status: 0, stderrTail: await logTail(of: name))
+            return .exited(status: 0, stderrTail: hasReported() ? "" : await logTail(of: name))
         case .failed(let reason, let message):
             if reason == "DeadlineExceeded" {
                 logger.warning("recipe Job reached its deadline")

@@ -233,7 +233,8 @@ extension IncidentCoordinator {
         return LaunchRequest(
             incidentID: incident.id, run: run, recipe: recipe, dataFile: data,
             aggregatorAddress: configuration.aggregatorAddress, redisAddress: configuration.redisAddress,
-            environment: environment, cancellation: cancellation, resultKey: incident.callbackSecret
+            environment: environment, cancellation: cancellation, resultKey: incident.callbackSecret,
+            hasReported: { self.table.withLock { $0.incident(id)?.run(runID)?.result != nil } }
         )
     }
 }

@@ -22,12 +22,16 @@ public struct LaunchRequest: Sendable {
     /// Says, once the launcher's task is cancelled, whether the coordinator asked for this run to stop (the
     /// alert resolved) rather than the reconciler shutting down.
     public var cancellation: RunCancellation
+    /// Whether the run's result has arrived: a launcher that would fetch something only to explain a run that
+    /// ended without one (a Job's pod log) skips it when this says the result is in.
+    public var hasReported: @Sendable () -> Bool
 
     public init(
         incidentID: UUID, run: RecipeRun, recipe: Recipe, dataFile: Data, aggregatorAddress: String,
         redisAddress: String, environment: [String: String], cancellation: RunCancellation = RunCancellation(),
-        resultKey: String? = nil
+        resultKey: String? = nil, hasReported: @escaping @Sendable () -> Bool = { false }
     ) {
+        self.hasReported = hasReported
         self.resultKey = resultKey
         self.cancellation = cancellation
         self.incidentID = incidentID

@@ -256,6 +256,17 @@ import Testing
         try await Cluster.with { cluster in
             let exit = await cluster.launcher.run(try Self.request("quick")) {}
             #expect(exit == .exited(status: 0, stderrTail: "quick done"))
+            #expect(await cluster.emulator.requestLog.contains { $0.method == "GET" && $0.path.hasSuffix("/log") })
+        }
+    }
+
+    @Test func aSucceededJobWhoseResultIsInNeedsNoLog() async throws {
+        try await Cluster.with { cluster in
+            var request = try Self.request("quick")
+            request.hasReported = { true }
+            let exit = await cluster.launcher.run(request) {}
+            #expect(exit == .exited(status: 0, stderrTail: ""))
+            #expect(await !cluster.emulator.requestLog.contains { $0.path.hasSuffix("/log") })
         }
     }
 

@@ -400,6 +400,30 @@ import Testing
     }
 }
 
+/// What a launcher is told about its run while it runs.
+@Suite struct LaunchRequestTests {
+    @Test func aRunsRequestSaysWhetherItsResultIsIn() async throws {
+        let launcher = ScriptedLauncher(["dummy": .hang, "slow": .hang])
+        let coordinator = IncidentCoordinator(
+            registry: StaticRecipeRegistry(IncidentCoordinatorTests.catalog), launcher: launcher,
+            resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9"), notifier: RecordingNotifier(),
+            store: InMemoryIncidentStore(), configuration: .init(drainTimeout: .milliseconds(200))
+        )
+        try await RunningServer.with(services: [coordinator], ports: PortCollector(count: 0)) { _ in
+            let id = try await coordinator.openIncident(payload: ["version": .string("4")]).id
+            try await waitUntil("both runs to start") { launcher.requests.count == 2 }
+            let dummy = try #require(launcher.requests.first { $0.recipe.name == "dummy" })
+            let slow = try #require(launcher.requests.first { $0.recipe.name == "slow" })
+            #expect(!dummy.hasReported() && !slow.hasReported())
+            let result = RecipeResult(incident: id.uuidString.lowercased(), name: "dummy", status: .successful,
+                                      results: .init(actions: [], analysis: "fine"))
+            _ = await coordinator.deliver(result, via: .callback)
+            #expect(dummy.hasReported())
+            #expect(!slow.hasReported())
+        }
+    }
+}
+
 /// Chat threads are kept with the incident, so whichever reconciler sends next replies in them.
 @Suite struct ChatThreadTests {
     /// A notifier that starts a thread with each analysis and records the threads it was given.
