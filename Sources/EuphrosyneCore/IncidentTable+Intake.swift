@@ -28,7 +28,7 @@ extension IncidentTable {
     /// How long a sender refused for too many open incidents is asked to wait.
     public static let tooManyOpenRetryAfterSeconds = 30
 
-    /// Takes an alert notification.
+    /// Takes an alert notification (`alert`, decoded once by the caller; `identity` is its group's key).
     ///
     /// - A notification of a group with an open incident (same `identity`) refreshes it, or resolves it; alerts new
     ///   to it start the recipes that ask for that (`runForNewAlerts`, among `catalog`'s).
@@ -38,7 +38,7 @@ extension IncidentTable {
     ///   matching debugging recipes, unless the table is draining, the alert name used up its hourly quota, or
     ///   `maxOpenIncidents` are open.
     public mutating func receive(
-        payload: [String: JSONValue], alert: AlertNotification, identity: String, catalog: RecipeCatalog,
+        alert: AlertNotification, identity: String, catalog: RecipeCatalog,
         at now: Date, newIncident: () -> (id: UUID, secret: String)
     ) -> Intake {
         guard isAccepting else { return .refused(.shuttingDown) }
@@ -65,7 +65,7 @@ extension IncidentTable {
                                                   retryAfterSeconds: Self.tooManyOpenRetryAfterSeconds))
         }
         let (id, secret) = newIncident()
-        var incident = Incident(id: id, payload: payload, callbackSecret: secret,
+        var incident = Incident(id: id, payload: alert.raw, callbackSecret: secret,
                                 approvalWindowSeconds: settings.approvalWindowSeconds, identity: identity,
                                 notification: alert, at: now)
         let outcome = incident.handle(.open(recipes: catalog.debuggingRecipes(for: alert),

@@ -241,7 +241,7 @@ public final class IncidentCoordinator: Service, Sendable {
         while true {
             let catalog = await registry.catalog()
             let decision = table.withLock { table in
-                table.receive(payload: payload, alert: alert, identity: identity, catalog: catalog, at: now()) {
+                table.receive(alert: alert, identity: identity, catalog: catalog, at: now()) {
                     Self.makeIdentity()
                 }
             }

@@ -188,7 +188,7 @@ import Testing
 
     static func receive(_ table: inout IncidentTable, _ payload: [String: JSONValue], at seconds: Double) -> IncidentTable.Intake {
         let alert = AlertNotification(raw: payload)
-        return table.receive(payload: payload, alert: alert, identity: alert.identityKey, catalog: catalog,
+        return table.receive(alert: alert, identity: alert.identityKey, catalog: catalog,
                              at: Fixtures.at(seconds)) { (UUID(), "secret") }
     }
 

@@ -35,7 +35,7 @@ import Testing
         _ table: inout IncidentTable, _ payload: [String: JSONValue], catalog: RecipeCatalog = catalog, at seconds: Double = 0
     ) -> IncidentTable.Intake {
         let alert = AlertNotification(raw: payload)
-        return table.receive(payload: payload, alert: alert, identity: alert.identityKey, catalog: catalog,
+        return table.receive(alert: alert, identity: alert.identityKey, catalog: catalog,
                              at: at(seconds)) { (UUID(), "secret") }
     }
 
