@@ -100,13 +100,16 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
     let shield = CancellationShield()
     /// What the launcher's own deadline (a run's timeout plus `deadlineGrace`) is measured on.
     private let clock: any Clock<Duration>
+    /// The time now, for what is left of a run followed again after a restart (its deadline is a date).
+    private let now: @Sendable () -> Date
     /// Jobs this launcher created whose runs are still being followed, by name: the Job cache may trail a Job
     /// created a moment ago, and `/api/status` must still name it (not the run).
     private let createdJobs = Mutex<[String: Job]>([:])
 
     public init(client: KubernetesClient, settings: Settings,
                 logger: Logger = Logger(label: "euphrosyne.launcher.kubernetes"),
-                clock: any Clock<Duration> = ContinuousClock()) {
+                clock: any Clock<Duration> = ContinuousClock(), now: @escaping @Sendable () -> Date = { Date() }) {
+        self.now = now
         self.client = client
         self.settings = settings
         self.logger = logger
@@ -181,7 +184,7 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         logger[metadataKey: "incident"] = "\(id)"
         logger[metadataKey: "job"] = "\(name)"
         logger.info("following a recipe Job started before the restart")
-        let remaining = max(0, deadline.timeIntervalSinceNow)
+        let remaining = max(0, deadline.timeIntervalSince(now()))
         return await follow(name, timeout: .milliseconds(Int64(remaining * 1000)), cancellation: cancellation,
                             logger: logger)
     }

@@ -45,7 +45,7 @@ import Testing
                 client: client,
                 settings: .init(namespace: namespace, deadlineGrace: deadlineGrace,
                                 leavesRunsRunningWhenCancelled: leaveRunning),
-                clock: clock)
+                clock: clock, now: { clock.date })
             let informers = Task { try await launcher.run() }
             let cluster = Cluster(emulator: emulator, client: client, launcher: launcher, clock: clock, images: images)
             do {
@@ -220,10 +220,12 @@ import Testing
             let cancellation = RunCancellation()
             let reattached = Task {
                 await launcher.reattach(incident: Self.incident, run: request.run,
-                                        until: Date().addingTimeInterval(60), cancellation: cancellation)
+                                        until: cluster.clock.date.addingTimeInterval(60), cancellation: cancellation)
             }
-            // Following: waiting for the Job, and for its deadline on the test's clock.
+            // Following: waiting for the Job, and for its deadline on the test's clock: what was left of the run
+            // (60 s by the test's clock) and the grace.
             try await waitUntil("the launcher to follow the Job again") { cluster.clock.sleepers == 1 }
+            #expect(cluster.clock.nextWake.map { cluster.clock.now.duration(to: $0) } == .seconds(60) + Self.deadlineGrace)
             cancellation.cancel(reason: "the alert resolved")
             reattached.cancel()
             let followed = await reattached.value
