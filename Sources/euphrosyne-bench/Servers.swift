@@ -55,12 +55,19 @@ struct ServerProcess {
 
 /// The reference server of the webhook and start-up rows: Hummingbird 2, the HTTP stack of our listeners, with
 /// nothing behind it — `POST /webhook` answers a constant without looking at the body, `/readyz` answers 200.
+/// `POST /parse` is the floor of any alert intake on this stack: it reads the body and parses it with our JSON
+/// parser, then answers a constant.
 enum HelloServer {
     static func run(port: Int) async throws {
         var logger = Logger(label: "hello")
         logger.logLevel = .warning
         let router = Router(context: BasicRequestContext.self)
         router.post("/webhook") { _, _ in "Hello, world!" }
+        router.post("/parse") { request, _ in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            _ = try body.withUnsafeReadableBytes { try JSONParser.parse($0) }
+            return "parsed"
+        }
         router.get("/readyz") { _, _ in "ready" }
         let application = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "hello"),

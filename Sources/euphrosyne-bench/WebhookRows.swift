@@ -80,9 +80,9 @@ struct WebhookRows {
 
         let newGroup = Wrk.script(body: { Alerts.firing(alertname: "BenchNew", instance: $0) }, distinct: true)
         let sameGroup = Wrk.script(body: { _ in repeated }, distinct: false)
-        func wrk(_ server: ServerProcess, _ script: String, seconds: Int) async throws -> Wrk.Result {
-            try await Wrk.run(url: server.webhookURL, script: script, threads: wrkThreads, connections: wrkConnections,
-                              seconds: seconds, in: directory)
+        func wrk(_ server: ServerProcess, _ script: String, seconds: Int, path: String = "/webhook") async throws -> Wrk.Result {
+            try await Wrk.run(url: "http://127.0.0.1:\(server.port)\(path)", script: script, threads: wrkThreads,
+                              connections: wrkConnections, seconds: seconds, in: directory)
         }
         // Warm both up (connections, allocator) before anything counts.
         _ = try await wrk(hello, sameGroup, seconds: 1)
@@ -91,6 +91,8 @@ struct WebhookRows {
         // The repeated group first, while the store holds few incidents; then new groups (tens of thousands of
         // incidents); then the repeated group again, now that its incident is older than the store's newest 10,000.
         let helloSame = try await wrk(hello, sameGroup, seconds: wrkSeconds)
+        // The floor of any alert intake on this stack: the hello world reading and parsing the same body.
+        let helloParse = try await wrk(hello, sameGroup, seconds: wrkSeconds, path: "/parse")
         let oursSame = try await wrk(serve, sameGroup, seconds: wrkSeconds)
         let count = rate * rateSeconds
         let warmUp = rate / 2
@@ -140,6 +142,11 @@ struct WebhookRows {
             throughputRow("one repeated group", oursSame, helloSame, target: 0.8),
             throughputRow("one repeated group, its incident older than 10,000 newer ones", oursSameLater, helloSame,
                           target: 0.8),
+            Row(
+                name: "for scale: the hello world's `/parse`, which only reads and parses the repeated group's body (\(wrkSettings))",
+                ours: formatRate(helloParse.requestsPerSecond), reference: "Hummingbird hello world \(formatRate(helloSame.requestsPerSecond))",
+                ratio: helloParse.requestsPerSecond / helloSame.requestsPerSecond
+            ),
             latencyRow("a new group each", oursRateNew),
             latencyRow("one repeated group", oursRateSame),
         ]

@@ -11,6 +11,18 @@ import Testing
         #expect(Set(SecureRandom.bytes(1 << 16)).count == 256)
     }
 
+    @Test func drawsThatCrossAPoolRefillOrRunConcurrentlyNeverShareBytes() async {
+        // Several refills of the 4 KiB pool, drawn from eight tasks at once: no 32-byte draw turns up twice.
+        let draws = await withTaskGroup(of: [[UInt8]].self) { group in
+            for _ in 0..<8 { group.addTask { (0..<300).map { _ in SecureRandom.bytes(32) } } }
+            return await group.reduce(into: [[UInt8]]()) { $0 += $1 }
+        }
+        #expect(draws.count == 2_400)
+        #expect(Set(draws).count == 2_400)
+        // A draw larger than the pool is whole, too.
+        #expect(SecureRandom.bytes(10_000).count == 10_000)
+    }
+
     @Test func uuidsAreVersion4WithTheRFCVariant() {
         var seen = Set<UUID>()
         for _ in 0..<200 {
