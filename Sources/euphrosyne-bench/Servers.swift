@@ -48,7 +48,10 @@ struct ServerProcess {
 
     var memory: Memory? { Memory.of(process.pid) }
 
-    var webhookURL: String { "http://127.0.0.1:\(port)/webhook" }
+    var webhookURL: String { url("/webhook") }
+
+    /// The address of `path` on this server.
+    func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
 
     func stop() async { await process.stop(grace: .seconds(30)) }
 }

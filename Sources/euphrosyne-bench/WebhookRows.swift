@@ -81,7 +81,7 @@ struct WebhookRows {
         let newGroup = Wrk.script(body: { Alerts.firing(alertname: "BenchNew", instance: $0) }, distinct: true)
         let sameGroup = Wrk.script(body: { _ in repeated }, distinct: false)
         func wrk(_ server: ServerProcess, _ script: String, seconds: Int, path: String = "/webhook") async throws -> Wrk.Result {
-            try await Wrk.run(url: "http://127.0.0.1:\(server.port)\(path)", script: script, threads: wrkThreads,
+            try await Wrk.run(url: server.url(path), script: script, threads: wrkThreads,
                               connections: wrkConnections, seconds: seconds, in: directory)
         }
         // Warm both up (connections, allocator) before anything counts.
