@@ -148,6 +148,13 @@ extension Duration {
     var asSeconds: Double { asMilliseconds / 1e3 }
 }
 
+/// The middle value (the mean of the two middle ones for an even count); NaN for none.
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return .nan }
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
 /// The nearest-rank percentile of durations, in milliseconds.
 func percentile(_ p: Double, of samples: [Duration]) -> Double {
     guard !samples.isEmpty else { return .nan }

@@ -41,6 +41,8 @@ struct BenchOptions {
     // Webhook rows.
     var wrkSeconds: Int { integer("--wrk-seconds", default: 8) }
     var wrkThreads: Int { integer("--wrk-threads", default: 2) }
+    /// Alternating rounds each webhook throughput comparison is split into.
+    var wrkRounds: Int { integer("--wrk-rounds", default: 4) }
     var wrkConnections: Int { integer("--wrk-connections", default: 64) }
     var rateSeconds: Int { integer("--rate-seconds", default: 5) }
     // Storm rows.
@@ -88,7 +90,8 @@ for name in BenchOptions.allRows where options.rows.contains(name) {
             rows.append(try await redisRow(directory: directory, channels: options.channels, messages: options.messages,
                                            skipDecode: options.skipDecode))
         case "webhook":
-            rows += try await WebhookRows(wrkSeconds: options.wrkSeconds, wrkThreads: options.wrkThreads,
+            rows += try await WebhookRows(wrkSeconds: options.wrkSeconds, rounds: options.wrkRounds,
+                                          wrkThreads: options.wrkThreads,
                                           wrkConnections: options.wrkConnections, rateSeconds: options.rateSeconds)
                 .rows(directory: directory)
         case "storm":
