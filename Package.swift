@@ -241,6 +241,8 @@ let package = Package(
                 "EuphrosyneWebex",
                 "EuphrosyneRedis",
                 "EuphrosyneKubernetes",
+                // SecureRandom and Hex: the replica's identity in the leader election.
+                "EuphrosyneSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -407,8 +409,11 @@ let package = Package(
             name: "EuphrosyneClusterTests",
             dependencies: [
                 "EuphrosyneCluster", "EuphrosyneKubernetes", "EuphrosynePorts", "EuphrosyneCore",
-                // Gate and waitUntil: OncePerKey's waiters, without sleeping.
+                // Gate and waitUntil: OncePerKey's waiters, without sleeping; ManualClock for the leader election.
                 "EuphrosyneTestSupport",
+                // The leader election's Lease, as the API server keeps it.
+                "KubernetesEmulator",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

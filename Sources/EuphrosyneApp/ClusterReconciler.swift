@@ -48,7 +48,8 @@ struct ClusterReconciler {
     private func checkPermissions(
         _ client: KubernetesClient, recipeNamespace: String, reconcilerNamespace: String
     ) async throws {
-        let required = PermissionCheck.required(recipeNamespace: recipeNamespace, reconcilerNamespace: reconcilerNamespace)
+        let required = PermissionCheck.required(recipeNamespace: recipeNamespace, reconcilerNamespace: reconcilerNamespace,
+                                                leaderElection: settings.leaderElection != nil)
         let missing: [ResourceAttributes]
         do {
             missing = try await PermissionCheck.missing(required, client: client)
@@ -79,20 +80,43 @@ struct ClusterReconciler {
             configuration: settings.coordinatorConfiguration, metrics: exporter.metrics,
             logger: settings.logger("euphrosyne.coordinator")
         )
+        // With several replicas, the coordinator acts only while this one holds the Lease.
+        let elector = settings.leaderElection.map { election in
+            LeaderElector(client: client, namespace: reconcilerNamespace, leaseName: settings.leaderElectionLease,
+                          settings: election, clock: ContinuousClock(),
+                          logger: settings.logger("euphrosyne.leader-election")) { change in
+                switch change {
+                case .started: exporter.metrics.increment("euphrosyne_leader_changes_total", [("change", "started")])
+                case .stopped: exporter.metrics.increment("euphrosyne_leader_changes_total", [("change", "stopped")])
+                }
+            }
+        }
+        let leaderOnly = elector.map {
+            LeaderOnlyCoordinator(coordinator: coordinator, elector: $0, logger: settings.logger("euphrosyne.leader-election"))
+        }
         logger.notice("starting in cluster mode", metadata: [
             "apiServer": "\(client.configuration.server)", "namespace": "\(reconcilerNamespace)",
             "recipeNamespace": "\(recipeNamespace)", "registry": "\(reconcilerNamespace)/\(registry.name)",
             "chats": "\(chats.names)",
+            "leaderElection": "\(elector.map { "\($0.identity) on lease \(reconcilerNamespace)/\(settings.leaderElectionLease)" } ?? "off")",
         ])
+        var readinessChecks: [(name: String, check: Readiness.Check)] = [
+            (name: "redis", check: { redis.client.isConnected ? nil : "Redis is unreachable" }),
+            (name: "registry", check: { registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),
+            (name: "kubernetes", check: { client.isReachable ? nil : "the Kubernetes API server does not answer" }),
+        ]
+        if let elector {
+            // Only the leader is ready, so the Services send alerts and approvals to it.
+            readinessChecks.append((name: "leader", check: { elector.isLeading ? nil : "standing by: another replica leads" }))
+        }
         try await ReconcilerServices(
-            settings: settings, logger: logger, coordinator: coordinator,
+            settings: settings, logger: logger, coordinator: coordinator, coordinatorService: leaderOnly,
             chats: chats.integrations,
-            readinessChecks: [
-                (name: "redis", check: { redis.client.isConnected ? nil : "Redis is unreachable" }),
-                (name: "registry", check: { registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),
-                (name: "kubernetes", check: { client.isReachable ? nil : "the Kubernetes API server does not answer" }),
-            ],
-            servicesBefore: redis.services.map(\.service) + [registry, launcher], exporter: exporter,
+            readinessChecks: readinessChecks,
+            // The elector before the coordinator: it is shut down after the coordinator drained, releasing the
+            // Lease only once nothing acts any more.
+            servicesBefore: redis.services.map(\.service) + [registry, launcher] + (elector.map { [$0] } ?? []),
+            exporter: exporter.sampling([{ exporter.metrics.gauge("euphrosyne_leader", elector.map { $0.isLeading ? 1 : 0 } ?? 1) }]),
             replayCache: RedisReplayCache(client: redis.client),
             onWebhookPort: hooks.webhookListening, onAPIPort: hooks.apiListening, shutsDownOnSignals: shutsDownOnSignals
         ).run()

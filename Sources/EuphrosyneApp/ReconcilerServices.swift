@@ -10,6 +10,9 @@ struct ReconcilerServices {
     var settings: ServeSettings
     var logger: Logger
     var coordinator: IncidentCoordinator
+    /// What runs the coordinator in the group: the coordinator itself, or, with leader election, the service that
+    /// runs it only while this replica leads.
+    var coordinatorService: (any Service)?
     /// The chats incidents go to; their routes join the API listener and their services the group.
     var chats: [any ChatIntegration] = []
     /// Readiness checks beside the coordinator's own.
@@ -76,7 +79,7 @@ struct ReconcilerServices {
         let group = ServiceGroup(configuration: .init(
             services: servicesBefore.map { .init(service: $0) } + [
                 .init(service: webhook),
-                .init(service: coordinator),
+                .init(service: coordinatorService ?? coordinator),
             ] + attachments.flatMap(\.services).map { .init(service: $0) } + [
                 .init(service: api),
             ],

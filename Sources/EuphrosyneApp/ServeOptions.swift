@@ -82,6 +82,14 @@ public struct ServeOptions: Sendable {
     public var logLevel: String?
     /// `--log-format`
     public var logFormat: String?
+    /// `--leader-election`
+    public var leaderElection: Bool?
+    /// `--leader-election-lease`
+    public var leaderElectionLease: String?
+    /// `--lease-duration`, `--renew-deadline`, `--retry-period` (seconds)
+    public var leaseDuration: Int?
+    public var renewDeadline: Int?
+    public var retryPeriod: Int?
 
     /// No flag given.
     public init() {}

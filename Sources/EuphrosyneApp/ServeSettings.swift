@@ -1,7 +1,9 @@
+import EuphrosyneCluster
 import EuphrosyneCore
 import EuphrosyneEngine
 import EuphrosyneKubernetes
 import EuphrosyneServer
+import EuphrosyneSupport
 import Foundation
 import Logging
 
@@ -51,6 +53,10 @@ public struct ServeSettings: Sendable {
     public var logLevel: Logger.Level
     /// One JSON object per log line (cluster mode's default) rather than text.
     public var jsonLogs: Bool
+    /// Cluster mode with several replicas: the election that decides which one acts, and the Lease it uses (in the
+    /// reconciler's namespace); nil: this replica acts alone.
+    public var leaderElection: LeaderElection.Settings?
+    public var leaderElectionLease: String
     /// On graceful shutdown, how long running recipes and notifications get to finish. No flag: the coordinator's
     /// default (25 s); tests shorten it.
     public var drainTimeout: Duration = CoordinatorConfiguration().drainTimeout
@@ -222,9 +228,32 @@ public struct ServeSettings: Sendable {
         case "text": jsonLogs = false
         case let other?: throw SettingsError("unknown log format \"\(other)\": use json or text")
         }
+        leaderElectionLease = value(options.leaderElectionLease, "LEADER_ELECTION_LEASE") ?? "euphrosyne-leader"
+        if options.leaderElection == true || ["1", "true", "yes"].contains(environment["LEADER_ELECTION"]?.lowercased() ?? "") {
+            guard !local else { throw SettingsError("leader election (LEADER_ELECTION) needs cluster mode: it keeps a Lease in the Kubernetes API") }
+            guard RecipeResources.isDNSSubdomain(leaderElectionLease) else {
+                throw SettingsError("LEADER_ELECTION_LEASE must be a Lease name (a DNS-1123 subdomain), not \"\(leaderElectionLease)\"")
+            }
+            let election = LeaderElection.Settings(
+                identity: Self.replicaIdentity(environment: environment),
+                leaseDuration: .seconds(try integer(options.leaseDuration, "LEASE_DURATION", default: 15, range: 1...3_600)),
+                renewDeadline: .seconds(try integer(options.renewDeadline, "RENEW_DEADLINE", default: 10, range: 1...3_600)),
+                retryPeriod: .seconds(try integer(options.retryPeriod, "RETRY_PERIOD", default: 2, range: 1...3_600))
+            )
+            if let problem = election.problem { throw SettingsError("LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD: \(problem)") }
+            leaderElection = election
+        }
         if !local, redisAddress.isEmpty {
             throw SettingsError("cluster mode needs --redis-address (REDIS_ADDRESS): recipes in Jobs report over Redis, and incidents are kept there")
         }
+    }
+
+    /// This replica's name in the leader election's Lease: `<pod name>_<random>`, as client-go names candidates, so
+    /// a pod restarted under the same name is a new candidate. The pod name comes from `POD_NAME` (the downward
+    /// API), else the host name (a pod's host name is its name).
+    static func replicaIdentity(environment: [String: String]) -> String {
+        let pod = environment["POD_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? ProcessInfo.processInfo.hostName
+        return "\(pod)_\(Hex.lowercase(SecureRandom.bytes(4)))"
     }
 
     /// The coordinator's settings, the same in both modes.

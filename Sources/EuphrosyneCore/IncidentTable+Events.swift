@@ -82,6 +82,8 @@ extension IncidentTable {
     public enum ApprovalStep: Sendable, Hashable {
         /// Draining for shutdown: no approvals.
         case shuttingDown
+        /// Another replica leads: it takes the approvals.
+        case standingBy
         /// The incident is not live: load it from the store and call `approve(stored:…)`.
         case needsStoredIncident
         case notFound
@@ -94,6 +96,7 @@ extension IncidentTable {
     /// Approves actions for a live incident; `.needsStoredIncident` when it is not live.
     public mutating func approve(_ id: UUID, _ request: ApprovalRequest, catalog: RecipeCatalog, at now: Date) -> ApprovalStep {
         guard isAccepting else { return .shuttingDown }
+        guard !isStandingBy else { return .standingBy }
         guard live[id] != nil else { return .needsStoredIncident }
         // Its first version is not saved yet (the claim): nothing is recorded before it.
         guard openings[id] == nil else { return .rejected(.stillDiagnosing, []) }
@@ -107,6 +110,7 @@ extension IncidentTable {
         stored: Incident?, _ request: ApprovalRequest, catalog: RecipeCatalog, at now: Date
     ) -> ApprovalStep {
         guard isAccepting else { return .shuttingDown }
+        guard !isStandingBy else { return .standingBy }
         guard let stored else { return .notFound }
         if live[stored.id] != nil {
             // Taken back (or resumed) while the store was read: decide on the live one.

@@ -21,6 +21,8 @@ extension IncidentTable {
     /// Why a notification was refused; the sender retries after `retryAfterSeconds` where there is one.
     public enum IntakeRefusal: Sendable, Hashable {
         case shuttingDown
+        /// Another replica leads; the sender retries (and its load balancer picks the leader).
+        case standingBy
         case rateLimited(alertName: String, retryAfterSeconds: Int)
         case tooManyOpenIncidents(limit: Int, retryAfterSeconds: Int)
     }
@@ -42,6 +44,7 @@ extension IncidentTable {
         at now: Date, newIncident: () -> (id: UUID, secret: String)
     ) -> Intake {
         guard isAccepting else { return .refused(.shuttingDown) }
+        guard !isStandingBy else { return .refused(.standingBy) }
         let resolves = alert.aggregateStatus == .resolved
         if let existing = openByIdentity[identity] {
             if openings[existing] != nil { return .waitForOpening(existing) }

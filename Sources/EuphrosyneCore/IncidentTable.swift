@@ -85,6 +85,9 @@ public struct IncidentTable: Sendable {
     var rateLimit: IncidentRateLimit?
     /// False once the coordinator drains: no new incidents or approvals.
     public internal(set) var isAccepting = true
+    /// True while another replica leads (leader election): this one takes no notifications or approvals, and acts
+    /// on nothing, until it takes over.
+    public internal(set) var isStandingBy = false
 
     public init(settings: Settings) {
         self.settings = settings
@@ -106,6 +109,12 @@ public struct IncidentTable: Sendable {
 
     /// Stops taking new incidents and approvals (graceful shutdown).
     public mutating func stopAccepting() { isAccepting = false }
+
+    /// Another replica leads: refuse notifications and approvals (`.standingBy`) until `takeOver()`.
+    public mutating func standBy() { isStandingBy = true }
+
+    /// This replica leads now: take notifications and approvals.
+    public mutating func takeOver() { isStandingBy = false }
 
     // MARK: - Applying an incident's events
 

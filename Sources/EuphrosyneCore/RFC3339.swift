@@ -84,6 +84,15 @@ public enum RFC3339 {
             + padded + "Z"
     }
 
+    /// Formats in UTC with exactly six fractional digits, e.g. `2026-11-28T21:20:01.123456Z`: Kubernetes'
+    /// `MicroTime` (a Lease's `acquireTime` and `renewTime`).
+    public static func formatWithMicroseconds(_ date: Date) -> String {
+        let (seconds, micros) = split(date)
+        let padded = String(micros)
+        return civilString(epochSeconds: seconds) + "." + String(repeating: "0", count: 6 - padded.count)
+            + padded + "Z"
+    }
+
     // MARK: - Calendar arithmetic
 
     /// Whole seconds and microseconds since the epoch. Rounding to the microsecond first keeps

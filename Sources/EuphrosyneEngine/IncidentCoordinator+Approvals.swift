@@ -24,6 +24,8 @@ extension IncidentCoordinator {
         switch step {
         case .shuttingDown:
             throw .shuttingDown
+        case .standingBy:
+            throw .notLeading
         case .needsStoredIncident, .notFound:
             throw .incidentNotFound(id)
         case .rejected(let rejection, let effects):

@@ -283,6 +283,9 @@ public final class IncidentCoordinator: Service, Sendable {
         switch refusal {
         case .shuttingDown:
             return .shuttingDown
+        case .standingBy:
+            metrics.intakeRefused(.notLeading)
+            return .notLeading
         case .rateLimited(let name, let retryAfter):
             metrics.intakeRefused(.rateLimited)
             logger.warning("alert name over its hourly incident limit; notification refused", metadata: [
@@ -391,6 +394,8 @@ public final class IncidentCoordinator: Service, Sendable {
 
     /// The Job states of one incident's runs, or of every open incident's runs; also pushed to the notifier.
     public func jobStatuses(incident id: UUID?) async throws(CoordinatorError) -> [JobStatus] {
+        // Pushing them to chat is the leader's to do.
+        guard !isStandingBy else { throw .notLeading }
         let incidents: [Incident]
         if let id {
             guard let incident = try await incident(id) else { throw .incidentNotFound(id) }
@@ -413,6 +418,16 @@ public final class IncidentCoordinator: Service, Sendable {
 
     /// Whether the coordinator accepts new incidents.
     public var isAcceptingWork: Bool { table.withLock { $0.isAccepting } }
+
+    /// Whether the coordinator stands by for another replica (leader election): it refuses notifications and
+    /// approvals (`.notLeading`) until `takeOver()`.
+    public var isStandingBy: Bool { table.withLock { $0.isStandingBy } }
+
+    /// Another replica leads: refuse notifications and approvals until `takeOver()`. Called before `run()`.
+    public func standBy() { table.withLock { $0.standBy() } }
+
+    /// This replica leads now: take notifications and approvals. `run()` then resumes the open incidents.
+    public func takeOver() { table.withLock { $0.takeOver() } }
 
     /// The callback secret of an open incident, to authenticate results posted for it.
     public func callbackSecret(for id: UUID) -> String? { table.withLock { $0.callbackSecret(of: id) } }

@@ -19,6 +19,8 @@ public final class ReconcilerMetrics: Sendable {
         case queueFull = "queue_full"
         case rateLimited = "rate_limited"
         case maxOpenIncidents = "max_open_incidents"
+        /// Another replica leads (leader election).
+        case notLeading = "not_leader"
     }
 
     public let notificationsReceived: Counter

@@ -126,6 +126,21 @@ public final class KubernetesClient: Sendable {
             .POST, Object.resource.collectionPath(namespace: namespace), body: body))
     }
 
+    /// Replaces the object named by its `metadata.name` (`PUT`) and returns it as stored. The API server checks `metadata.resourceVersion`:
+    /// when someone else wrote the object since it was read, the update is refused with `409 Conflict`
+    /// (`KubernetesError.isConflict`) and nothing changes. Leader election depends on exactly that.
+    public func update<Object: KubernetesObject>(
+        _ object: Object, namespace: String?
+    ) async throws(KubernetesError) -> Object {
+        let name = object.metadata.name ?? ""
+        var object = object
+        object.apiVersion = Object.resource.apiVersion
+        object.kind = Object.resource.kind
+        let body = try encode(object)
+        return try decode(Object.self, from: try await send(
+            .PUT, Object.resource.objectPath(name: name, namespace: namespace), body: body))
+    }
+
     /// Deletes one object. A Job's pods go with it unless `propagation` is `.orphan` (the API's own default for
     /// Jobs is to orphan them). An object already gone counts as deleted.
     public func delete<Object: KubernetesObject>(

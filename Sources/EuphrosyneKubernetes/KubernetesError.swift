@@ -54,6 +54,8 @@ public struct KubernetesError: Error, Sendable, CustomStringConvertible {
 
     public var isNotFound: Bool { statusCode == 404 }
     public var isAlreadyExists: Bool { statusCode == 409 && reason == "AlreadyExists" }
+    /// An update whose `resourceVersion` is no longer the stored one (409 `Conflict`): someone else wrote first.
+    public var isConflict: Bool { statusCode == 409 && reason == "Conflict" }
     /// A watch or list `resourceVersion` too old (410 `Gone`/`Expired`): list again.
     public var isGone: Bool { statusCode == 410 || reason == "Expired" || reason == "Gone" }
 

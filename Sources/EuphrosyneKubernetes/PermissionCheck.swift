@@ -25,10 +25,20 @@ public enum PermissionCheck {
         ["list", "watch"].map { ResourceAttributes(verb: $0, resource: "configmaps", namespace: namespace) }
     }
 
-    /// Every permission both namespaces need, without repeats.
-    public static func required(recipeNamespace: String, reconcilerNamespace: String) -> [ResourceAttributes] {
+    /// What the leader election does with its Lease, in the reconciler's namespace.
+    public static func leaderElection(namespace: String) -> [ResourceAttributes] {
+        ["get", "create", "update"].map {
+            ResourceAttributes(verb: $0, group: "coordination.k8s.io", resource: "leases", namespace: namespace)
+        }
+    }
+
+    /// Every permission both namespaces need, without repeats; with `leaderElection`, the Lease's too.
+    public static func required(
+        recipeNamespace: String, reconcilerNamespace: String, leaderElection: Bool = false
+    ) -> [ResourceAttributes] {
         var seen = Set<ResourceAttributes>()
-        return (Self.recipeNamespace(recipeNamespace) + Self.reconcilerNamespace(reconcilerNamespace))
+        let election = leaderElection ? Self.leaderElection(namespace: reconcilerNamespace) : []
+        return (Self.recipeNamespace(recipeNamespace) + Self.reconcilerNamespace(reconcilerNamespace) + election)
             .filter { seen.insert($0).inserted }
     }
 

@@ -8,6 +8,8 @@ public enum CoordinatorError: Error, Sendable, CustomStringConvertible {
     case approvalRejected(ApprovalRejection)
     /// Draining for shutdown: no new incidents or approvals.
     case shuttingDown
+    /// Another replica leads (leader election): it takes notifications and approvals; retry.
+    case notLeading
     /// The incident store failed; the request can be retried.
     case storeUnavailable(String)
     /// Too many notifications are being taken in already; retry after the given number of seconds.
@@ -24,6 +26,7 @@ public enum CoordinatorError: Error, Sendable, CustomStringConvertible {
         case .incidentNotFound(let id): return "no incident \(id.uuidString.lowercased())"
         case .approvalRejected(let rejection): return rejection.description
         case .shuttingDown: return "the reconciler is shutting down"
+        case .notLeading: return "this replica is standing by: another replica leads and takes alerts and approvals"
         case .storeUnavailable(let reason): return "the incident store is unavailable: \(reason)"
         case .intakeQueueFull: return "too many alert notifications are being taken in; retry shortly"
         case .rateLimited(let name, _):

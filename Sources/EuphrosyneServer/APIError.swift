@@ -116,6 +116,10 @@ extension APIError {
             var error = APIError(.serviceUnavailable, code: "shutting_down", message: error.description)
             error.headers[HTTPField.Name("Retry-After")!] = "5"
             return error
+        case .notLeading:
+            var error = APIError(.serviceUnavailable, code: "not_leader", message: error.description)
+            error.headers[HTTPField.Name("Retry-After")!] = "5"
+            return error
         case .storeUnavailable:
             // The reason (logged by the coordinator) may name the store's address; the client gets none of it.
             var error = APIError(.serviceUnavailable, code: "store_unavailable",

@@ -133,6 +133,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("json (one object per line; the default in cluster mode) or text (the default in local mode). (LOG_FORMAT)", valueName: "format"))
     var logFormat: String?
 
+    @Flag(help: "Cluster mode with several replicas: act only while this replica holds the Lease; the others stand by (not ready, /webhook and approvals answer 503 not_leader) and one takes over when the leader stops. (LEADER_ELECTION=1)")
+    var leaderElection = false
+
+    @Option(help: ArgumentHelp("The Lease the replicas compete for, in the reconciler's namespace (default euphrosyne-leader). (LEADER_ELECTION_LEASE)", valueName: "name"))
+    var leaderElectionLease: String?
+
+    @Option(help: ArgumentHelp("Seconds a Lease counts after its last renewal before another replica may take it (default 15). (LEASE_DURATION)", valueName: "seconds"))
+    var leaseDuration: Int?
+
+    @Option(help: ArgumentHelp("Seconds a leader keeps acting without a successful renewal; shorter than the lease duration (default 10). (RENEW_DEADLINE)", valueName: "seconds"))
+    var renewDeadline: Int?
+
+    @Option(help: ArgumentHelp("Seconds between leader election attempts (default 2). (RETRY_PERIOD)", valueName: "seconds"))
+    var retryPeriod: Int?
+
     /// The flags as given, for `ServeSettings`.
     var options: ServeOptions {
         var options = ServeOptions()
@@ -175,6 +190,11 @@ struct Serve: AsyncParsableCommand {
         options.webhookBasicAuthFile = webhookBasicAuthFile
         options.logLevel = logLevel
         options.logFormat = logFormat
+        options.leaderElection = leaderElection ? true : nil
+        options.leaderElectionLease = leaderElectionLease
+        options.leaseDuration = leaseDuration
+        options.renewDeadline = renewDeadline
+        options.retryPeriod = retryPeriod
         return options
     }
 

@@ -4,7 +4,8 @@ import Testing
 @testable import EuphrosyneCore
 
 /// Every event the incident table takes, in every stage of an incident it can meet: still opening (its claim not
-/// decided), diagnosing, analysed, acting, done, gone from the table (closed), and with the table draining. Each
+/// decided), diagnosing, analysed, acting, done, gone from the table (closed), with the table draining, and with it
+/// standing by for another replica (leader election). Each
 /// cell names the effects, in order, and the state the incident is left in; a change of behaviour shows as a cell
 /// that no longer matches.
 @Suite struct IncidentTableMatrixTests {
@@ -17,7 +18,7 @@ import Testing
     )
 
     enum Stage: String, CaseIterable, CustomTestStringConvertible {
-        case opening, diagnosing, analysed, acting, done, closed, draining
+        case opening, diagnosing, analysed, acting, done, closed, draining, standingBy
         var testDescription: String { rawValue }
     }
 
@@ -140,6 +141,22 @@ import Testing
             .claimed: "[] → diagnosing",
             .claimRefused: "[] → diagnosing",
         ],
+        // Another replica leads: no notification or approval is taken; what its own runs report still lands.
+        .standingBy: [
+            .repeatedNotification: "refused(standingBy) → diagnosing",
+            .notificationWithANewAlert: "refused(standingBy) → diagnosing",
+            .resolvedNotification: "refused(standingBy) → diagnosing",
+            .resultOfItsRecipe: "accepted [runFinished(dummy,reported) save(diagnosing)] → diagnosing",
+            .resultOfARecipeItDidNotRun: "ignored(result from jira, which this incident did not run) → diagnosing",
+            .newestRunStarted: "[] → diagnosing",
+            .newestRunEndedWithoutReporting: "failed [runFinished(fresh,failed) save(diagnosing)] → diagnosing",
+            .approvalDeadlinePassed: "[] → diagnosing",
+            .approval: "standingBy → diagnosing",
+            .refusedApproval: "[save(diagnosing)] → diagnosing",
+            .chatThreads: "[save(diagnosing)] → diagnosing",
+            .claimed: "[] → diagnosing",
+            .claimRefused: "[] → diagnosing",
+        ],
     ]
 
     @Test(arguments: Stage.allCases)
@@ -170,6 +187,10 @@ import Testing
         if stage == .diagnosing { return (table, id) }
         if stage == .draining {
             table.stopAccepting()
+            return (table, id)
+        }
+        if stage == .standingBy {
+            table.standBy()
             return (table, id)
         }
         _ = table.deliver(Fixtures.result(id), at: Fixtures.at(2))
@@ -254,6 +275,7 @@ import Testing
     static func describe(_ step: IncidentTable.ApprovalStep) -> String {
         switch step {
         case .shuttingDown: return "shuttingDown"
+        case .standingBy: return "standingBy"
         case .needsStoredIncident: return "needsStoredIncident"
         case .notFound: return "notFound"
         case .rejected(.stillDiagnosing, let effects): return "rejected(stillDiagnosing) \(describe(effects))"

@@ -121,6 +121,16 @@ import Testing
         #expect(RFC3339.formatWithMilliseconds(nanos) == "2026-11-28T21:13:44.511Z")
     }
 
+    /// Kubernetes' MicroTime (a Lease's times): exactly six digits, which the API server's layout requires.
+    @Test func formatsMicroseconds() throws {
+        let date = try #require(RFC3339.parse("2026-11-28T21:13:44.511671Z"))
+        #expect(RFC3339.formatWithMicroseconds(date) == "2026-11-28T21:13:44.511671Z")
+        let whole = try #require(RFC3339.parse("2026-11-28T21:20:01Z"))
+        #expect(RFC3339.formatWithMicroseconds(whole) == "2026-11-28T21:20:01.000000Z")
+        let early = try #require(RFC3339.parse("2026-11-28T21:20:01.000042Z"))
+        #expect(RFC3339.formatWithMicroseconds(early) == "2026-11-28T21:20:01.000042Z")
+    }
+
     @Test(arguments: [
         "1970-01-01T00:00:00Z", "2000-02-29T23:59:59Z", "2026-11-28T21:13:44Z",
         "2099-12-31T00:00:01Z", "2400-02-29T06:07:08Z", "9999-12-31T23:59:59Z",

@@ -50,7 +50,8 @@ public struct Permissions: Sendable, Hashable {
         Permissions(rules: [
             Rule(verbs: ["get", "list", "watch", "create", "patch", "delete", "deletecollection"], groups: ["batch"],
                  resources: ["jobs"], namespaces: namespaces),
-            Rule(verbs: ["get", "list", "create", "patch", "delete", "deletecollection"], resources: ["configmaps"],
+            // The registry ConfigMap is watched (`ConfigMapRecipeRegistry`), as deploy/base/rbac.yaml grants.
+            Rule(verbs: ["get", "list", "watch", "create", "patch", "delete", "deletecollection"], resources: ["configmaps"],
                  namespaces: namespaces),
             // The per-run result-key Secrets: made and deleted, never read.
             Rule(verbs: ["create"], resources: ["secrets"], namespaces: namespaces),

@@ -1,0 +1,104 @@
+import AsyncHTTPClient
+import EuphrosyneCore
+import EuphrosyneTestSupport
+import Foundation
+import KubernetesEmulator
+import NIOCore
+import Testing
+
+/// Two real `euphrosyne serve` replicas in cluster mode with `--leader-election`, one Lease on the emulator, one
+/// `redis-server`: one acts, the other stands by, and it takes over when the first stops.
+@Suite struct LeaderElectionEndToEndTests {
+    static let timing = ["--leader-election", "--lease-duration", "3", "--renew-deadline", "2", "--retry-period", "1"]
+
+    static func status(_ url: String) async -> (code: Int, headers: [String: String], json: [String: JSONValue])? {
+        guard let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10)),
+              let body = try? await response.body.collect(upTo: 1 << 20)
+        else { return nil }
+        let headers = Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }) { first, _ in first }
+        return (Int(response.status.code), headers, (try? JSONValue.parseObject(Data(body.readableBytesView))) ?? [:])
+    }
+
+    static func isReady(_ serve: ServeProcess) async -> Bool {
+        await status(serve.webhookURL + "/readyz")?.code == 200
+    }
+
+    static func lease(_ emulator: KubernetesEmulator) async -> JSON? {
+        await emulator.objects(.leases, namespace: ClusterModeEndToEndTests.namespace)
+            .first { $0["metadata"]["name"].string == "euphrosyne-leader" }
+    }
+
+    @Test func oneReplicaActsTheOtherStandsByAndTakesOverWhenTheLeaderStops() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let emulator = try await ClusterModeEndToEndTests.emulator(loop, permissions: .reconciler())
+        do {
+            try await emulator.writeKubeconfig(to: loop.directory.appendingPathComponent("kubeconfig").path,
+                                               namespace: ClusterModeEndToEndTests.namespace)
+            _ = try await emulator.seed(.configMaps, namespace: ClusterModeEndToEndTests.namespace,
+                                        JSON.parse(ClusterModeEndToEndTests.registry(recordFile: loop.recordFile)))
+            try await withRedisServer { redis in
+                try await RunningServer.with([loop.bot.router]) { botPorts in
+                    let arguments = ClusterModeEndToEndTests.serveArguments(redisPort: redis.port, botPort: botPorts[0],
+                                                                            Self.timing)
+                    let environment = ClusterModeEndToEndTests.serveEnvironment(loop)
+                    let environmentA = environment.merging(["POD_NAME": "replica-a"]) { $1 }
+                    let environmentB = environment.merging(["POD_NAME": "replica-b"]) { $1 }
+                    try await ServeProcess.with(arguments, environment: environmentA, inheritingEnvironment: false,
+                                                directory: loop.directory) { a in
+                        try await ServeProcess.with(arguments, environment: environmentB, inheritingEnvironment: false,
+                                                    directory: loop.directory) { b in
+                            try await Self.exercise(a, b, emulator)
+                        }
+                    }
+                }
+            }
+        } catch {
+            await emulator.stop()
+            throw error
+        }
+        await emulator.stop()
+    }
+
+    static func exercise(_ a: ServeProcess, _ b: ServeProcess, _ emulator: KubernetesEmulator) async throws {
+        try await waitUntil("one replica to lead and the other to stand by") {
+            let (readyA, readyB) = (await isReady(a), await isReady(b))
+            return readyA != readyB
+        }
+        let (leader, follower) = await isReady(a) ? (a, b) : (b, a)
+        let leaderName = leader.webhookPort == a.webhookPort ? "replica-a" : "replica-b"
+        let lease = try #require(await lease(emulator))
+        #expect(lease["spec"]["holderIdentity"].string?.hasPrefix(leaderName + "_") == true, "\(lease)")
+        #expect(lease["spec"]["leaseDurationSeconds"].int == 3)
+        let standingBy = try #require(await status(follower.webhookURL + "/readyz"))
+        #expect(standingBy.code == 503)
+        #expect("\(standingBy.json)".contains("standing by"), "\(standingBy.json)")
+
+        // The follower refuses alerts and approvals, so the sender retries (and its Service picks the leader).
+        let alert = try LocalModeEndToEndTests.fixture("alertmanager-firing.json")
+        let followerEndpoints = LocalLoop.Endpoints(webhook: follower.webhookPort, api: follower.apiPort, bot: 0)
+        let (refusedCode, refused) = try await followerEndpoints.post(follower.webhookPort, "/webhook", alert)
+        #expect(refusedCode == 503)
+        #expect(refused["error"]?["code"] == .string("not_leader"), "\(refused)")
+        let (statusCode, status) = try await followerEndpoints.post(follower.apiPort, "/api/status", "{}")
+        #expect(statusCode == 503 && status["error"]?["code"] == .string("not_leader"), "\(status)")
+
+        // The leader takes it.
+        let leaderEndpoints = LocalLoop.Endpoints(webhook: leader.webhookPort, api: leader.apiPort, bot: 0)
+        let id = try await leaderEndpoints.alert(alert)
+        try await leaderEndpoints.waitForState(id, "analysed")
+
+        // The leader stops (a rolling update): it releases the Lease, and the follower takes over at once, with
+        // the incident the leader opened (from Redis), which the same alert now joins.
+        try await leader.stop()
+        try await waitUntil("the follower to take over", timeout: .seconds(30)) { await isReady(follower) }
+        let taken = try #require(await Self.lease(emulator))
+        #expect(taken["spec"]["holderIdentity"].string?.hasPrefix(leaderName + "_") == false, "\(taken)")
+        #expect(taken["spec"]["leaseTransitions"].int == 1)
+        #expect(try await followerEndpoints.incident(id)["state"] == .string("analysed"))
+        let (joinedCode, joined) = try await followerEndpoints.post(follower.webhookPort, "/webhook", alert)
+        #expect(joinedCode == 202)
+        #expect(joined["outcome"] == .string("joined") && joined["uuid"] == .string(id.uuidString.lowercased()), "\(joined)")
+        #expect(follower.log.contains("this replica leads: taking over"))
+    }
+}
