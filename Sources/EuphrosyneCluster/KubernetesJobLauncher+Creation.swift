@@ -6,8 +6,9 @@ import Foundation
 // Creating a run's objects in the cluster: its data ConfigMap (the diagnosis' one shared by its debugging runs), the
 // result-key Secret beside it, and the Job. The objects themselves are built in KubernetesJobLauncher+Objects.swift.
 extension KubernetesJobLauncher {
-    struct LaunchFailure: Error {
+    struct LaunchFailure: Error, CustomStringConvertible {
         var reason: String
+        var description: String { reason }
     }
 
     /// Creates the run's data ConfigMap (or reuses the diagnosis' one) and its Job, through the shield: creation is
@@ -42,14 +43,15 @@ extension KubernetesJobLauncher {
         }
     }
 
-    /// Creates a data ConfigMap and then, named after it and owned by it, its result-key Secret. A Secret whose
-    /// creation timed out may have been stored: creating it again then answers 409, which is success here (the
-    /// name is the fresh ConfigMap's, so nobody else's). If the Secret cannot be made, the launch fails; the
-    /// ConfigMap is left to the clean-up.
+    /// Creates a data ConfigMap and then, named after it and owned by it, its result-key Secret. Both names derive
+    /// from the incident (and run), so a creation repeated by another replica or after a lost answer answers 409:
+    /// the ConfigMap is then the one already there (if it is this incident's), and the Secret counts as made. If the
+    /// Secret cannot be made, the launch fails; the ConfigMap is left to the clean-up.
     private static func createData(
         for request: LaunchRequest, client: KubernetesClient, namespace: String
     ) async throws -> ConfigMap {
-        let data = try await client.create(dataConfigMap(for: request), namespace: namespace)
+        let wanted = dataConfigMap(for: request)
+        let data = try await createOrFind(wanted, labelled: ["uuid"], client: client, namespace: namespace)
         guard let secret = resultKeySecret(for: request, data: data) else { return data }
         do throws(KubernetesError) {
             _ = try await client.create(secret, namespace: namespace)
@@ -64,18 +66,52 @@ extension KubernetesJobLauncher {
         return data
     }
 
-    /// Creates the Job. After a failure that may have happened after the server stored it (a timeout), looks for
-    /// the run's Job first, so a run never gets two.
-    private func createJob(_ job: Job, for request: LaunchRequest) async throws(KubernetesError) -> Job {
-        do {
-            return try await client.create(job, namespace: settings.namespace)
-        } catch {
-            guard error.code == .transport else { throw error }
-            let selector = "uuid=\(request.incidentID.uuidString.lowercased()),euphrosyne.io/run=\(request.run.id)"
-            if let existing = try await client.list(Job.self, namespace: settings.namespace, labelSelector: selector).items.first {
-                return existing
+    /// Creates the Job, or finds the run's Job already there: created by a leader that stopped before it could
+    /// record the run as started, or stored by the server before an answer that never came. A run never gets two.
+    private func createJob(_ job: Job, for request: LaunchRequest) async throws -> Job {
+        try await Self.createOrFind(job, labelled: ["uuid", "euphrosyne.io/run"], client: client,
+                                    namespace: settings.namespace)
+    }
+
+    /// Creates `object`; when its name is taken (`409 AlreadyExists`), returns the object of that name if it carries
+    /// the same values of `labels` (it is this incident's, this run's), and refuses otherwise, as it does an object
+    /// being deleted. A creation that got no answer is tried once more, which then finds the first one.
+    static func createOrFind<Object: KubernetesObject>(
+        _ object: Object, labelled labels: [String], client: KubernetesClient, namespace: String
+    ) async throws -> Object {
+        let name = object.metadata.name ?? ""
+        let failure: KubernetesError
+        switch await create(object, client: client, namespace: namespace) {
+        case .success(let created):
+            return created
+        case .failure(let error) where error.code == .transport:
+            switch await create(object, client: client, namespace: namespace) {
+            case .success(let created): return created
+            case .failure(let again): failure = again
             }
-            return try await client.create(job, namespace: settings.namespace)
+        case .failure(let error):
+            failure = error
+        }
+        guard failure.isAlreadyExists else { throw failure }
+        let existing = try await client.get(Object.self, name: name, namespace: namespace)
+        let mine = labels.allSatisfy { existing.metadata.labels?[$0] == object.metadata.labels?[$0] }
+        guard mine else {
+            let seen = labels.map { "\($0)=\(existing.metadata.labels?[$0] ?? "")" }.joined(separator: ", ")
+            throw LaunchFailure(reason: "\(Object.resource.kind) \(namespace)/\(name) exists and belongs to another run (\(seen))")
+        }
+        guard existing.metadata.deletionTimestamp == nil else {
+            throw LaunchFailure(reason: "\(Object.resource.kind) \(namespace)/\(name) is being deleted")
+        }
+        return existing
+    }
+
+    private static func create<Object: KubernetesObject>(
+        _ object: Object, client: KubernetesClient, namespace: String
+    ) async -> Result<Object, KubernetesError> {
+        do {
+            return .success(try await client.create(object, namespace: namespace))
+        } catch {
+            return .failure(error)
         }
     }
 }

@@ -25,13 +25,33 @@ extension KubernetesJobLauncher {
         ]
     }
 
+    /// The first 12 hex digits of the incident's id (random: 48 bits), which every object name of the incident
+    /// carries.
+    static func incidentTag(_ id: UUID) -> String {
+        String(id.uuidString.lowercased().filter { $0 != "-" }.prefix(12))
+    }
+
+    /// The Job of a run, named after its recipe, its incident and its run: the same name whichever replica creates
+    /// it, so a creation repeated after a failover (or after an answer that never came) is refused with `409
+    /// AlreadyExists` and the existing Job is followed instead of a second one started. At most 63 characters (the
+    /// `job-name` label its pods get).
+    static func jobName(for request: LaunchRequest) -> String {
+        "\(request.recipe.name.prefix(44))-\(incidentTag(request.incidentID))-\(request.run.id)"
+    }
+
+    /// The data ConfigMap's name, derived the same way: one per diagnosis, one per action run.
+    static func dataConfigMapName(for request: LaunchRequest) -> String {
+        let tag = incidentTag(request.incidentID)
+        return request.run.kind == .debugging ? "euphrosyne-data-\(tag)" : "euphrosyne-data-\(tag)-\(request.run.id)"
+    }
+
     /// The data ConfigMap of a request's phase: one for the diagnosis, one per action run.
     static func dataConfigMap(for request: LaunchRequest) -> ConfigMap {
         var labels = labels(for: request)
         labels["recipe"] = nil
         if request.run.kind == .debugging { labels["euphrosyne.io/run"] = nil }
         return ConfigMap(
-            metadata: ObjectMeta(generateName: "euphrosyne-data-", labels: labels,
+            metadata: ObjectMeta(name: dataConfigMapName(for: request), labels: labels,
                                  annotations: ["description": "data.json of incident \(request.incidentID.uuidString.lowercased())"]),
             data: ["data.json": String(decoding: request.dataFile, as: UTF8.self)]
         )
@@ -124,7 +144,7 @@ extension KubernetesJobLauncher {
         )
         return Job(
             metadata: ObjectMeta(
-                generateName: "\(String(recipe.name.prefix(57)))-", labels: labels,
+                name: Self.jobName(for: request), labels: labels,
                 annotations: ["description": recipe.description],
                 ownerReferences: OwnerReference(to: data).map { [$0] }
             ),

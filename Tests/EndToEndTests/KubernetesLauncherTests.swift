@@ -1,4 +1,3 @@
-import EuphrosyneCluster
 import EuphrosyneCore
 import EuphrosyneKubernetes
 import EuphrosynePorts
@@ -7,6 +6,8 @@ import Foundation
 import KubernetesEmulator
 import Synchronization
 import Testing
+
+@testable import EuphrosyneCluster
 
 /// The Job launcher and the ConfigMap registry against the Kubernetes API emulator, whose kubelet runs each pod as
 /// a local script: the failure paths a cluster brings (image pulls, deadlines, stops, restarts, API outages) and
@@ -92,6 +93,38 @@ import Testing
             // Well before the run's 60 s deadline, which is when the Job itself would fail.
             #expect(ContinuousClock.now - started < .seconds(30))
             try await waitUntil("the Job to be deleted") { await cluster.jobs().isEmpty }
+        }
+    }
+
+    /// A leader that created a run's Job and stopped before recording the run as started: the next leader launches
+    /// the run again, and finds the Job instead of starting a second one.
+    @Test func aLaunchRepeatedAfterAFailoverFollowsTheJobAlreadyThere() async throws {
+        try await Cluster.with { cluster in
+            let request = try Self.request("quick", run: 4)
+            #expect(await cluster.launcher.run(request) {} == .exited(status: 0, stderrTail: "quick done"))
+            let again = await cluster.launcher.run(request) {}
+            #expect(again == .exited(status: 0, stderrTail: "quick done"), "\(again)")
+            let jobs = await cluster.jobs()
+            #expect(jobs.count == 1)
+            #expect(jobs.first?["metadata"]["name"].string == "probe-\(KubernetesJobLauncher.incidentTag(Self.incident))-4")
+            let creations = await cluster.emulator.requestLog.filter { $0.method == "POST" && $0.path.hasSuffix("/jobs") }
+            #expect(creations.map(\.status) == [201, 409], "\(creations)")
+            #expect(await cluster.emulator.objects(.configMaps, namespace: Self.namespace).count == 1)
+        }
+    }
+
+    @Test func aJobOfTheSameNameFromAnotherIncidentIsNotTakenForThisRuns() async throws {
+        try await Cluster.with { cluster in
+            let request = try Self.request("quick", run: 5)
+            var squatter = try JSON.parse(#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"labels":{"uuid":"someone-else","euphrosyne.io/run":"5"}},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"scripts:1","command":["quick"]}]}}}}"#)
+            squatter["metadata"]["name"] = .string(KubernetesJobLauncher.jobName(for: request))
+            _ = try await cluster.emulator.seed(.jobs, namespace: Self.namespace, squatter)
+            let exit = await cluster.launcher.run(request) {}
+            guard case .launchFailed(let reason) = exit else {
+                Issue.record("expected a launch failure, got \(exit)")
+                return
+            }
+            #expect(reason.contains("exists and belongs to another run (uuid=someone-else, euphrosyne.io/run=5)"), "\(reason)")
         }
     }
 

@@ -50,8 +50,9 @@ import Testing
                                 timeoutSeconds: 120)
         let job = try await Self.job(for: Self.request(recipe))
 
-        #expect(job.metadata.generateName == "http-errors-")
-        #expect(job.metadata.name == nil)
+        // Named after the recipe, the incident and the run, the same on every replica (exactly one Job per run).
+        #expect(job.metadata.name == "http-errors-6f1c1e2a1111-1")
+        #expect(job.metadata.generateName == nil)
         let labels = try #require(job.metadata.labels)
         #expect(labels["app"] == "euphrosyne")
         #expect(labels["recipe"] == "http-errors")
@@ -121,10 +122,22 @@ import Testing
         #expect(job.spec?.activeDeadlineSeconds == 300)
     }
 
+    @Test func jobNamesStayWithinWhatAPodLabelTakes() throws {
+        let long = String(repeating: "a", count: 63)
+        let recipe = try Recipe(name: long, kind: .debugging, enabled: true, image: "x", entrypoint: "x")
+        let name = KubernetesJobLauncher.jobName(for: Self.request(recipe, run: 99_999))
+        #expect(name.count <= 63, "\(name.count)")
+        #expect(name == String(repeating: "a", count: 44) + "-6f1c1e2a1111-99999")
+    }
+
     @Test func theDataConfigMapHoldsDataJsonAndIsLabelledForItsPhase() throws {
         let recipe = try Recipe(name: "jira", kind: .action, enabled: true, image: "x", entrypoint: "jira")
         let data = KubernetesJobLauncher.dataConfigMap(for: Self.request(recipe, run: 3, approval: 2))
-        #expect(data.metadata.generateName == "euphrosyne-data-")
+        #expect(data.metadata.name == "euphrosyne-data-6f1c1e2a1111-3", "one per action run")
+        #expect(data.metadata.generateName == nil)
+        let diagnosis = try Recipe(name: "dummy", kind: .debugging, enabled: true, image: "x", entrypoint: "dummy")
+        #expect(KubernetesJobLauncher.dataConfigMap(for: Self.request(diagnosis, run: 5)).metadata.name
+            == "euphrosyne-data-6f1c1e2a1111", "one for the whole diagnosis")
         #expect(data.data == ["data.json": #"{"uuid":"x"}"#])
         #expect(data.metadata.labels?["app"] == "euphrosyne")
         #expect(data.metadata.labels?["uuid"] == Self.incident.uuidString.lowercased())
