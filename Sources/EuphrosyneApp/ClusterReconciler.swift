@@ -91,8 +91,11 @@ struct ClusterReconciler {
                 }
             }
         }
-        let leaderOnly = elector.map {
-            LeaderOnlyCoordinator(coordinator: coordinator, elector: $0, logger: settings.logger("euphrosyne.leader-election"))
+        let leaderOnly = elector.flatMap { elector in
+            redis.fence.map { fence in
+                LeaderOnlyCoordinator(coordinator: coordinator, elector: elector, fence: fence,
+                                      logger: settings.logger("euphrosyne.leader-election"))
+            }
         }
         logger.notice("starting in cluster mode", metadata: [
             "apiServer": "\(client.configuration.server)", "namespace": "\(reconcilerNamespace)",

@@ -11,6 +11,8 @@ struct RedisParts {
     let subscriber: RedisSubscriber
     let results: RedisResultSource
     let store: RedisIncidentStore
+    /// With leader election: the fencing token the store's writes carry.
+    let fence: RedisFence?
 
     init(settings: ServeSettings, logger: Logger) throws {
         var configuration: RedisConfiguration
@@ -31,8 +33,10 @@ struct RedisParts {
                                      logger: settings.logger("euphrosyne.redis.subscriber"))
         results = RedisResultSource(subscriber: subscriber, client: client,
                                     logger: settings.logger("euphrosyne.results.redis"))
+        fence = settings.leaderElection == nil ? nil : RedisFence(client: client)
         store = RedisIncidentStore(client: client, retentionSeconds: settings.retentionSeconds,
-                                   capacity: settings.maxStoredIncidents, logger: settings.logger("euphrosyne.store.redis"))
+                                   capacity: settings.maxStoredIncidents, fence: fence,
+                                   logger: settings.logger("euphrosyne.store.redis"))
     }
 
     /// Exports the connections' reconnects and the subscriber's dropped messages into `metrics` at each scrape.

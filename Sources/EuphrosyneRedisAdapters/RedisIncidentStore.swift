@@ -26,6 +26,8 @@ public struct RedisIncidentStore: IncidentStore {
     public let retentionSeconds: Int
     /// Incidents kept at most (`--max-stored-incidents`); open ones are never deleted to make room.
     public let capacity: Int
+    /// With leader election: the token every write carries, so a stale leader's writes are refused.
+    public let fence: RedisFence?
     private let undecodable = UndecodableCount()
     private let logger: Logger
 
@@ -37,15 +39,18 @@ public struct RedisIncidentStore: IncidentStore {
     /// `saveScript` for a new incident, first claiming its group. KEYS and ARGV as `saveScript`, plus ARGV[7]: the
     /// stale holder that may be replaced ("" for none). Returns the holder, saving nothing, when another incident
     /// holds the group; otherwise saves and returns 1.
-    static let createScript = """
+    static let createScript = RedisFence.check(keyIndex: 5, argumentIndex: 9) + """
         local holder = redis.call('GET', KEYS[4])
         if holder and holder ~= ARGV[5] and holder ~= ARGV[7] then return holder end
         if ARGV[6] == '1' then redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[3]) end
-        """ + "\n" + saveScript
+        """ + "\n" + saveBody
 
-    /// KEYS: incident, index, open, group. ARGV: revision, data, retention seconds, created-at ms, uuid,
-    /// open (1/0), (7: used by createScript), capacity.
-    static let saveScript = """
+    /// KEYS: incident, index, open, group, fence. ARGV: revision, data, retention seconds, created-at ms, uuid,
+    /// open (1/0), (7: used by createScript), capacity, fencing token ("" without leader election). Refused
+    /// (`FENCED`) when the token is older than the newest leader's: nothing changes.
+    static let saveScript = RedisFence.check(keyIndex: 5, argumentIndex: 9) + saveBody
+
+    static let saveBody = """
         local current = redis.call('HGET', KEYS[1], 'revision')
         if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
         redis.call('HSET', KEYS[1], 'revision', ARGV[1], 'data', ARGV[2])
@@ -77,9 +82,10 @@ public struct RedisIncidentStore: IncidentStore {
         """
 
     public init(client: RedisClient, retentionSeconds: Int = 7 * 86_400, capacity: Int = 10_000,
-                logger: Logger = Logger(label: "euphrosyne.store.redis")) {
+                fence: RedisFence? = nil, logger: Logger = Logger(label: "euphrosyne.store.redis")) {
         precondition(capacity > 0, "capacity must be positive")
         self.client = client
+        self.fence = fence
         self.retentionSeconds = retentionSeconds
         self.capacity = capacity
         self.logger = logger
@@ -91,12 +97,24 @@ public struct RedisIncidentStore: IncidentStore {
     public var isDurable: Bool { true }
 
     public func save(_ incident: Incident) async throws {
-        _ = try await client.execute(EVAL(Self.saveScript, keys: keys(of: incident),
-                                          arguments: arguments(of: incident) + ["", String(capacity)]))
+        _ = try await write(EVAL(Self.saveScript, keys: keys(of: incident),
+                                 arguments: arguments(of: incident) + ["", String(capacity), fencingToken]))
     }
 
     private func keys(of incident: Incident) -> [String] {
-        [Self.incidentKey(incident.id), Self.indexKey, Self.openKey, Self.groupKey(incident.identity)]
+        [Self.incidentKey(incident.id), Self.indexKey, Self.openKey, Self.groupKey(incident.identity), RedisFence.key]
+    }
+
+    private var fencingToken: String { fence?.token.map(String.init) ?? "" }
+
+    /// Runs a write; a refusal for a newer leader's token tells the fence.
+    private func write(_ script: EVAL) async throws -> RESPToken {
+        do {
+            return try await client.execute(script)
+        } catch where error.serverErrorPrefix == "FENCED" {
+            fence?.refused()
+            throw error
+        }
     }
 
     private func arguments(of incident: Incident) throws -> [String] {
@@ -108,9 +126,9 @@ public struct RedisIncidentStore: IncidentStore {
     }
 
     public func create(_ incident: Incident, replacing stale: UUID?) async throws -> UUID? {
-        let reply = try await client.execute(EVAL(
+        let reply = try await write(EVAL(
             Self.createScript, keys: keys(of: incident),
-            arguments: arguments(of: incident) + [stale?.uuidString.lowercased() ?? "", String(capacity)]
+            arguments: arguments(of: incident) + [stale?.uuidString.lowercased() ?? "", String(capacity), fencingToken]
         ))
         guard case .bulkString(let holder) = reply.value else { return nil }
         return UUID(uuidString: String(buffer: holder))

@@ -100,5 +100,8 @@ import Testing
         #expect(joinedCode == 202)
         #expect(joined["outcome"] == .string("joined") && joined["uuid"] == .string(id.uuidString.lowercased()), "\(joined)")
         #expect(follower.log.contains("this replica leads: taking over"))
+        // Each leadership writes with a fencing token newer than the last one's.
+        #expect(leader.log.contains(#""fencingToken":"1""#) && follower.log.contains(#""fencingToken":"2""#),
+                "\(follower.log.suffix(1_500))")
     }
 }
