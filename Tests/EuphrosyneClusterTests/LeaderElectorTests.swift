@@ -88,6 +88,34 @@ import Testing
         }
     }
 
+    /// `lapse()` is what stops a leader's work: it returns at the renew deadline, later with each renewal, even
+    /// when no round runs (a request to the API server hanging).
+    @Test func aLeadershipLapsesAtItsRenewDeadlineAndEachRenewalPostponesIt() async throws {
+        try await Self.withEmulator { _, client, clock in
+            let a = Self.elector("pod-a", client, clock)
+            await a.attempt()
+            #expect(a.isLeading)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await a.lapse() }
+                try await waitUntil("the watch to wait for the deadline at 10 s") {
+                    clock.sleepers == 1 && clock.nextWake?.offset == .seconds(10)
+                }
+                clock.advance(by: .seconds(6))
+                await a.attempt()
+                // Renewed at 6 s: at 10 s the watch wakes, finds the leadership good until 16 s, and waits again.
+                clock.advance(by: .seconds(4))
+                try await waitUntil("the watch to wait for the deadline at 16 s") {
+                    clock.sleepers == 1 && clock.nextWake?.offset == .seconds(16)
+                }
+                #expect(a.isLeading)
+                clock.advance(by: .seconds(6))
+                // Returns (the group ends) only now.
+                try await group.waitForAll()
+            }
+            #expect(!a.isLeading)
+        }
+    }
+
     @Test func ofTwoReplicasStartingTogetherExactlyOneLeads() async throws {
         try await Self.withEmulator { _, client, clock in
             // A Lease of its own for each round (the reconciler's Role cannot delete one): each starts from none.
