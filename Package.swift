@@ -244,6 +244,10 @@ let package = Package(
                 // SecureRandom and Hex: the replica's identity in the leader election.
                 "EuphrosyneSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // A replica standing by forwards requests to the leader (LeaderForwardingClient).
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -108,9 +108,17 @@ struct ClusterReconciler {
             (name: "registry", check: { registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),
             (name: "kubernetes", check: { client.isReachable ? nil : "the Kubernetes API server does not answer" }),
         ]
-        if let elector {
-            // Only the leader is ready, so the Services send alerts and approvals to it.
+        // With an advertised address a replica standing by forwards to the leader and takes traffic itself;
+        // without one, only the leader is ready, so the Services send alerts and approvals to it.
+        let forwarding = elector.flatMap { elector in
+            settings.advertisedHost.map { _ in LeaderForwardingClient.forwarding(elector: elector, httpClient: httpClient) }
+        }
+        if let elector, forwarding == nil {
             readinessChecks.append((name: "leader", check: { elector.isLeading ? nil : "standing by: another replica leads" }))
+        }
+        let advertise: @Sendable (String, Int) -> Void = { key, port in
+            guard let elector, let host = settings.advertisedHost else { return }
+            elector.advertise([key: LeaderForwardingClient.url(host: host, port: port)])
         }
         try await ReconcilerServices(
             settings: settings, logger: logger, coordinator: coordinator, coordinatorService: leaderOnly,
@@ -121,7 +129,15 @@ struct ClusterReconciler {
             servicesBefore: redis.services.map(\.service) + [registry, launcher] + (elector.map { [$0] } ?? []),
             exporter: exporter.sampling([{ exporter.metrics.gauge("euphrosyne_leader", elector.map { $0.isLeading ? 1 : 0 } ?? 1) }]),
             replayCache: RedisReplayCache(client: redis.client),
-            onWebhookPort: hooks.webhookListening, onAPIPort: hooks.apiListening, shutsDownOnSignals: shutsDownOnSignals
+            onWebhookPort: { port in
+                advertise(LeaderForwardingClient.webhookURLKey, port)
+                await hooks.webhookListening(port)
+            },
+            onAPIPort: { port in
+                advertise(LeaderForwardingClient.apiURLKey, port)
+                await hooks.apiListening(port)
+            },
+            forwarding: forwarding, shutsDownOnSignals: shutsDownOnSignals
         ).run()
     }
 }

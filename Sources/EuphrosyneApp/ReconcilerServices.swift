@@ -27,6 +27,8 @@ struct ReconcilerServices {
     var onWebhookPort: @Sendable (Int) async -> Void = { _ in }
     /// Told the API listener's port once it listens.
     var onAPIPort: @Sendable (Int) async -> Void = { _ in }
+    /// With leader election and an advertised address: how a replica standing by passes leader-only requests on.
+    var forwarding: LeaderForwarding?
     /// Whether SIGTERM and SIGINT shut the group down gracefully (`serve`), rather than only the group it runs in.
     var shutsDownOnSignals = true
 
@@ -46,7 +48,7 @@ struct ReconcilerServices {
         let webhook = Listeners.webhook(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.webhookPort,
             logger: settings.logger("euphrosyne.webhook"), exporter: exporter, credentials: settings.webhookCredentials,
-            limits: settings.listenerLimits,
+            limits: settings.listenerLimits, forwarding: forwarding,
             onServerRunning: { port in
                 await onWebhookPort(port)
                 logger.notice("webhook listener ready", metadata: ["host": "\(host)", "port": "\(port)"])
@@ -56,7 +58,7 @@ struct ReconcilerServices {
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.apiPort,
             logger: settings.logger("euphrosyne.api"), exporter: exporter, credentials: settings.apiCredentials,
             replayCache: replayCache, routes: attachments.flatMap(\.routes),
-            limits: settings.listenerLimits,
+            limits: settings.listenerLimits, forwarding: forwarding,
             onServerRunning: { port in
                 await onAPIPort(port)
                 logger.notice("API listener ready", metadata: ["host": "\(host)", "port": "\(port)"])

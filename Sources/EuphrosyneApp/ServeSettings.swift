@@ -57,6 +57,10 @@ public struct ServeSettings: Sendable {
     /// reconciler's namespace); nil: this replica acts alone.
     public var leaderElection: LeaderElection.Settings?
     public var leaderElectionLease: String
+    /// With leader election: the address the other replicas reach this one's listeners at (`POD_IP`, from the
+    /// downward API). With it, a replica standing by forwards alerts and approvals to the leader and is ready
+    /// itself; without it, only the leader is ready.
+    public var advertisedHost: String?
     /// On graceful shutdown, how long running recipes and notifications get to finish. No flag: the coordinator's
     /// default (25 s); tests shorten it.
     public var drainTimeout: Duration = CoordinatorConfiguration().drainTimeout
@@ -242,6 +246,7 @@ public struct ServeSettings: Sendable {
             )
             if let problem = election.problem { throw SettingsError("LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD: \(problem)") }
             leaderElection = election
+            advertisedHost = environment["POD_IP"].flatMap { $0.isEmpty ? nil : $0 }
         }
         if !local, redisAddress.isEmpty {
             throw SettingsError("cluster mode needs --redis-address (REDIS_ADDRESS): recipes in Jobs report over Redis, and incidents are kept there")

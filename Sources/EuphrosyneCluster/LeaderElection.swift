@@ -63,8 +63,9 @@ public struct LeaderElection: Sendable {
     }
 
     public let settings: Settings
-    /// The Lease's `spec` as last seen, and when it last changed (elector time).
+    /// The Lease's `spec` and annotations as last seen, and when the spec last changed (elector time).
     private var observed: Lease.Spec?
+    private var observedAnnotations: [String: String] = [:]
     private var observedAt: Duration = .zero
     /// When this replica last wrote the Lease as its holder (elector time); nil while it is not leading.
     private var renewedAt: Duration?
@@ -79,6 +80,16 @@ public struct LeaderElection: Sendable {
         return now - renewedAt < settings.renewDeadline
     }
 
+    /// The annotations of the Lease as another replica holds it, while its hold is valid as this replica observed
+    /// it (where the leader publishes how to reach it); nil when this replica leads, or no other replica does.
+    public func leaderAnnotations(at now: Duration) -> [String: String]? {
+        guard renewedAt == nil, let observed, let holder = observed.holderIdentity, !holder.isEmpty,
+              holder != settings.identity
+        else { return nil }
+        let duration = observed.leaseDurationSeconds.map { Duration.seconds($0) } ?? settings.leaseDuration
+        return now - observedAt < duration ? observedAnnotations : nil
+    }
+
     /// Until when this replica may act without another renewal (elector time); nil while it does not lead.
     public var leadingUntil: Duration? { renewedAt.map { $0 + settings.renewDeadline } }
 
@@ -87,22 +98,27 @@ public struct LeaderElection: Sendable {
     /// `wallClock` only fills the Lease's `acquireTime` and `renewTime`. A leader that sees a rival holding the Lease
     /// stops leading here (`stoppedLeading` says so).
     public mutating func attempt(
-        current: Lease?, name: String, namespace: String, at now: Duration, wallClock: Date
+        current: Lease?, name: String, namespace: String, at now: Duration, wallClock: Date,
+        annotations: [String: String] = [:]
     ) -> (attempt: Attempt, change: Change?) {
         let stamp = RFC3339.formatWithMicroseconds(wallClock)
         let seconds = Int(settings.leaseDuration.components.seconds)
         guard let current else {
             let spec = Lease.Spec(holderIdentity: settings.identity, leaseDurationSeconds: seconds,
                                   acquireTime: stamp, renewTime: stamp, leaseTransitions: 0)
-            return (.create(Lease(metadata: ObjectMeta(name: name, namespace: namespace), spec: spec)), nil)
+            let metadata = ObjectMeta(name: name, namespace: namespace, annotations: annotations.isEmpty ? nil : annotations)
+            return (.create(Lease(metadata: metadata, spec: spec)), nil)
         }
         let record = current.spec ?? Lease.Spec()
         if record != observed {
             observed = record
             observedAt = now
         }
+        observedAnnotations = current.metadata.annotations ?? [:]
         let holder = record.holderIdentity ?? ""
         var next = current
+        // Written as the holder: this replica's annotations replace the previous holder's.
+        next.metadata.annotations = annotations.isEmpty ? nil : annotations
         if holder == settings.identity {
             // Ours: renew, keeping when we acquired it.
             var spec = record
@@ -126,6 +142,7 @@ public struct LeaderElection: Sendable {
     /// The write `attempt` asked for succeeded: `stored` is the Lease as the API server now holds it.
     public mutating func written(_ stored: Lease, at now: Duration) -> Change? {
         observed = stored.spec
+        observedAnnotations = stored.metadata.annotations ?? [:]
         observedAt = now
         let wasLeading = isLeading(at: now)
         renewedAt = now
@@ -147,6 +164,7 @@ public struct LeaderElection: Sendable {
         guard let spec = current.spec, spec.holderIdentity == settings.identity else { return nil }
         renewedAt = nil
         var released = current
+        released.metadata.annotations = nil
         released.spec = Lease.Spec(holderIdentity: nil, leaseDurationSeconds: 1, acquireTime: nil,
                                    renewTime: RFC3339.formatWithMicroseconds(wallClock),
                                    leaseTransitions: spec.leaseTransitions)

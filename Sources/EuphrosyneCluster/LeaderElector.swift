@@ -22,6 +22,8 @@ public final class LeaderElector<ElectionClock: Clock>: Service, Sendable where 
     private let logger: Logger
     private let onChange: @Sendable (LeaderElection.Change) -> Void
     private let election: Mutex<LeaderElection>
+    /// What this replica writes into the Lease's annotations while it holds it (how to reach it).
+    private let advertised = Mutex<[String: String]>([:])
     /// Told of each start of leadership, for `waitUntilLeading`.
     private let starts = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
 
@@ -54,6 +56,19 @@ public final class LeaderElector<ElectionClock: Clock>: Service, Sendable where 
     }
 
     private var elapsed: Duration { start.duration(to: clock.now) }
+
+    /// Adds `annotations` to what this replica writes into the Lease while it holds it, from its next write on:
+    /// where the others reach its listeners.
+    public func advertise(_ annotations: [String: String]) {
+        advertised.withLock { $0.merge(annotations) { $1 } }
+    }
+
+    /// The annotations another replica published with its valid hold of the Lease; nil while this one leads or no
+    /// other does.
+    public var leaderAnnotations: [String: String]? {
+        let now = elapsed
+        return election.withLock { $0.leaderAnnotations(at: now) }
+    }
 
     /// Returns once this replica leads; throws `CancellationError` when cancelled first. For one caller at a time:
     /// the part of the reconciler that acts only while leading.
@@ -100,8 +115,10 @@ public final class LeaderElector<ElectionClock: Clock>: Service, Sendable where 
             } catch where error.isNotFound {
                 current = nil
             }
+            let annotations = advertised.withLock { $0 }
             let (attempt, change) = election.withLock {
-                $0.attempt(current: current, name: leaseName, namespace: namespace, at: elapsed, wallClock: wallClock())
+                $0.attempt(current: current, name: leaseName, namespace: namespace, at: elapsed, wallClock: wallClock(),
+                           annotations: annotations)
             }
             report(change)
             let stored: Lease

@@ -5,5 +5,5 @@ import Hummingbird
 /// `Listeners.api(routes:)`, so the server mounts an integration's routes without knowing the integration.
 public protocol ListenerRoutes: Sendable {
     /// Registers the routes on `router`; they answer with `APIError`s and `JSONResponse`s like the server's own.
-    func add(to router: Router<BasicRequestContext>)
+    func add(to router: some RouterMethods<BasicRequestContext>)
 }

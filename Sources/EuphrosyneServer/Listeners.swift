@@ -27,14 +27,17 @@ public enum Listeners {
     /// The webhook listener: `POST /webhook`, the local-mode result callback, health, `/openapi.yaml`.
     public static func webhookRouter(
         coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil,
-        credentials: WebhookCredentials = WebhookCredentials()
+        credentials: WebhookCredentials = WebhookCredentials(), forwarding: LeaderForwarding? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware(listener: "webhook", metrics: coordinator.metrics))
         // Authentication belongs to the route, not to a path string: the group's middleware runs for whatever
         // spelling of the path the router matched to `/webhook` (`/webhook/`, `//webhook`).
+        // A replica standing by passes alerts to the leader before authenticating anything: the leader does.
+        let webhookGroup = router.group()
+        if let forwarding { webhookGroup.add(middleware: LeaderForwardingMiddleware(forwarding: forwarding, listener: .webhook)) }
         WebhookRoutes.addWebhook(
-            to: router.group().add(middleware: WebhookAuthenticationMiddleware(credentials: credentials)),
+            to: webhookGroup.add(middleware: WebhookAuthenticationMiddleware(credentials: credentials)),
             coordinator: coordinator
         )
         WebhookRoutes.addResultCallback(to: router, coordinator: coordinator)
@@ -48,18 +51,25 @@ public enum Listeners {
     public static func apiRouter(
         coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil,
         credentials: APICredentials = APICredentials(), replayCache: any ReplayCache = InMemoryReplayCache(),
-        routes: [any ListenerRoutes] = []
+        routes: [any ListenerRoutes] = [], forwarding: LeaderForwarding? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware(listener: "api", metrics: coordinator.metrics))
         // Every route of APIRoutes is behind authentication, whatever spelling of its path matched; the routes
         // registered on `router` itself are the open ones: probes, metrics, the spec, and the integrations'
         // `routes` (the Webex callback, which Webex signs instead).
+        // Approvals and /api/status go to the leader, unauthenticated here (the leader checks them, once); reads
+        // are answered by any replica.
+        let apiGroup = router.group()
+        if let forwarding { apiGroup.add(middleware: LeaderForwardingMiddleware(forwarding: forwarding, listener: .api)) }
         APIRoutes.add(
-            to: router.group().add(middleware: APIAuthenticationMiddleware(credentials: credentials, replayCache: replayCache)),
+            to: apiGroup.add(middleware: APIAuthenticationMiddleware(credentials: credentials, replayCache: replayCache)),
             coordinator: coordinator
         )
-        for extra in routes { extra.add(to: router) }
+        // The integrations' callbacks (a chat's button presses) change things too: the leader takes them.
+        let integrations = router.group()
+        if let forwarding { integrations.add(middleware: LeaderForwardingMiddleware(forwarding: forwarding, listener: .api)) }
+        for extra in routes { extra.add(to: integrations) }
         HealthRoutes.add(to: router, readiness: readiness)
         OpenAPIRoutes.add(to: router)
         if let exporter { MetricsRoutes.add(to: router, exporter: exporter) }
@@ -69,11 +79,11 @@ public enum Listeners {
     public static func webhook(
         coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
         exporter: MetricsExporter? = nil, credentials: WebhookCredentials = WebhookCredentials(),
-        limits: ListenerLimits = ListenerLimits(),
+        limits: ListenerLimits = ListenerLimits(), forwarding: LeaderForwarding? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         application(webhookRouter(coordinator: coordinator, readiness: readiness, exporter: exporter,
-                                  credentials: credentials),
+                                  credentials: credentials, forwarding: forwarding),
                     name: "webhook", host: host, port: port, limits: limits, metrics: coordinator.metrics,
                     logger: logger, onServerRunning: onServerRunning)
     }
@@ -82,11 +92,12 @@ public enum Listeners {
         coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
         exporter: MetricsExporter? = nil, credentials: APICredentials = APICredentials(),
         replayCache: any ReplayCache = InMemoryReplayCache(), routes: [any ListenerRoutes] = [],
-        limits: ListenerLimits = ListenerLimits(),
+        limits: ListenerLimits = ListenerLimits(), forwarding: LeaderForwarding? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         application(apiRouter(coordinator: coordinator, readiness: readiness, exporter: exporter,
-                              credentials: credentials, replayCache: replayCache, routes: routes),
+                              credentials: credentials, replayCache: replayCache, routes: routes,
+                              forwarding: forwarding),
                     name: "api", host: host, port: port, limits: limits, metrics: coordinator.metrics,
                     logger: logger, onServerRunning: onServerRunning)
     }

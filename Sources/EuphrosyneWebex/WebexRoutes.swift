@@ -22,7 +22,7 @@ public struct WebexRoutes: ListenerRoutes {
         var reason: String?
     }
 
-    public func add(to router: Router<BasicRequestContext>) {
+    public func add(to router: some RouterMethods<BasicRequestContext>) {
         let approvals = self.approvals
         router.post(RouterPath(Self.path)) { request, _ in
             // Qualified: Hummingbird has a `RequestBody` of its own.

@@ -50,8 +50,36 @@ import Testing
         #expect(output.contains("deploy/base check: NetworkPolicy euphrosyne-listeners isolates the reconciler Pods (euphrosyne/euphrosyne): port 8080, 8081"))
         #expect(output.contains("NetworkPolicies let the reconciler and recipe Pods in euphrosyne-recipes reach Redis on 6379"))
         #expect(output.contains("deploy/base check: no Ingress routes to the API"))
+        // One replica, or several with a leader election (deploy/components/high-availability).
+        #expect(output.contains("deploy/base check: one reconciler replica at a time (Recreate)"))
+        #expect(output.contains("deploy/overlays/high-availability check: 3 reconciler replicas elect a leader: LEADER_ELECTION=1, POD_NAME and POD_IP from the downward API, Leases granted"))
         #expect(output.contains("deploy/overlays/ingress check: Ingress euphrosyne/euphrosyne-api routes to the API (port 8081) with authentication on: API_TOKENS_FILE=/etc/euphrosyne/api/tokens from Secret euphrosyne-api-tokens, read-only"))
         #expect(output.contains("deploy/overlays/ingress check: reconciler Pod reads only the Secrets it needs: euphrosyne-redis (reconciler-password), euphrosyne-api-tokens"))
+    }
+
+    /// Two replicas without a leader election would both run every recipe: the check refuses an overlay that
+    /// scales the reconciler without one.
+    @Test func moreThanOneReplicaWithoutALeaderElectionIsRefused() throws {
+        // Inside the repository (kustomize takes no absolute resource paths), under .build (not in git).
+        let directory = Self.root.appendingPathComponent(".build/manifest-checks/\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data("""
+            apiVersion: kustomize.config.k8s.io/v1beta1
+            kind: Kustomization
+            resources:
+              - ../../../deploy/base
+            patches:
+              - target: {kind: Deployment, name: euphrosyne}
+                patch: |-
+                  - op: replace
+                    path: /spec/replicas
+                    value: 2
+            """.utf8).write(to: directory.appendingPathComponent("kustomization.yaml"))
+        let (status, output) = try Self.script("validate-manifests", [directory.path])
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("check: 2 reconciler replicas elect a leader: needs LEADER_ELECTION=1, POD_NAME and POD_IP from the downward API and get, create, update on leases"),
+                "\(output)")
     }
 
     @Test func theJobsAndConfigMapsTheLauncherBuildsAreValid() async throws {

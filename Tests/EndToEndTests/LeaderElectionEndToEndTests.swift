@@ -60,6 +60,174 @@ import Testing
         await emulator.stop()
     }
 
+    /// With `POD_IP`, each replica publishes where it listens; one standing by is ready too and passes alerts,
+    /// approvals and `/api/status` to the leader, which answers them as if they had come directly.
+    @Test func aReplicaStandingByForwardsToTheLeaderAndTakesTrafficItself() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let emulator = try await ClusterModeEndToEndTests.emulator(loop, permissions: .reconciler())
+        do {
+            try await emulator.writeKubeconfig(to: loop.directory.appendingPathComponent("kubeconfig").path,
+                                               namespace: ClusterModeEndToEndTests.namespace)
+            _ = try await emulator.seed(.configMaps, namespace: ClusterModeEndToEndTests.namespace,
+                                        JSON.parse(ClusterModeEndToEndTests.registry(recordFile: loop.recordFile)))
+            try await withRedisServer { redis in
+                try await RunningServer.with([loop.bot.router]) { botPorts in
+                    let arguments = ClusterModeEndToEndTests.serveArguments(redisPort: redis.port, botPort: botPorts[0],
+                                                                            Self.timing)
+                    let environment = ClusterModeEndToEndTests.serveEnvironment(loop).merging(["POD_IP": "127.0.0.1"]) { $1 }
+                    let environmentA = environment.merging(["POD_NAME": "replica-a"]) { $1 }
+                    let environmentB = environment.merging(["POD_NAME": "replica-b"]) { $1 }
+                    try await ServeProcess.with(arguments, environment: environmentA, inheritingEnvironment: false,
+                                                directory: loop.directory) { a in
+                        try await ServeProcess.with(arguments, environment: environmentB, inheritingEnvironment: false,
+                                                    directory: loop.directory) { b in
+                            try await Self.forwarding(a, b, emulator, loop)
+                        }
+                    }
+                }
+            }
+        } catch {
+            await emulator.stop()
+            throw error
+        }
+        await emulator.stop()
+    }
+
+    static func forwarding(_ a: ServeProcess, _ b: ServeProcess, _ emulator: KubernetesEmulator, _ loop: LocalLoop) async throws {
+        // Both ready; the leader is the Lease's holder, and it published both listeners.
+        try await waitUntil("both replicas ready") {
+            let (readyA, readyB) = (await isReady(a), await isReady(b))
+            return readyA && readyB
+        }
+        try await waitUntil("the leader to publish its listeners") {
+            await lease(emulator)?["metadata"]["annotations"]["euphrosyne.io/api-url"].string != nil
+        }
+        let published = await lease(emulator)
+        let holder = try #require(published?["spec"]["holderIdentity"].string)
+        let (leader, follower) = holder.hasPrefix("replica-a_") ? (a, b) : (b, a)
+        #expect(published?["metadata"]["annotations"]["euphrosyne.io/webhook-url"].string
+            == "http://127.0.0.1:\(leader.webhookPort)")
+        #expect(published?["metadata"]["annotations"]["euphrosyne.io/api-url"].string == "http://127.0.0.1:\(leader.apiPort)")
+
+        // An alert sent to the follower opens the incident at the leader; reads work on either.
+        let followerEndpoints = LocalLoop.Endpoints(webhook: follower.webhookPort, api: follower.apiPort, bot: 0)
+        let leaderEndpoints = LocalLoop.Endpoints(webhook: leader.webhookPort, api: leader.apiPort, bot: 0)
+        let alert = try LocalModeEndToEndTests.fixture("alertmanager-firing.json")
+        let id = try await followerEndpoints.alert(alert)
+        try await followerEndpoints.waitForState(id, "analysed")
+        #expect(try await leaderEndpoints.incident(id)["state"] == .string("analysed"))
+        #expect(!follower.log.contains("incident opened") && leader.log.contains("incident opened"))
+
+        // An approval sent to the follower runs at the leader, once.
+        let approval = #"{"uuid":"\#(id.uuidString.lowercased())","actions":[{"name":"record","data":{"from":"follower"}}]}"#
+        let (approvedCode, approved) = try await followerEndpoints.post(follower.apiPort, "/api/actions", approval)
+        #expect(approvedCode == 202, "\(approved)")
+        try await followerEndpoints.waitForState(id, "done")
+        // Once, on the leader: the bot got the analysis and one action outcome, from the leader's notifier.
+        let uuid = JSONValue.string(id.uuidString.lowercased())
+        try await waitUntil("the action outcome at the bot") {
+            loop.bot.received(path: "/api/analysis").filter { $0.json?["uuid"] == uuid }.count >= 2
+        }
+        #expect(loop.bot.received(path: "/api/analysis").filter { $0.json?["uuid"] == uuid }.count == 2)
+        let recordCreations = await emulator.requestLog.filter { $0.method == "POST" && $0.path.hasSuffix("/jobs") }
+        #expect(recordCreations.filter { $0.status == 201 }.count == 4, "three diagnosis Jobs and one action Job: \(recordCreations)")
+        let (statusCode, _) = try await followerEndpoints.post(follower.apiPort, "/api/status", "{}")
+        #expect(statusCode == 200)
+
+        // A request already forwarded once is not forwarded again: the follower answers it itself.
+        var request = HTTPClientRequest(url: follower.webhookURL + "/webhook")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "X-Euphrosyne-Forwarded-By", value: "someone")
+        request.body = .bytes(ByteBuffer(string: alert))
+        let looped = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        #expect(looped.status.code == 503)
+
+        // The leader stops; until the follower takes over it answers 503 itself, then it takes the alerts.
+        try await leader.stop()
+        try await waitUntil("the follower to take over", timeout: .seconds(30)) {
+            await lease(emulator)?["spec"]["holderIdentity"].string?.hasPrefix(holder) == false
+                && follower.log.contains("this replica leads: taking over")
+        }
+        let (joinedCode, joined) = try await followerEndpoints.post(follower.webhookPort, "/webhook", alert)
+        #expect(joinedCode == 202 && joined["uuid"] == .string(id.uuidString.lowercased()), "\(joined)")
+    }
+
+    /// A leader frozen past its Lease (SIGSTOP) while another takes over: once it runs again it writes nothing the
+    /// new leader would have to undo, launches nothing, and exits.
+    @Test func aLeaderFrozenPastItsLeaseWakesUpAndActsOnNothing() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let emulator = try await ClusterModeEndToEndTests.emulator(loop, permissions: .reconciler())
+        do {
+            try await emulator.writeKubeconfig(to: loop.directory.appendingPathComponent("kubeconfig").path,
+                                               namespace: ClusterModeEndToEndTests.namespace)
+            _ = try await emulator.seed(.configMaps, namespace: ClusterModeEndToEndTests.namespace,
+                                        JSON.parse(ClusterModeEndToEndTests.registry(recordFile: loop.recordFile)))
+            try await withRedisServer { redis in
+                try await RunningServer.with([loop.bot.router]) { botPorts in
+                    let arguments = ClusterModeEndToEndTests.serveArguments(redisPort: redis.port, botPort: botPorts[0],
+                                                                            Self.timing)
+                    let environment = ClusterModeEndToEndTests.serveEnvironment(loop).merging(["POD_IP": "127.0.0.1"]) { $1 }
+                    try await ServeProcess.with(arguments, environment: environment.merging(["POD_NAME": "replica-a"]) { $1 },
+                                                inheritingEnvironment: false, directory: loop.directory) { a in
+                        try await ServeProcess.with(arguments, environment: environment.merging(["POD_NAME": "replica-b"]) { $1 },
+                                                    inheritingEnvironment: false, directory: loop.directory) { b in
+                            try await Self.freeze(a, b, emulator)
+                        }
+                    }
+                }
+            }
+        } catch {
+            await emulator.stop()
+            throw error
+        }
+        await emulator.stop()
+    }
+
+    static func freeze(_ a: ServeProcess, _ b: ServeProcess, _ emulator: KubernetesEmulator) async throws {
+        try await waitUntil("a leader to publish its listeners") {
+            await lease(emulator)?["metadata"]["annotations"]["euphrosyne.io/api-url"].string != nil
+        }
+        let holder = try #require(await lease(emulator)?["spec"]["holderIdentity"].string)
+        let (old, new) = holder.hasPrefix("replica-a_") ? (a, b) : (b, a)
+        kill(old.processIdentifier, SIGSTOP)
+        defer { kill(old.processIdentifier, SIGCONT) }
+        try await waitUntil("another replica to take over", timeout: .seconds(30)) {
+            new.log.contains("this replica leads: taking over")
+        }
+        let newEndpoints = LocalLoop.Endpoints(webhook: new.webhookPort, api: new.apiPort, bot: 0)
+        let alert = try LocalModeEndToEndTests.fixture("alertmanager-firing.json")
+        // An alert of another group reaches the frozen leader: it waits in the socket's backlog.
+        let stale = alert.replacingOccurrences(of: "PodCrashLooping", with: "StalePodCrashLooping")
+        #expect(stale != alert)
+        let oldEndpoints = LocalLoop.Endpoints(webhook: old.webhookPort, api: old.apiPort, bot: 0)
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            // Its answer, or 0 for a connection it closed unanswered: either way the sender retries.
+            group.addTask { (try? await oldEndpoints.post(old.webhookPort, "/webhook", stale).status) ?? 0 }
+            // The new leader takes the fresh alert meanwhile.
+            let id = try await newEndpoints.alert(alert)
+            try await newEndpoints.waitForState(id, "analysed")
+            let jobsBefore = await emulator.objects(.jobs, namespace: ClusterModeEndToEndTests.namespace).count
+
+            // The old leader runs again: its renew deadline is long past and its token is stale.
+            kill(old.processIdentifier, SIGCONT)
+            let status = try await group.next()
+            #expect(status == 503 || status == 0, "the stale leader must not acknowledge the alert (\(String(describing: status)))")
+            try await waitUntil("the stale leader to exit", timeout: .seconds(30)) { !old.isRunning }
+            #expect(old.terminationStatus != 0)
+            #expect(old.log.contains("stopped leading") || old.log.contains("FENCED"), "\(old.log.suffix(2_000))")
+
+            // It wrote nothing and launched nothing: one incident, the new leader's, and no Job of its own.
+            let page = try await newEndpoints.get(new.apiPort, "/api/incidents")
+            let incidents = page["incidents"]?.arrayValue ?? []
+            #expect(incidents.count == 1 && incidents.first?["uuid"] == .string(id.uuidString.lowercased()), "\(page)")
+            #expect(await emulator.objects(.jobs, namespace: ClusterModeEndToEndTests.namespace).count == jobsBefore)
+            #expect(try await newEndpoints.incident(id)["state"] == .string("analysed"))
+        }
+    }
+
     static func exercise(_ a: ServeProcess, _ b: ServeProcess, _ emulator: KubernetesEmulator) async throws {
         try await waitUntil("one replica to lead and the other to stand by") {
             let (readyA, readyB) = (await isReady(a), await isReady(b))

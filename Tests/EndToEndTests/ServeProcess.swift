@@ -20,6 +20,10 @@ struct ServeProcess: Sendable {
     var webhookURL: String { "http://127.0.0.1:\(webhookPort)" }
     var apiURL: String { "http://127.0.0.1:\(apiPort)" }
     var isRunning: Bool { process.value.isRunning }
+    /// For tests that signal it (SIGSTOP, SIGKILL).
+    var processIdentifier: Int32 { process.value.processIdentifier }
+    /// Only once it stopped running.
+    var terminationStatus: Int32 { process.value.terminationStatus }
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
     /// Runs `serve` with `arguments` (both ports 0 and `--host host` are added) while `body` runs; the log goes to

@@ -135,6 +135,38 @@ import Testing
         #expect(election.failed(at: .seconds(12)) == nil, "stopped once")
     }
 
+    /// Where the leader's listeners are travels in the Lease's annotations: written by the holder, read by the
+    /// others only while its hold is valid.
+    @Test func theHolderPublishesItsAnnotationsAndTheOthersSeeThemWhileItsHoldIsValid() throws {
+        let ours = ["euphrosyne.io/api-url": "http://10.0.0.5:8081"]
+        var a = Self.election("pod-a")
+        let created = try #require(Self.written(a.attempt(current: nil, name: "l", namespace: "alerts", at: .zero,
+                                                          wallClock: Self.wall, annotations: ours).attempt))
+        #expect(created.metadata.annotations == ours)
+        _ = a.written(created, at: .zero)
+        #expect(a.leaderAnnotations(at: .zero) == nil, "the leader forwards nothing")
+        let renewed = try #require(Self.written(a.attempt(current: created, name: "l", namespace: "alerts", at: .seconds(2),
+                                                          wallClock: Self.wall, annotations: ours).attempt))
+        #expect(renewed.metadata.annotations == ours)
+
+        var b = Self.election("pod-b")
+        var held = Self.lease(holder: "pod-a")
+        held.metadata.annotations = ours
+        #expect(b.attempt(current: held, name: "l", namespace: "alerts", at: .seconds(3), wallClock: Self.wall).attempt
+            == .wait(holder: "pod-a"))
+        #expect(b.leaderAnnotations(at: .seconds(3)) == ours)
+        #expect(b.leaderAnnotations(at: .seconds(17)) == ours)
+        #expect(b.leaderAnnotations(at: .seconds(18)) == nil, "expired as b observed it: no leader to forward to")
+
+        // Taking over replaces the previous holder's annotations; releasing removes them.
+        let theirs = ["euphrosyne.io/api-url": "http://10.0.0.6:8081"]
+        let taken = try #require(Self.written(b.attempt(current: held, name: "l", namespace: "alerts", at: .seconds(18),
+                                                        wallClock: Self.wall, annotations: theirs).attempt))
+        #expect(taken.metadata.annotations == theirs)
+        _ = b.written(taken, at: .seconds(18))
+        #expect(b.release(current: taken, wallClock: Self.wall)?.metadata.annotations == nil)
+    }
+
     @Test func stoppingReleasesOnlyALeaseItHolds() throws {
         var election = Self.election()
         #expect(election.written(Self.lease(holder: "pod-a", transitions: 2), at: .zero) == .started)
