@@ -80,6 +80,8 @@ public struct BotNotifier: Notifier {
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
             request.headers.add(name: "User-Agent", value: "euphrosyne")
+            // The same on every attempt, and from every replica: a bot that keeps them shows a notice once.
+            if let key = notification.idempotencyKey { request.headers.add(name: "Idempotency-Key", value: key) }
             request.body = .bytes(ByteBuffer(bytes: body))
 
             let response: HTTPClientResponse

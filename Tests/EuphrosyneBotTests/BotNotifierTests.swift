@@ -24,6 +24,13 @@ import Testing
         #expect(received.count == 1)
         #expect(received.first?.path == "/api/analysis")
         #expect(received.first?.contentType == "application/json")
+        let key = try #require(received.first?.idempotencyKey)
+        #expect(key.hasPrefix("0b3f7a52-9d4e-4c1a-8f00-5e6d7c8b9a01:analysis:") && key.count == 36 + 10 + 16, "\(key)")
+        // The same analysis has the same key; an updated one (runs for joined alerts) a new one.
+        #expect(ChatNotification.analysis(incident: Self.incident, Self.analysis).idempotencyKey == key)
+        var updated = Self.analysis
+        updated.text += "\n\nfresh: more found"
+        #expect(ChatNotification.analysis(incident: Self.incident, updated).idempotencyKey != key)
         #expect(received.first?.json == .object([
             "uuid": .string("0b3f7a52-9d4e-4c1a-8f00-5e6d7c8b9a01"), "actions": .array([.string("jira")]),
             "analysis": .string("dummy: all good"),
@@ -53,6 +60,10 @@ import Testing
         }
         #expect(bot.received.count == 3)
         #expect(Set(bot.received.map(\.body)).count == 1)
+        // Each attempt carries the same key, so a bot that keeps them shows the outcome once.
+        let keys = bot.received.map(\.idempotencyKey)
+        #expect(Set(keys).count == 1 && keys.first??.hasPrefix("0b3f7a52-9d4e-4c1a-8f00-5e6d7c8b9a01:action-outcome:1:") == true,
+                "\(keys)")
     }
 
     @Test func givesUpAfterTheLastAttempt() async throws {

@@ -1,5 +1,6 @@
 import EuphrosyneCore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Synchronization
 
@@ -10,6 +11,8 @@ public final class FakeBot: Sendable {
         public var path: String
         public var contentType: String?
         public var body: Data
+        /// The `Idempotency-Key` header, when the request had one.
+        public var idempotencyKey: String? = nil
 
         /// The body as a JSON value (for comparisons that ignore key order); nil if it is not JSON.
         public var json: JSONValue? { try? JSONDecoder().decode(JSONValue.self, from: body) }
@@ -35,7 +38,8 @@ public final class FakeBot: Sendable {
                 let body = try await request.body.collect(upTo: 1 << 20)
                 let status = state.withLock { state -> Int in
                     state.received.append(Received(
-                        path: path, contentType: request.headers[.contentType], body: Data(body.readableBytesView)
+                        path: path, contentType: request.headers[.contentType], body: Data(body.readableBytesView),
+                        idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!]
                     ))
                     return state.answers.isEmpty ? 200 : state.answers.removeFirst()
                 }
