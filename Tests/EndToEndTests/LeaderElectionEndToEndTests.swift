@@ -28,7 +28,13 @@ import Testing
             .first { $0["metadata"]["name"].string == "euphrosyne-leader" }
     }
 
-    @Test func oneReplicaActsTheOtherStandsByAndTakesOverWhenTheLeaderStops() async throws {
+    /// Two `serve` replicas (`replica-a`, `replica-b`) with leader election in cluster mode, against one emulator
+    /// (the reconciler's Role), one redis-server and the fake bot, while `body` runs; with `forwarding`, each has
+    /// `POD_IP` and forwards to the leader.
+    static func withTwoReplicas(
+        forwarding: Bool,
+        _ body: @Sendable (ServeProcess, ServeProcess, KubernetesEmulator, LocalLoop) async throws -> Void
+    ) async throws {
         let loop = try LocalLoop()
         defer { loop.remove() }
         let emulator = try await ClusterModeEndToEndTests.emulator(loop, permissions: .reconciler())
@@ -42,13 +48,14 @@ import Testing
                     let arguments = ClusterModeEndToEndTests.serveArguments(redisPort: redis.port, botPort: botPorts[0],
                                                                             Self.timing)
                     let environment = ClusterModeEndToEndTests.serveEnvironment(loop)
+                        .merging(forwarding ? ["POD_IP": "127.0.0.1"] : [:]) { $1 }
                     let environmentA = environment.merging(["POD_NAME": "replica-a"]) { $1 }
                     let environmentB = environment.merging(["POD_NAME": "replica-b"]) { $1 }
                     try await ServeProcess.with(arguments, environment: environmentA, inheritingEnvironment: false,
                                                 directory: loop.directory) { a in
                         try await ServeProcess.with(arguments, environment: environmentB, inheritingEnvironment: false,
                                                     directory: loop.directory) { b in
-                            try await Self.exercise(a, b, emulator)
+                            try await body(a, b, emulator, loop)
                         }
                     }
                 }
@@ -60,38 +67,16 @@ import Testing
         await emulator.stop()
     }
 
+    /// Without `POD_IP`: only the leader is ready, the other refuses what only the leader may do, and takes over
+    /// when the leader stops.
+    @Test func oneReplicaActsTheOtherStandsByAndTakesOverWhenTheLeaderStops() async throws {
+        try await Self.withTwoReplicas(forwarding: false) { a, b, emulator, _ in try await Self.exercise(a, b, emulator) }
+    }
+
     /// With `POD_IP`, each replica publishes where it listens; one standing by is ready too and passes alerts,
     /// approvals and `/api/status` to the leader, which answers them as if they had come directly.
     @Test func aReplicaStandingByForwardsToTheLeaderAndTakesTrafficItself() async throws {
-        let loop = try LocalLoop()
-        defer { loop.remove() }
-        let emulator = try await ClusterModeEndToEndTests.emulator(loop, permissions: .reconciler())
-        do {
-            try await emulator.writeKubeconfig(to: loop.directory.appendingPathComponent("kubeconfig").path,
-                                               namespace: ClusterModeEndToEndTests.namespace)
-            _ = try await emulator.seed(.configMaps, namespace: ClusterModeEndToEndTests.namespace,
-                                        JSON.parse(ClusterModeEndToEndTests.registry(recordFile: loop.recordFile)))
-            try await withRedisServer { redis in
-                try await RunningServer.with([loop.bot.router]) { botPorts in
-                    let arguments = ClusterModeEndToEndTests.serveArguments(redisPort: redis.port, botPort: botPorts[0],
-                                                                            Self.timing)
-                    let environment = ClusterModeEndToEndTests.serveEnvironment(loop).merging(["POD_IP": "127.0.0.1"]) { $1 }
-                    let environmentA = environment.merging(["POD_NAME": "replica-a"]) { $1 }
-                    let environmentB = environment.merging(["POD_NAME": "replica-b"]) { $1 }
-                    try await ServeProcess.with(arguments, environment: environmentA, inheritingEnvironment: false,
-                                                directory: loop.directory) { a in
-                        try await ServeProcess.with(arguments, environment: environmentB, inheritingEnvironment: false,
-                                                    directory: loop.directory) { b in
-                            try await Self.forwarding(a, b, emulator, loop)
-                        }
-                    }
-                }
-            }
-        } catch {
-            await emulator.stop()
-            throw error
-        }
-        await emulator.stop()
+        try await Self.withTwoReplicas(forwarding: true, Self.forwarding)
     }
 
     static func forwarding(_ a: ServeProcess, _ b: ServeProcess, _ emulator: KubernetesEmulator, _ loop: LocalLoop) async throws {
@@ -157,33 +142,7 @@ import Testing
     /// A leader frozen past its Lease (SIGSTOP) while another takes over: once it runs again it writes nothing the
     /// new leader would have to undo, launches nothing, and exits.
     @Test func aLeaderFrozenPastItsLeaseWakesUpAndActsOnNothing() async throws {
-        let loop = try LocalLoop()
-        defer { loop.remove() }
-        let emulator = try await ClusterModeEndToEndTests.emulator(loop, permissions: .reconciler())
-        do {
-            try await emulator.writeKubeconfig(to: loop.directory.appendingPathComponent("kubeconfig").path,
-                                               namespace: ClusterModeEndToEndTests.namespace)
-            _ = try await emulator.seed(.configMaps, namespace: ClusterModeEndToEndTests.namespace,
-                                        JSON.parse(ClusterModeEndToEndTests.registry(recordFile: loop.recordFile)))
-            try await withRedisServer { redis in
-                try await RunningServer.with([loop.bot.router]) { botPorts in
-                    let arguments = ClusterModeEndToEndTests.serveArguments(redisPort: redis.port, botPort: botPorts[0],
-                                                                            Self.timing)
-                    let environment = ClusterModeEndToEndTests.serveEnvironment(loop).merging(["POD_IP": "127.0.0.1"]) { $1 }
-                    try await ServeProcess.with(arguments, environment: environment.merging(["POD_NAME": "replica-a"]) { $1 },
-                                                inheritingEnvironment: false, directory: loop.directory) { a in
-                        try await ServeProcess.with(arguments, environment: environment.merging(["POD_NAME": "replica-b"]) { $1 },
-                                                    inheritingEnvironment: false, directory: loop.directory) { b in
-                            try await Self.freeze(a, b, emulator)
-                        }
-                    }
-                }
-            }
-        } catch {
-            await emulator.stop()
-            throw error
-        }
-        await emulator.stop()
+        try await Self.withTwoReplicas(forwarding: true) { a, b, emulator, _ in try await Self.freeze(a, b, emulator) }
     }
 
     static func freeze(_ a: ServeProcess, _ b: ServeProcess, _ emulator: KubernetesEmulator) async throws {
