@@ -81,63 +81,46 @@ struct ClusterReconciler {
             logger: settings.logger("euphrosyne.coordinator")
         )
         // With several replicas, the coordinator acts only while this one holds the Lease.
-        let elector = settings.leaderElection.map { election in
-            LeaderElector(client: client, namespace: reconcilerNamespace, leaseName: settings.leaderElectionLease,
-                          settings: election, clock: ContinuousClock(),
-                          logger: settings.logger("euphrosyne.leader-election")) { change in
-                switch change {
-                case .started: exporter.metrics.increment("euphrosyne_leader_changes_total", [("change", "started")])
-                case .stopped: exporter.metrics.increment("euphrosyne_leader_changes_total", [("change", "stopped")])
-                }
-            }
-        }
-        let leaderOnly = elector.flatMap { elector in
-            redis.fence.map { fence in
-                LeaderOnlyCoordinator(coordinator: coordinator, elector: elector, fence: fence,
-                                      logger: settings.logger("euphrosyne.leader-election"))
-            }
-        }
+        let election = LeaderElectionParts(settings: settings, client: client, namespace: reconcilerNamespace,
+                                           coordinator: coordinator, fence: redis.fence, httpClient: httpClient,
+                                           metrics: exporter.metrics)
         logger.notice("starting in cluster mode", metadata: [
             "apiServer": "\(client.configuration.server)", "namespace": "\(reconcilerNamespace)",
             "recipeNamespace": "\(recipeNamespace)", "registry": "\(reconcilerNamespace)/\(registry.name)",
             "chats": "\(chats.names)",
-            "leaderElection": "\(elector.map { "\($0.identity) on lease \(reconcilerNamespace)/\(settings.leaderElectionLease)" } ?? "off")",
+            "leaderElection": "\(election.map { "\($0.elector.identity) on lease \(reconcilerNamespace)/\(settings.leaderElectionLease)" } ?? "off")",
         ])
         var readinessChecks: [(name: String, check: Readiness.Check)] = [
             (name: "redis", check: { redis.client.isConnected ? nil : "Redis is unreachable" }),
             (name: "registry", check: { registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),
             (name: "kubernetes", check: { client.isReachable ? nil : "the Kubernetes API server does not answer" }),
         ]
-        // With an advertised address a replica standing by forwards to the leader and takes traffic itself;
-        // without one, only the leader is ready, so the Services send alerts and approvals to it.
-        let forwarding = elector.flatMap { elector in
-            settings.advertisedHost.map { _ in LeaderForwardingClient.forwarding(elector: elector, httpClient: httpClient) }
-        }
-        if let elector, forwarding == nil {
-            readinessChecks.append((name: "leader", check: { elector.isLeading ? nil : "standing by: another replica leads" }))
-        }
-        let advertise: @Sendable (String, Int) -> Void = { key, port in
-            guard let elector, let host = settings.advertisedHost else { return }
-            elector.advertise([key: LeaderForwardingClient.url(host: host, port: port)])
+        if let check = election?.readinessCheck { readinessChecks.append(check) }
+        let metrics = exporter.metrics
+        let leaderGauge: @Sendable () async -> Void
+        if let election {
+            leaderGauge = election.sampler(into: metrics)
+        } else {
+            leaderGauge = { metrics.gauge("euphrosyne_leader", 1) }
         }
         try await ReconcilerServices(
-            settings: settings, logger: logger, coordinator: coordinator, coordinatorService: leaderOnly,
+            settings: settings, logger: logger, coordinator: coordinator, coordinatorService: election?.coordinatorService,
             chats: chats.integrations,
             readinessChecks: readinessChecks,
             // The elector before the coordinator: it is shut down after the coordinator drained, releasing the
             // Lease only once nothing acts any more.
-            servicesBefore: redis.services.map(\.service) + [registry, launcher] + (elector.map { [$0] } ?? []),
-            exporter: exporter.sampling([{ exporter.metrics.gauge("euphrosyne_leader", elector.map { $0.isLeading ? 1 : 0 } ?? 1) }]),
+            servicesBefore: redis.services.map(\.service) + [registry, launcher] + (election.map { [$0.elector] } ?? []),
+            exporter: exporter.sampling([leaderGauge]),
             replayCache: RedisReplayCache(client: redis.client),
             onWebhookPort: { port in
-                advertise(LeaderForwardingClient.webhookURLKey, port)
+                election?.advertise(LeaderForwardingClient.webhookURLKey, port: port)
                 await hooks.webhookListening(port)
             },
             onAPIPort: { port in
-                advertise(LeaderForwardingClient.apiURLKey, port)
+                election?.advertise(LeaderForwardingClient.apiURLKey, port: port)
                 await hooks.apiListening(port)
             },
-            forwarding: forwarding, shutsDownOnSignals: shutsDownOnSignals
+            forwarding: election?.forwarding, shutsDownOnSignals: shutsDownOnSignals
         ).run()
     }
 }

@@ -174,9 +174,16 @@ import Testing
             kill(old.processIdentifier, SIGCONT)
             let status = try await group.next()
             #expect(status == 503 || status == 0, "the stale leader must not acknowledge the alert (\(String(describing: status)))")
-            try await waitUntil("the stale leader to exit", timeout: .seconds(30)) { !old.isRunning }
+            do {
+                try await waitUntil("the stale leader to stop acting", timeout: .seconds(30)) {
+                    old.log.contains("stopped leading") || old.log.contains("FENCED")
+                }
+                try await waitUntil("the stale leader to exit", timeout: .seconds(30)) { !old.isRunning }
+            } catch {
+                Issue.record("\(error); its log ends: \(old.log.suffix(3_000))")
+                throw error
+            }
             #expect(old.terminationStatus != 0)
-            #expect(old.log.contains("stopped leading") || old.log.contains("FENCED"), "\(old.log.suffix(2_000))")
 
             // It wrote nothing and launched nothing: one incident, the new leader's, and no Job of its own.
             let page = try await newEndpoints.get(new.apiPort, "/api/incidents")
