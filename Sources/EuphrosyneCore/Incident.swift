@@ -98,6 +98,11 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
     }
     /// Stored optional so incidents saved before threads were kept still decode.
     private var chatThreadRoots: ChatThreads?
+    /// The notifications delivered to every chat (`NotificationKey`s), the newest `maxSentNotifications`, so a new
+    /// leader sends what its predecessor had not; nil for an incident saved before they were recorded (its
+    /// notifications count as sent).
+    public var sentNotifications: [String]?
+    public static let maxSentNotifications = 64
     /// How long an analysed or done incident waits for an approval before it expires.
     public var approvalWindowSeconds: Int
     /// When the incident expires unless it is approved (or acting) by then.
@@ -125,12 +130,26 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
         self.runs = []
         self.approvals = []
         self.callbackSecret = callbackSecret
+        self.sentNotifications = []
     }
 
     /// The decoded alert notification.
     public var alert: AlertNotification { AlertNotification(raw: payload) }
 
     public func run(_ id: Int) -> RecipeRun? { runs.first { $0.id == id } }
+
+    /// Whether the notification `key` was delivered (or the incident predates the record, and it counts as such).
+    public func hasSent(_ key: String) -> Bool {
+        sentNotifications.map { $0.contains(key) } ?? true
+    }
+
+    /// Records that the notification `key` was delivered.
+    public mutating func recordSent(_ key: String) {
+        var sent = sentNotifications ?? []
+        guard !sent.contains(key) else { return }
+        sent.append(key)
+        sentNotifications = Array(sent.suffix(Self.maxSentNotifications))
+    }
 
     /// Runs that have not finished, of either kind.
     public var unfinishedRuns: [RecipeRun] { runs.filter { !$0.state.isFinished } }

@@ -62,15 +62,23 @@ extension IncidentTable {
             if let deadline = incident.approvalDeadline {
                 effects.append(.scheduleDeadline(incident: incident.id, at: deadline))
             }
+            // An analysis its predecessor saved but had not delivered when it stopped (a crash, a failover).
+            if let analysis = incident.analysis, !incident.hasSent(NotificationKey.analysis(incident.id, analysis)) {
+                effects.append(.notifyAnalysis(incident: incident.id, analysis))
+            }
         }
         return effects
     }
 
-    /// Keeps the chat threads a notification started with a live incident. Nil when the incident is not live (the
-    /// coordinator then updates the stored one).
-    public mutating func keepChatThreads(_ threads: ChatThreads, of id: UUID) -> [Effect]? {
+    /// Keeps the chat threads a notification started with a live incident, and records the notification (`sent`, its
+    /// `NotificationKey`) as delivered. Nil when the incident is not live (the coordinator then updates the stored
+    /// one); no effect when there is nothing new to keep.
+    public mutating func keepChatThreads(_ threads: ChatThreads, sent key: String? = nil, of id: UUID) -> [Effect]? {
         guard var incident = live[id] else { return nil }
+        let before = incident
         incident.chatThreads.merge(threads) { kept, _ in kept }
+        if let key { incident.recordSent(key) }
+        guard incident != before else { return [] }
         incident.revision += 1
         live[id] = incident
         return [.save(incident)]

@@ -79,13 +79,16 @@ extension IncidentCoordinator {
         spawnTask { [notifier, logger, metrics] in
             do {
                 let started = try await notifier.send(notification, threads: threads)
-                if !started.isEmpty, let id = notification.incidentID { await self.keepChatThreads(started, of: id) }
+                // Recorded as delivered, so a leader taking over does not send it again.
+                if let id = notification.incidentID, !started.isEmpty || notification.idempotencyKey != nil {
+                    await self.keepChatThreads(started, sent: notification.idempotencyKey, of: id)
+                }
                 metrics.increment("euphrosyne_notifications_sent_total", [("kind", notification.kind), ("outcome", "delivered")])
             } catch {
                 // Several chats: the ones that worked may have started threads worth keeping.
                 if let partial = error as? FanOutNotifier.PartialFailure, !partial.started.isEmpty,
                    let id = notification.incidentID {
-                    await self.keepChatThreads(partial.started, of: id)
+                    await self.keepChatThreads(partial.started, sent: nil, of: id)
                 }
                 metrics.increment("euphrosyne_notifications_sent_total", [("kind", notification.kind), ("outcome", "failed")])
                 var logger = logger
@@ -99,13 +102,16 @@ extension IncidentCoordinator {
 
     /// Keeps the chat threads a notification started with the incident (saved, so a restarted or other reconciler
     /// replies in them), whether it is still open or already closed.
-    private func keepChatThreads(_ threads: ChatThreads, of id: UUID) async {
-        if let effects = table.withLock({ $0.keepChatThreads(threads, of: id) }) {
+    private func keepChatThreads(_ threads: ChatThreads, sent key: String?, of id: UUID) async {
+        if let effects = table.withLock({ $0.keepChatThreads(threads, sent: key, of: id) }) {
             await perform(effects)
             return
         }
         guard var stored = try? await store.incident(id) else { return }
+        let before = stored
         stored.chatThreads.merge(threads) { kept, _ in kept }
+        if let key { stored.recordSent(key) }
+        guard stored != before else { return }
         stored.revision += 1
         await save(stored)
     }

@@ -310,6 +310,43 @@ import Testing
         #expect(table.resume([analysedIncident]).isEmpty)
     }
 
+    /// A leader that stopped after saving an analysis but before delivering it: the next one sends it.
+    @Test func aResumedIncidentGetsTheAnalysisItsPredecessorHadNotDelivered() throws {
+        let (source, id) = Self.analysed()
+        var incident = try #require(source.incident(id))
+        let analysis = try #require(incident.analysis)
+        let isAnalysisNotice = { (effect: IncidentTable.Effect) -> Bool in
+            if case .notifyAnalysis = effect { true } else { false }
+        }
+        var table = IncidentTable(settings: .init())
+        #expect(table.resume([incident]).contains(.notifyAnalysis(incident: id, analysis)))
+
+        // Delivered before the stop: nothing to send again.
+        incident.recordSent(NotificationKey.analysis(id, analysis))
+        var delivered = IncidentTable(settings: .init())
+        #expect(!delivered.resume([incident]).contains(where: isAnalysisNotice))
+
+        // Saved before deliveries were recorded: counts as delivered, so an upgrade sends nothing twice.
+        incident.sentNotifications = nil
+        var legacy = IncidentTable(settings: .init())
+        #expect(!legacy.resume([incident]).contains(where: isAnalysisNotice))
+    }
+
+    @Test func aDeliveredNotificationIsRecordedOnceAndSavedOnce() throws {
+        var (table, id) = Self.analysed()
+        let recorded = table.keepChatThreads([:], sent: "k-1", of: id)
+        let effects = try #require(recorded)
+        guard case .save(let saved) = effects.first, effects.count == 1 else {
+            Issue.record("expected one save, got \(effects)")
+            return
+        }
+        #expect(saved.sentNotifications?.contains("k-1") == true)
+        let again = table.keepChatThreads([:], sent: "k-1", of: id)
+        #expect(again == [], "nothing new: no save")
+        let elsewhere = table.keepChatThreads([:], sent: "k-1", of: UUID())
+        #expect(elsewhere == nil, "not live: the coordinator updates the store")
+    }
+
     @Test func chatThreadsAreKeptWithALiveIncident() {
         var (table, id) = Self.diagnosing()
         let effects = table.keepChatThreads(["webex": "m1"], of: id)

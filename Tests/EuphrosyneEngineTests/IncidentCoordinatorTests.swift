@@ -275,6 +275,57 @@ import Testing
         #expect(secondLauncher.requests.isEmpty)
     }
 
+    /// Each delivered notification is recorded with the incident; an analysis saved but not delivered when the
+    /// coordinator stopped (a crash, a failover) is sent by the next one, once.
+    @Test func anAnalysisNotDeliveredBeforeAStopIsSentByTheNextCoordinatorOnce() async throws {
+        let store = DurableTestStore()
+        func coordinator(_ notifier: RecordingNotifier) -> IncidentCoordinator {
+            let launcher = ScriptedLauncher(["dummy": .report(analysis: "a", actions: ["jira"], delay: .zero),
+                                             "slow": .report(analysis: "b", actions: [], delay: .zero)])
+            let coordinator = IncidentCoordinator(
+                registry: StaticRecipeRegistry(Self.catalog), launcher: launcher,
+                resultSource: HTTPCallbackResultSource(baseURL: "http://127.0.0.1:9"), notifier: notifier, store: store,
+                configuration: .init(defaultRecipeTimeoutSeconds: 60, drainTimeout: .milliseconds(100))
+            )
+            launcher.deliverResults { _ = await coordinator.deliver($0, via: .callback) }
+            return coordinator
+        }
+        let firstNotifier = RecordingNotifier()
+        let first = coordinator(firstNotifier)
+        let id = try await RunningServer.with(services: [first], ports: PortCollector(count: 0)) { _ in
+            let incident = try await first.openIncident(payload: .unique)
+            try await waitUntil("the analysis delivered and recorded") {
+                guard let stored = try await store.incident(incident.id), let analysis = stored.analysis else { return false }
+                return stored.hasSent(NotificationKey.analysis(incident.id, analysis))
+            }
+            return incident.id
+        }
+        #expect(firstNotifier.analyses(for: id).count == 1)
+
+        // Delivered and recorded: a restart sends nothing again (its drain at the end would have let it finish).
+        let secondNotifier = RecordingNotifier()
+        let second = coordinator(secondNotifier)
+        try await RunningServer.with(services: [second], ports: PortCollector(count: 0)) { _ in
+            try await waitUntil("the incident to be resumed") { second.callbackSecret(for: id) != nil }
+        }
+        #expect(secondNotifier.analyses(for: id).isEmpty)
+
+        // Saved analysed, but the coordinator stopped before delivering: the next one delivers it, and records it.
+        var undelivered = try #require(try await store.incident(id))
+        undelivered.sentNotifications = []
+        undelivered.revision += 1
+        try await store.save(undelivered)
+        let thirdNotifier = RecordingNotifier()
+        let third = coordinator(thirdNotifier)
+        try await RunningServer.with(services: [third], ports: PortCollector(count: 0)) { _ in
+            try await waitUntil("the missing analysis sent and recorded") {
+                guard let stored = try await store.incident(id), let analysis = stored.analysis else { return false }
+                return !thirdNotifier.analyses(for: id).isEmpty && stored.hasSent(NotificationKey.analysis(id, analysis))
+            }
+        }
+        #expect(thirdNotifier.analyses(for: id).count == 1)
+    }
+
     @Test func aResumedRunPastItsTimeoutTimesOut() async throws {
         let store = DurableTestStore()
         var incident = Incident(id: UUID(), payload: [:], callbackSecret: "s", at: Date().addingTimeInterval(-120))
