@@ -62,9 +62,16 @@ extension IncidentTable {
             if let deadline = incident.approvalDeadline {
                 effects.append(.scheduleDeadline(incident: incident.id, at: deadline))
             }
-            // An analysis its predecessor saved but had not delivered when it stopped (a crash, a failover).
+            // What its predecessor saved but had not delivered when it stopped (a crash, a failover): the analysis,
+            // and the outcome of each approval whose runs ended.
             if let analysis = incident.analysis, !incident.hasSent(NotificationKey.analysis(incident.id, analysis)) {
                 effects.append(.notifyAnalysis(incident: incident.id, analysis))
+            }
+            for approval in incident.approvals {
+                guard let outcome = approval.outcome,
+                      !incident.hasSent(NotificationKey.actionOutcome(incident.id, approval: approval.id, outcome))
+                else { continue }
+                effects.append(.notifyActionOutcome(incident: incident.id, approvalID: approval.id, outcome))
             }
         }
         return effects

@@ -332,6 +332,24 @@ import Testing
         #expect(!legacy.resume([incident]).contains(where: isAnalysisNotice))
     }
 
+    @Test func aResumedIncidentGetsTheActionOutcomeItsPredecessorHadNotDelivered() throws {
+        var (table, id) = Self.analysed()
+        _ = table.approve(id, .init(actions: [ActionRequest(name: "jira")]), catalog: Self.catalog, at: Self.at(3))
+        let runID = try #require(table.incident(id)?.runs.last?.id)
+        _ = table.runStarted(runID, of: id, at: Self.at(4))
+        _ = table.deliver(Self.result(id, "jira", actions: []), at: Self.at(5))
+        var incident = try #require(table.incident(id))
+        #expect(incident.state == .done)
+        let approval = try #require(incident.approvals.first)
+        let outcome = try #require(approval.outcome)
+        incident.recordSent(NotificationKey.analysis(id, try #require(incident.analysis)))
+        var fresh = IncidentTable(settings: .init())
+        #expect(fresh.resume([incident]).contains(.notifyActionOutcome(incident: id, approvalID: approval.id, outcome)))
+        incident.recordSent(NotificationKey.actionOutcome(id, approval: approval.id, outcome))
+        var delivered = IncidentTable(settings: .init())
+        #expect(!delivered.resume([incident]).contains { if case .notifyActionOutcome = $0 { true } else { false } })
+    }
+
     @Test func aDeliveredNotificationIsRecordedOnceAndSavedOnce() throws {
         var (table, id) = Self.analysed()
         let recorded = table.keepChatThreads([:], sent: "k-1", of: id)
