@@ -53,16 +53,13 @@ extension KubernetesJobLauncher {
         let wanted = dataConfigMap(for: request)
         let data = try await createOrFind(wanted, labelled: ["uuid"], client: client, namespace: namespace)
         guard let secret = resultKeySecret(for: request, data: data) else { return data }
-        do throws(KubernetesError) {
-            _ = try await client.create(secret, namespace: namespace)
-        } catch {
-            guard error.code == .transport else { throw error }
-            do throws(KubernetesError) {
-                _ = try await client.create(secret, namespace: namespace)
-            } catch {
-                guard error.isAlreadyExists else { throw error }
-            }
+        // Already there: made by an earlier attempt whose answer was lost, or by the replica that led before (the
+        // name is this incident's ConfigMap's, so nobody else's). Not read back: the reconciler may not read Secrets.
+        var result = await create(secret, client: client, namespace: namespace)
+        if case .failure(let error) = result, error.code == .transport {
+            result = await create(secret, client: client, namespace: namespace)
         }
+        if case .failure(let error) = result, !error.isAlreadyExists { throw error }
         return data
     }
 

@@ -46,16 +46,23 @@ extension IncidentTable {
         return (incident, run)
     }
 
-    /// Takes back the open incidents a previous process left in a durable store: each is watched again, its
-    /// unfinished runs are followed until what is left of their timeout, its approval deadline is set again, and
-    /// nothing that already ran is launched again. Incidents already live are left alone.
-    public mutating func resume(_ incidents: [Incident]) -> [Effect] {
+    /// Takes back the open incidents a previous process left in a durable store: each is watched again, its runs
+    /// that started are followed until what is left of their timeout, those still waiting to start (behind the run
+    /// cap, or between being decided and being recorded as started) are launched, with their recipe as `catalog`
+    /// has it now, its approval deadline is set again, and nothing that already ran is launched again. A launcher
+    /// that names a run's objects after it (the Kubernetes one) finds what the previous process may already have
+    /// created instead of starting it twice. Incidents already live are left alone.
+    public mutating func resume(_ incidents: [Incident], catalog: RecipeCatalog? = nil) -> [Effect] {
         var effects: [Effect] = []
         for incident in incidents where live[incident.id] == nil && !incident.state.isClosed {
             live[incident.id] = incident
             if openByIdentity[incident.identity] == nil { openByIdentity[incident.identity] = incident.id }
             effects.append(.watch(incident.id))
             for run in incident.unfinishedRuns {
+                if run.state == .pending, let recipe = catalog.flatMap({ Self.recipe(named: run.recipe, kind: run.kind, in: $0) }) {
+                    effects.append(.launch(incident: incident.id, runID: run.id, recipe: recipe))
+                    continue
+                }
                 let deadline = (run.startedAt ?? run.createdAt).addingTimeInterval(TimeInterval(run.timeoutSeconds))
                 effects.append(.reattach(incident: incident.id, run: run, deadline: deadline))
             }
@@ -75,6 +82,10 @@ extension IncidentTable {
             }
         }
         return effects
+    }
+
+    private static func recipe(named name: String, kind: RecipeKind, in catalog: RecipeCatalog) -> Recipe? {
+        (kind == .debugging ? catalog.debugging : catalog.actions).first { $0.name == name && $0.enabled }
     }
 
     /// Keeps the chat threads a notification started with a live incident, and records the notification (`sent`, its

@@ -189,7 +189,17 @@ public final class IncidentCoordinator: Service, Sendable {
                 do { try await clock.sleep(for: Self.resumeBackoff.delay(afterAttempt: attempt)) } catch { return }
             }
         }
-        let effects = table.withLock { $0.resume(incidents) }
+        let catalog = await registry.catalog()
+        let effects = table.withLock { $0.resume(incidents, catalog: catalog) }
+        // Saved but not recorded as delivered: sent now, and counted, since the previous process may have delivered
+        // some of them just before it stopped (the chats get the same Idempotency-Key).
+        let resent = effects.filter { effect in
+            switch effect {
+            case .notifyAnalysis, .notifyActionOutcome: true
+            default: false
+            }
+        }.count
+        if resent > 0 { metrics.increment("euphrosyne_notifications_resumed_total", by: resent) }
         await perform(effects)
         for incident in incidents where effects.contains(.watch(incident.id)) {
             logger(for: incident.id).notice("incident resumed", metadata: [

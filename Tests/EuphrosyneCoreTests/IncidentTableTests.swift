@@ -310,6 +310,26 @@ import Testing
         #expect(table.resume([analysedIncident]).isEmpty)
     }
 
+    /// A run decided but not started (behind the run cap, or the process stopped before recording its start) is
+    /// launched by the next process; one that started is followed, not launched again.
+    @Test func resumeLaunchesRunsThatNeverStartedAndFollowsTheOthers() throws {
+        var (source, id) = Self.diagnosing()
+        _ = source.runStarted(1, of: id, at: Self.at(1))
+        var incident = try #require(source.incident(id))
+        incident.runs.append(RecipeRun(id: 2, recipe: "dummy", kind: .debugging, description: "", name: "dummy-x",
+                                       timeoutSeconds: 60, createdAt: Self.at(1)))
+        var table = IncidentTable(settings: .init())
+        let effects = table.resume([incident], catalog: Self.catalog)
+        #expect(effects.contains(.launch(incident: id, runID: 2, recipe: Self.catalog.debugging[0])))
+        #expect(effects.contains { if case .reattach(_, let run, _) = $0 { run.id == 1 } else { false } })
+        #expect(!effects.contains { if case .launch(_, 1, _) = $0 { true } else { false } })
+        // A recipe no longer in the registry: followed until its timeout, as before.
+        var without = IncidentTable(settings: .init())
+        #expect(without.resume([incident], catalog: RecipeCatalog(debugging: [], actions: [])).contains {
+            if case .reattach(_, let run, _) = $0 { run.id == 2 } else { false }
+        })
+    }
+
     /// A leader that stopped after saving an analysis but before delivering it: the next one sends it.
     @Test func aResumedIncidentGetsTheAnalysisItsPredecessorHadNotDelivered() throws {
         let (source, id) = Self.analysed()
