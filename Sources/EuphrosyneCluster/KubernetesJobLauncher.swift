@@ -161,6 +161,9 @@ public final class KubernetesJobLauncher: RecipeLauncher, Service {
         return exit
     }
 
+    /// A run's Job and data ConfigMap are named after it: a repeated launch finds them (409) and follows the Job.
+    public var findsRepeatedLaunches: Bool { true }
+
     public func reattach(
         incident: UUID, run: RecipeRun, until deadline: Date, cancellation: RunCancellation
     ) async -> RunExit? {

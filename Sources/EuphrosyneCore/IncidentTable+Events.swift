@@ -48,22 +48,24 @@ extension IncidentTable {
 
     /// Takes back the open incidents a previous process left in a durable store: each is watched again, its runs
     /// that started are followed until what is left of their timeout, those still waiting to start (behind the run
-    /// cap, or between being decided and being recorded as started) are launched, with their recipe as `catalog`
-    /// has it now, its approval deadline is set again, and nothing that already ran is launched again. A launcher
-    /// that names a run's objects after it (the Kubernetes one) finds what the previous process may already have
-    /// created instead of starting it twice. Incidents already live are left alone.
-    public mutating func resume(_ incidents: [Incident], catalog: RecipeCatalog? = nil) -> [Effect] {
+    /// cap, or between being decided and being recorded as started) are launched within their timeout, with their
+    /// recipe as `catalog` has it now — given only when the launcher finds what the previous process may already
+    /// have created instead of starting it twice (the Kubernetes one names a run's Job after it); without it they
+    /// are followed like the others. Its approval deadline is set again, and nothing that already ran is launched
+    /// again. Incidents already live are left alone.
+    public mutating func resume(_ incidents: [Incident], catalog: RecipeCatalog? = nil, at now: Date = Date()) -> [Effect] {
         var effects: [Effect] = []
         for incident in incidents where live[incident.id] == nil && !incident.state.isClosed {
             live[incident.id] = incident
             if openByIdentity[incident.identity] == nil { openByIdentity[incident.identity] = incident.id }
             effects.append(.watch(incident.id))
             for run in incident.unfinishedRuns {
-                if run.state == .pending, let recipe = catalog.flatMap({ Self.recipe(named: run.recipe, kind: run.kind, in: $0) }) {
+                let deadline = (run.startedAt ?? run.createdAt).addingTimeInterval(TimeInterval(run.timeoutSeconds))
+                if run.state == .pending, deadline > now,
+                   let recipe = catalog.flatMap({ Self.recipe(named: run.recipe, kind: run.kind, in: $0) }) {
                     effects.append(.launch(incident: incident.id, runID: run.id, recipe: recipe))
                     continue
                 }
-                let deadline = (run.startedAt ?? run.createdAt).addingTimeInterval(TimeInterval(run.timeoutSeconds))
                 effects.append(.reattach(incident: incident.id, run: run, deadline: deadline))
             }
             if let deadline = incident.approvalDeadline {

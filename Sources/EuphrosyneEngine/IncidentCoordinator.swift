@@ -189,8 +189,9 @@ public final class IncidentCoordinator: Service, Sendable {
                 do { try await clock.sleep(for: Self.resumeBackoff.delay(afterAttempt: attempt)) } catch { return }
             }
         }
-        let catalog = await registry.catalog()
-        let effects = table.withLock { $0.resume(incidents, catalog: catalog) }
+        // Runs that never started are launched again only where that cannot start them twice.
+        let catalog = launcher.findsRepeatedLaunches ? await registry.catalog() : nil
+        let effects = table.withLock { $0.resume(incidents, catalog: catalog, at: now()) }
         // Saved but not recorded as delivered: sent now, and counted, since the previous process may have delivered
         // some of them just before it stopped (the chats get the same Idempotency-Key).
         let resent = effects.filter { effect in

@@ -77,6 +77,10 @@ public protocol RecipeLauncher: Sendable {
     /// does. Nil when the launcher cannot find it again (a local process): the coordinator then only enforces the
     /// deadline.
     func reattach(incident: UUID, run: RecipeRun, until deadline: Date, cancellation: RunCancellation) async -> RunExit?
+
+    /// Whether launching the same run again finds what the first launch made instead of starting it twice (the
+    /// Kubernetes launcher names a run's Job after it). Only then does a resume launch runs that had not started.
+    var findsRepeatedLaunches: Bool { get }
 }
 
 extension RecipeLauncher {
@@ -86,6 +90,9 @@ extension RecipeLauncher {
 
     /// The runs' states as the cluster sees them (the Jobs), or nil when the launcher has no such view.
     public func jobStatuses(incident: UUID) async -> [JobStatus]? { nil }
+
+    /// A local process started twice runs twice.
+    public var findsRepeatedLaunches: Bool { false }
 
     /// Local processes cannot be found again after a restart.
     public func reattach(incident: UUID, run: RecipeRun, until deadline: Date, cancellation: RunCancellation) async -> RunExit? {

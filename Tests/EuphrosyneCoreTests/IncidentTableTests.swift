@@ -319,15 +319,21 @@ import Testing
         incident.runs.append(RecipeRun(id: 2, recipe: "dummy", kind: .debugging, description: "", name: "dummy-x",
                                        timeoutSeconds: 60, createdAt: Self.at(1)))
         var table = IncidentTable(settings: .init())
-        let effects = table.resume([incident], catalog: Self.catalog)
+        let effects = table.resume([incident], catalog: Self.catalog, at: Self.at(2))
         #expect(effects.contains(.launch(incident: id, runID: 2, recipe: Self.catalog.debugging[0])))
         #expect(effects.contains { if case .reattach(_, let run, _) = $0 { run.id == 1 } else { false } })
         #expect(!effects.contains { if case .launch(_, 1, _) = $0 { true } else { false } })
-        // A recipe no longer in the registry: followed until its timeout, as before.
+        // A recipe no longer in the registry, a launcher that would start it twice (no catalog), or a run whose
+        // timeout passed while nobody led: followed until its timeout, as before.
+        let followed = { (effect: IncidentTable.Effect) -> Bool in
+            if case .reattach(_, let run, _) = effect { run.id == 2 } else { false }
+        }
         var without = IncidentTable(settings: .init())
-        #expect(without.resume([incident], catalog: RecipeCatalog(debugging: [], actions: [])).contains {
-            if case .reattach(_, let run, _) = $0 { run.id == 2 } else { false }
-        })
+        #expect(without.resume([incident], catalog: RecipeCatalog(debugging: [], actions: []), at: Self.at(2)).contains(where: followed))
+        var local = IncidentTable(settings: .init())
+        #expect(local.resume([incident], catalog: nil, at: Self.at(2)).contains(where: followed))
+        var late = IncidentTable(settings: .init())
+        #expect(late.resume([incident], catalog: Self.catalog, at: Self.at(62)).contains(where: followed))
     }
 
     /// A leader that stopped after saving an analysis but before delivering it: the next one sends it.
