@@ -95,7 +95,7 @@ struct ClusterReconciler {
             (name: "registry", check: { registry.isLoaded ? nil : "the recipe registry is not loaded yet" }),
             (name: "kubernetes", check: { client.isReachable ? nil : "the Kubernetes API server does not answer" }),
         ]
-        if let check = election?.readinessCheck { readinessChecks.append(check) }
+        if let election { readinessChecks.append(election.readinessCheck) }
         let metrics = exporter.metrics
         let leaderGauge: @Sendable () async -> Void
         if let election {

@@ -34,11 +34,13 @@ struct LeaderElectionParts: Sendable {
         }
     }
 
-    /// Without forwarding only the leader is ready, so the Services send alerts and approvals to it; with it, every
-    /// replica takes traffic and this adds nothing.
-    var readinessCheck: (name: String, check: Readiness.Check)? {
-        guard forwarding == nil else { return nil }
+    /// Without forwarding only the leader is ready, so the Services send alerts and approvals to it. With it, every
+    /// replica takes traffic once it has read the Lease (and so knows where the leader is, or that it leads).
+    var readinessCheck: (name: String, check: Readiness.Check) {
         let elector = self.elector
+        guard forwarding == nil else {
+            return (name: "leader", check: { elector.hasReadTheLease ? nil : "the leader election has not read the Lease yet" })
+        }
         return (name: "leader", check: { elector.isLeading ? nil : "standing by: another replica leads" })
     }
 

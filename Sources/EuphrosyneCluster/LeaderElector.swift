@@ -22,6 +22,8 @@ public final class LeaderElector<ElectionClock: Clock>: Service, Sendable where 
     private let logger: Logger
     private let onChange: @Sendable (LeaderElection.Change) -> Void
     private let election: Mutex<LeaderElection>
+    /// Set once the first round read the Lease (whatever it decided).
+    private let decided = Atomic<Bool>(false)
     /// What this replica writes into the Lease's annotations while it holds it (how to reach it).
     private let advertised = Mutex<[String: String]>([:])
     /// Told of each start of leadership, for `waitUntilLeading`.
@@ -56,6 +58,9 @@ public final class LeaderElector<ElectionClock: Clock>: Service, Sendable where 
     }
 
     private var elapsed: Duration { start.duration(to: clock.now) }
+
+    /// Whether a round has read the Lease yet: before that, this replica knows neither whether it leads nor who does.
+    public var hasReadTheLease: Bool { decided.load(ordering: .acquiring) }
 
     /// Adds `annotations` to what this replica writes into the Lease while it holds it, from its next write on:
     /// where the others reach its listeners.
@@ -120,6 +125,7 @@ public final class LeaderElector<ElectionClock: Clock>: Service, Sendable where 
                 $0.attempt(current: current, name: leaseName, namespace: namespace, at: elapsed, wallClock: wallClock(),
                            annotations: annotations)
             }
+            decided.store(true, ordering: .releasing)
             report(change)
             let stored: Lease
             switch attempt {

@@ -61,7 +61,8 @@ extension IncidentTable {
             effects.append(.watch(incident.id))
             for run in incident.unfinishedRuns {
                 let deadline = (run.startedAt ?? run.createdAt).addingTimeInterval(TimeInterval(run.timeoutSeconds))
-                if run.state == .pending, deadline > now,
+                // Debugging runs only: an action started twice acts twice.
+                if run.state == .pending, run.kind == .debugging, deadline > now,
                    let recipe = catalog.flatMap({ Self.recipe(named: run.recipe, kind: run.kind, in: $0) }) {
                     effects.append(.launch(incident: incident.id, runID: run.id, recipe: recipe))
                     continue
