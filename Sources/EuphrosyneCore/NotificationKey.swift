@@ -22,11 +22,7 @@ public enum NotificationKey {
     /// FNV-1a (64 bits, hex) of what a chat shows of an analysis: its text and actions. Stable across processes,
     /// unlike `Hasher`.
     static func digest(_ analysis: Analysis) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in (analysis.text + "\u{0}" + analysis.actions.joined(separator: "\u{0}")).utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
+        let hash = FNV1a.hash64(analysis.text + "\u{0}" + analysis.actions.joined(separator: "\u{0}"))
         let hex = String(hash, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }

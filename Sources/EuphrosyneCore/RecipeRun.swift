@@ -80,11 +80,7 @@ extension RecipeRun {
     /// look-alike characters), derived from the incident and index so it is deterministic.
     static func jobStyleName(recipe: String, incident: UUID, index: Int) -> String {
         let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "\(incident.uuidString)/\(index)".utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
+        var hash = FNV1a.hash64("\(incident.uuidString)/\(index)")
         var suffix = ""
         for _ in 0..<5 {
             suffix.append(alphabet[Int(hash % UInt64(alphabet.count))])
