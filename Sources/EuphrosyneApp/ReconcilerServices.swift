@@ -78,13 +78,14 @@ struct ReconcilerServices {
         if settings.webhookCredentials.isOpen {
             logger.warning("the webhook listener is open: anyone who reaches it can open incidents and run debugging recipes; set WEBHOOK_TOKENS_FILE or WEBHOOK_BASIC_AUTH_FILE (and the same credentials in Alertmanager's http_config)")
         }
+        // A service that fails (a replica whose leadership lapsed, say) shuts the group down gracefully rather than
+        // cancelling it: the listeners then answer the connections they accepted already. Cancelled, a listener
+        // would drop accepted connections it had not yet served, which SwiftNIO treats as a programming error and
+        // traps on (swift-nio#2637).
+        let services: [any Service] = servicesBefore + [webhook, coordinatorService ?? coordinator]
+            + attachments.flatMap(\.services) + [api]
         let group = ServiceGroup(configuration: .init(
-            services: servicesBefore.map { .init(service: $0) } + [
-                .init(service: webhook),
-                .init(service: coordinatorService ?? coordinator),
-            ] + attachments.flatMap(\.services).map { .init(service: $0) } + [
-                .init(service: api),
-            ],
+            services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: shutsDownOnSignals ? [.sigterm, .sigint] : [],
             logger: logger
         ))

@@ -79,6 +79,63 @@ import Testing
         try await Self.withTwoReplicas(forwarding: true, Self.forwarding)
     }
 
+    /// A leader frozen past its Lease (SIGSTOP) while another takes over: once it runs again it writes nothing the
+    /// new leader would have to undo, launches nothing, and exits.
+    @Test func aLeaderFrozenPastItsLeaseWakesUpAndActsOnNothing() async throws {
+        try await Self.withTwoReplicas(forwarding: true) { a, b, emulator, _ in try await Self.freeze(a, b, emulator) }
+    }
+
+    static func freeze(_ a: ServeProcess, _ b: ServeProcess, _ emulator: KubernetesEmulator) async throws {
+        try await waitUntil("a leader to publish its listeners") {
+            await lease(emulator)?["metadata"]["annotations"]["euphrosyne.io/api-url"].string != nil
+        }
+        let holder = try #require(await lease(emulator)?["spec"]["holderIdentity"].string)
+        let (old, new) = holder.hasPrefix("replica-a_") ? (a, b) : (b, a)
+        kill(old.processIdentifier, SIGSTOP)
+        defer { kill(old.processIdentifier, SIGCONT) }
+        try await waitUntil("another replica to take over", timeout: .seconds(30)) {
+            new.log.contains("this replica leads: taking over")
+        }
+        let newEndpoints = LocalLoop.Endpoints(webhook: new.webhookPort, api: new.apiPort, bot: 0)
+        let alert = try LocalModeEndToEndTests.fixture("alertmanager-firing.json")
+        // An alert of another group reaches the frozen leader: it waits in the socket's backlog.
+        let stale = alert.replacingOccurrences(of: "PodCrashLooping", with: "StalePodCrashLooping")
+        #expect(stale != alert)
+        let oldEndpoints = LocalLoop.Endpoints(webhook: old.webhookPort, api: old.apiPort, bot: 0)
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            // Its answer, or 0 for a connection it closed unanswered: either way the sender retries.
+            group.addTask { (try? await oldEndpoints.post(old.webhookPort, "/webhook", stale).status) ?? 0 }
+            // The new leader takes the fresh alert meanwhile.
+            let id = try await newEndpoints.alert(alert)
+            try await newEndpoints.waitForState(id, "analysed")
+            let creations = { await emulator.requestLog.filter { $0.method == "POST" && $0.path.hasSuffix("/jobs") && $0.status == 201 }.count }
+            let jobsBefore = await creations()
+
+            // The old leader runs again: its renew deadline is long past and its token is stale.
+            kill(old.processIdentifier, SIGCONT)
+            let status = try await group.next()
+            #expect(status == 503 || status == 0, "the stale leader must not acknowledge the alert (\(String(describing: status)))")
+            do {
+                try await waitUntil("the stale leader to stop acting", timeout: .seconds(60)) {
+                    old.log.contains("stopped leading") || old.log.contains("FENCED")
+                }
+                try await waitUntil("the stale leader to exit", timeout: .seconds(30)) { !old.isRunning }
+            } catch {
+                let fatal = old.log.split(separator: "\n").filter { $0.contains("Fatal error") || $0.contains("crashed") }
+                Issue.record("\(error); \(fatal.joined(separator: "\n")); its log ends: \(old.log.suffix(3_000))")
+                throw error
+            }
+            #expect(old.terminationStatus != 0)
+
+            // It wrote nothing and launched nothing: one incident, the new leader's, and no Job of its own.
+            let page = try await newEndpoints.get(new.apiPort, "/api/incidents")
+            let incidents = page["incidents"]?.arrayValue ?? []
+            #expect(incidents.count == 1 && incidents.first?["uuid"] == .string(id.uuidString.lowercased()), "\(page)")
+            #expect(await creations() == jobsBefore, "no Job created since the stale leader woke")
+            #expect(try await newEndpoints.incident(id)["state"] == .string("analysed"))
+        }
+    }
+
     static func forwarding(_ a: ServeProcess, _ b: ServeProcess, _ emulator: KubernetesEmulator, _ loop: LocalLoop) async throws {
         // Both ready; the leader is the Lease's holder, and it published both listeners.
         try await waitUntil("both replicas ready") {
