@@ -34,7 +34,10 @@ extension IncidentCoordinator {
             case .notifyResolved(let id, let alert, let cancelledRuns):
                 notify(.resolved(incident: id, alert: alert, cancelledRuns: cancelledRuns))
             case .cleanUp(let id, let phase):
-                spawnTask { [launcher] in await launcher.cleanUp(incident: id, phase: phase) }
+                spawnTask { [launcher, launchesInFlight] in
+                    await launchesInFlight.settled(id)
+                    await launcher.cleanUp(incident: id, phase: phase)
+                }
             case .scheduleDeadline(let id, let deadline):
                 deadlines.schedule(id, at: deadline)
             case .released(let incident):
@@ -68,7 +71,8 @@ extension IncidentCoordinator {
             "state": "\(incident.state.rawValue)", "reason": "\(incident.closedReason ?? "")",
         ])
         let id = incident.id
-        spawnTask { [launcher, resultSource] in
+        spawnTask { [launcher, resultSource, launchesInFlight] in
+            await launchesInFlight.settled(id)
             await launcher.cleanUp(incident: id, phase: .all)
             await resultSource.unwatch(incident: id)
         }
@@ -127,18 +131,23 @@ extension IncidentCoordinator {
     private func launch(_ runID: Int, recipe: Recipe, of id: UUID) {
         let cancellation = RunCancellation()
         runCancellations.withLock { $0[id, default: [:]][runID] = cancellation }
-        spawnRun { [launcher, runSlots] in
+        spawnRun { [launcher, runSlots, launchesInFlight] in
             let exit = await Self.run(until: cancellation) {
                 guard await runSlots.acquire() else {
                     return .cancelled(reason: cancellation.reason ?? "the reconciler stopped before the run could start")
                 }
+                // Begun before the table is read: a clean-up of this incident now waits until the Job exists.
+                let inFlight = launchesInFlight.begin(id)
                 guard let request = self.launchRequest(runID, recipe: recipe, of: id, cancellation: cancellation) else {
+                    inFlight.end()
                     runSlots.release()
                     return .cancelled(reason: cancellation.reason ?? "the incident closed before the run could start")
                 }
                 let exit = await launcher.run(request) {
+                    inFlight.end()
                     await self.perform(self.table.withLock { $0.runStarted(runID, of: id, at: self.now()) })
                 }
+                inFlight.end()
                 runSlots.release()
                 return exit
             }

@@ -34,6 +34,8 @@ public final class IncidentCoordinator: Service, Sendable {
     let runSlots: RunSlots
     /// Stops runs the table cancelled (the alert resolved), by incident and run id.
     let runCancellations = Mutex<[UUID: [Int: RunCancellation]]>([:])
+    /// Launches that have not created their run's Job (or process) yet; an incident's clean-ups wait for them.
+    let launchesInFlight = LaunchesInFlight()
     /// Notifications of a group whose incident is being opened wait here for the opening to be decided.
     let openingWaiters = Mutex<[UUID: [CheckedContinuation<Void, Never>]]>([:])
     let deadlines = DeadlineScheduler()
