@@ -52,7 +52,7 @@ public struct LeaderElection: Sendable {
         case create(Lease)
         /// Write this Lease over the one read (a renewal of ours, or a take-over of an expired one).
         case update(Lease)
-        /// Someone else holds a valid Lease: try again after the retry period.
+        /// Someone else holds a valid Lease: try again after `pause(at:random:)`.
         case wait(holder: String)
     }
 
@@ -88,6 +88,26 @@ public struct LeaderElection: Sendable {
         else { return nil }
         let duration = observed.leaseDurationSeconds.map { Duration.seconds($0) } ?? settings.leaseDuration
         return now - observedAt < duration ? observedAnnotations : nil
+    }
+
+    /// How much of the retry period a replica standing by adds at random to its pause, so that candidates do not knock
+    /// in step. client-go adds up to 120 %, which suits hundreds of candidates; a reconciler has a handful of
+    /// replicas, and a shorter spread bounds how late one of them sees the leader's last renewal, which is what a
+    /// failover waits for.
+    public static let jitter = 0.2
+
+    /// How long to wait before the next attempt, `random` being drawn from 0..<1. A leader renews every retry period.
+    /// A replica standing by waits the retry period plus up to `jitter` of it, but not past the moment the holder's
+    /// Lease expires as this replica observed it: it takes over as soon as it may, not up to a retry period later.
+    public func pause(at now: Duration, random: Double) -> Duration {
+        if isLeading(at: now) { return settings.retryPeriod }
+        let pause = settings.retryPeriod + settings.retryPeriod * (Self.jitter * random)
+        guard renewedAt == nil, let observed, let holder = observed.holderIdentity, !holder.isEmpty,
+              holder != settings.identity
+        else { return pause }
+        let duration = observed.leaseDurationSeconds.map { Duration.seconds($0) } ?? settings.leaseDuration
+        let untilExpiry = observedAt + duration - now
+        return untilExpiry > .zero ? min(pause, untilExpiry) : pause
     }
 
     /// Until when this replica may act without another renewal (elector time); nil while it does not lead.

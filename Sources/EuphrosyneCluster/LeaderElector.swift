@@ -8,8 +8,8 @@ import Synchronization
 /// exactly one of them acts at a time. A `Service`: cluster mode puts it in its `ServiceGroup`.
 ///
 /// It reads the Lease, writes what the election decides with the `resourceVersion` it read, and repeats: every
-/// `retryPeriod` while it leads (a renewal), every `retryPeriod` plus up to 1.2 × that at random while it does not
-/// (so candidates do not knock in step). Whoever acts asks `isLeading` right before acting; it turns false as soon
+/// `retryPeriod` while it leads (a renewal); while it does not, every `retryPeriod` plus up to a fifth of that at
+/// random (so candidates do not knock in step), and at the moment the holder's Lease expires as it observed it. Whoever acts asks `isLeading` right before acting; it turns false as soon
 /// as the renew deadline passes without a renewal, even while a request to the API server hangs. On a graceful
 /// shutdown a leader releases the Lease, so another replica takes over at once instead of after the lease duration.
 public final class LeaderElector<ElectionClock: Clock>: Service, Sendable where ElectionClock.Duration == Duration {
@@ -96,14 +96,12 @@ public final class LeaderElector<ElectionClock: Clock>: Service, Sendable where 
     }
 
     public func run() async throws {
-        let settings = election.withLock { $0.settings }
         // A graceful shutdown cancels the rounds (and the pause between them); the release follows.
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await self.attempt()
-                let pause = self.isLeading
-                    ? settings.retryPeriod
-                    : settings.retryPeriod + settings.retryPeriod * (1.2 * Double.random(in: 0..<1))
+                let now = self.elapsed
+                let pause = self.election.withLock { $0.pause(at: now, random: Double.random(in: 0..<1)) }
                 try await self.clock.sleep(for: pause)
             }
         }

@@ -103,6 +103,28 @@ import Testing
         }
     }
 
+    @Test func aLeaderRenewsEveryRetryPeriodAndAReplicaStandingByTriesAgainWhenTheHoldExpires() throws {
+        var election = Self.election()
+        // Nothing observed yet: the retry period plus up to a fifth of it.
+        #expect(election.pause(at: .zero, random: 0) == .seconds(2))
+        #expect(election.pause(at: .zero, random: 0.5) == .milliseconds(2_200))
+        #expect(election.pause(at: .zero, random: 0.999) < .milliseconds(2_400))
+
+        // A rival's renewal seen at 100 s holds until 115 s: the pause is cut to end there, not up to 2.4 s later.
+        _ = election.attempt(current: Self.lease(holder: "pod-b"), name: "l", namespace: "alerts", at: .seconds(100),
+                             wallClock: Self.wall)
+        #expect(election.pause(at: .seconds(101), random: 0.5) == .milliseconds(2_200), "far from the expiry: as before")
+        #expect(election.pause(at: .seconds(113), random: 0.9) == .seconds(2))
+        #expect(election.pause(at: .seconds(114), random: 0) == .seconds(1))
+        // At the end of that pause the Lease is taken.
+        let (attempt, _) = election.attempt(current: Self.lease(holder: "pod-b"), name: "l", namespace: "alerts",
+                                            at: .seconds(115), wallClock: Self.wall)
+        let taken = try #require(Self.written(attempt))
+        // Leading: a renewal every retry period, whatever the draw.
+        #expect(election.written(taken, at: .seconds(115)) == .started)
+        #expect(election.pause(at: .seconds(116), random: 0.9) == .seconds(2))
+    }
+
     @Test func aReleasedLeaseIsTakenAtOnce() throws {
         var election = Self.election()
         var released = Self.lease(holder: nil, transitions: 4, durationSeconds: 1)
