@@ -150,4 +150,63 @@ import Testing
             }
         }
     }
+
+    static let leaseManifest = """
+    apiVersion: coordination.k8s.io/v1
+    kind: Lease
+    metadata:
+      name: euphrosyne-leader
+    spec:
+      holderIdentity: replica-a_0123abcd
+      leaseDurationSeconds: 15
+      acquireTime: "2026-12-05T01:00:00.000000Z"
+      renewTime: "2026-12-05T01:00:10.000000Z"
+      leaseTransitions: 0
+    """
+
+    /// The Lease the replicas compete for, as an operator inspects it: kubectl reads it, and a write over a version
+    /// that is no longer current is refused with a conflict, as the leader election relies on.
+    @Test func kubectlReadsALeaseAndAStaleReplaceIsRefusedWithAConflict() async throws {
+        let executable = "/usr/bin/kubectl"
+        try #require(FileManager.default.isExecutableFile(atPath: executable), "kubectl is not installed")
+        try await withTemporaryDirectory { directory in
+            try await withEmulator(namespaces: ["alerts"]) { emulator, _ in
+                let kubeconfig = "\(directory)/kubeconfig"
+                try await emulator.writeKubeconfig(to: kubeconfig, namespace: "alerts")
+                try Data(Self.leaseManifest.utf8).write(to: URL(fileURLWithPath: "\(directory)/lease.yaml"))
+                func kubectl(_ arguments: [String]) async throws -> (status: Int32, output: String, errors: String) {
+                    try await run(
+                        executable, ["--kubeconfig", kubeconfig, "--cache-dir", "\(directory)/cache", "--request-timeout", "20s"] + arguments,
+                        environment: ["HOME": directory, "PATH": "/usr/bin:/bin"]
+                    )
+                }
+                func kubectlRun(_ arguments: String...) async throws -> String {
+                    let (status, output, errors) = try await kubectl(arguments)
+                    #expect(status == 0, "kubectl \(arguments.joined(separator: " ")) → \(status): \(errors)")
+                    return output
+                }
+
+                #expect(try await kubectlRun("create", "-f", "\(directory)/lease.yaml").contains("lease.coordination.k8s.io/euphrosyne-leader created"))
+                let listed = try await kubectlRun("get", "leases")
+                #expect(listed.contains("euphrosyne-leader") && listed.contains("replica-a_0123abcd"), "\(listed)")
+                let holder = try await kubectlRun("get", "lease", "euphrosyne-leader", "-o", "jsonpath={.spec.holderIdentity}")
+                #expect(holder == "replica-a_0123abcd")
+
+                // Saved as read, then renewed by its holder: the saved copy's version is stale.
+                let read = try await kubectlRun("get", "lease", "euphrosyne-leader", "-o", "json")
+                try Data(read.utf8).write(to: URL(fileURLWithPath: "\(directory)/read.json"))
+                let renewed = read.replacingOccurrences(of: "2026-12-05T01:00:10.000000Z", with: "2026-12-05T01:00:12.000000Z")
+                #expect(renewed != read)
+                try Data(renewed.utf8).write(to: URL(fileURLWithPath: "\(directory)/renewed.json"))
+                #expect(try await kubectlRun("replace", "-f", "\(directory)/renewed.json").contains("replaced"))
+                let taken = read.replacingOccurrences(of: "replica-a_0123abcd", with: "replica-b_4567ef01")
+                try Data(taken.utf8).write(to: URL(fileURLWithPath: "\(directory)/taken.json"))
+                let (status, _, errors) = try await kubectl(["replace", "-f", "\(directory)/taken.json"])
+                #expect(status != 0)
+                #expect(errors.contains("Conflict") || errors.contains("the object has been modified"), "\(errors)")
+                #expect(try await kubectlRun("get", "lease", "euphrosyne-leader", "-o", "jsonpath={.spec.holderIdentity}")
+                    == "replica-a_0123abcd", "the stale write changed nothing")
+            }
+        }
+    }
 }
