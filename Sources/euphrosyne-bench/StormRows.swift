@@ -250,7 +250,7 @@ struct StormRows {
     }
 
     /// The registry manifest (YAML) as the JSON ConfigMap the emulator stores.
-    private static func registryConfigMap(_ manifest: String) -> String {
+    static func registryConfigMap(_ manifest: String) -> String {
         // Only the two data sections matter; take them from the manifest's indented blocks.
         func section(_ key: String) -> String {
             let lines = manifest.split(separator: "\n", omittingEmptySubsequences: false)

@@ -5,14 +5,14 @@ import Logging
 // one table of ratios (absolute numbers alone mean little on a noisy shared box). Run it through `scripts/bench`,
 // which installs the tools and builds `euphrosyne`, `euphrosyne-recipes` and this in release mode.
 //
-//   euphrosyne-bench [--only redis,webhook,storm,cluster,notify,startup] [options below]
+//   euphrosyne-bench [--only redis,webhook,storm,cluster,failover,notify,startup] [options below]
 //
 // The servers under test run as child processes (the built `euphrosyne serve`, and this executable with
 // `--serve-hello PORT` as the Hummingbird hello world); every child is stopped before the program exits.
 
 /// The command line: which rows, and how big.
 struct BenchOptions {
-    static let allRows = ["redis", "webhook", "storm", "cluster", "notify", "startup"]
+    static let allRows = ["redis", "webhook", "storm", "cluster", "failover", "notify", "startup"]
 
     private let arguments: ArraySlice<String>
 
@@ -100,6 +100,8 @@ for name in BenchOptions.allRows where options.rows.contains(name) {
         case "cluster":
             rows += try await StormRows(localAlerts: options.stormAlerts, clusterAlerts: options.clusterAlerts)
                 .clusterRows(directory: directory)
+        case "failover":
+            rows.append(try await FailoverRow().row(directory: directory))
         case "notify":
             rows.append(try await NotifyLatencyRow(samples: options.notifySamples).row())
         case "startup":
