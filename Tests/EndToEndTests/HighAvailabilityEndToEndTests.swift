@@ -13,6 +13,9 @@ import Testing
 @Suite struct HighAvailabilityEndToEndTests {
     static let groups = 300
     static let namespace = ClusterModeEndToEndTests.namespace
+    /// Longer than `LeaderElectionEndToEndTests.timing`: the storm loads the box, and a leader that cannot renew
+    /// within its deadline exits by design, which nothing here would restart as Kubernetes does.
+    static let timing = ["--leader-election", "--lease-duration", "6", "--renew-deadline", "4", "--retry-period", "1"]
 
     /// One quick recipe, so the storm measures the reconciler, not hundreds of slow pods.
     static var registry: String {
@@ -62,7 +65,7 @@ import Testing
             try await withRedisServer { redis in
                 try await RunningServer.with([loop.bot.router]) { botPorts in
                     let arguments = ClusterModeEndToEndTests.serveArguments(redisPort: redis.port, botPort: botPorts[0],
-                                                                            LeaderElectionEndToEndTests.timing)
+                                                                            Self.timing)
                     let environment = ClusterModeEndToEndTests.serveEnvironment(loop).merging(["POD_IP": "127.0.0.1"]) { $1 }
                     @Sendable func replica(_ name: String) -> [String: String] { environment.merging(["POD_NAME": name]) { $1 } }
                     try await ServeProcess.with(arguments, environment: replica("replica-a"), inheritingEnvironment: false,
@@ -130,7 +133,18 @@ import Testing
         let leaderWasKilled = state.killed.load(ordering: .relaxed)
         #expect(leaderWasKilled)
         let acks = state.acknowledged.withLock { $0 }
-        #expect(acks.count == groups)
+
+        // What each replica was doing, for a failure's message.
+        @Sendable func report() -> String {
+            zip(names, replicas).map { name, replica in
+                let notable = replica.log.split(separator: "\n")
+                    .filter { $0.contains("\"warning\"") || $0.contains("\"error\"") || $0.contains("Fatal") || $0.contains("leads") }
+                    .suffix(12).joined(separator: "\n")
+                let state = replica.isRunning ? "running" : "exited with \(String(describing: replica.terminationStatus))"
+                return "\(name) (\(state)):\n\(notable)"
+            }.joined(separator: "\n\n")
+        }
+        #expect(acks.count == groups, "\(report())")
 
         // A surviving replica answers for all of them.
         let survivor = replicas[(leaderIndex + 1) % replicas.count]
@@ -155,7 +169,7 @@ import Testing
             let states = Dictionary(grouping: all) { $0["state"]?.stringValue ?? "?" }.mapValues(\.count)
             let stuck = all.first { $0["state"] != .string("analysed") }?["uuid"]?.stringValue
             let detail = try? await endpoints.get(survivor.apiPort, "/api/incidents/\(stuck ?? "")")
-            Issue.record("\(all.count) incidents, by state \(states); one not analysed: \(String(describing: detail?["runs"])) \(String(describing: detail?["closedReason"]))")
+            Issue.record("\(all.count) incidents, by state \(states); one not analysed: \(String(describing: detail?["runs"])) \(String(describing: detail?["closedReason"]))\n\(report())")
             throw error
         }
         let incidents = try await allIncidents()
@@ -168,7 +182,7 @@ import Testing
 
         // Exactly one Job created per run (one recipe: one run per incident); a repeated creation found the Job.
         let creations = await emulator.requestLog.filter { $0.method == "POST" && $0.path.hasSuffix("/jobs") }
-        #expect(creations.filter { $0.status == 201 }.count == groups, "\(creations.count) Job creations")
+        #expect(creations.filter { $0.status == 201 }.count == groups, "\(creations.count) Job creations\n\(report())")
 
         // One analysis per incident at the bot.
         try await waitUntil("every analysis at the bot", timeout: .seconds(60)) {
