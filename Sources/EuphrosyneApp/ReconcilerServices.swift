@@ -32,6 +32,9 @@ struct ReconcilerServices {
     /// Whether SIGTERM and SIGINT shut the group down gracefully (`serve`), rather than only the group it runs in.
     var shutsDownOnSignals = true
 
+    /// How long a graceful shutdown may take beyond the coordinator's drain before the group is cancelled.
+    static let shutdownMargin = Duration.seconds(10)
+
     func run() async throws {
         let coordinator = self.coordinator
         let metrics = exporter.metrics
@@ -84,11 +87,14 @@ struct ReconcilerServices {
         // traps on (swift-nio#2637).
         let services: [any Service] = servicesBefore + [webhook, coordinatorService ?? coordinator]
             + attachments.flatMap(\.services) + [api]
-        let group = ServiceGroup(configuration: .init(
+        var configuration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: shutsDownOnSignals ? [.sigterm, .sigint] : [],
             logger: logger
-        ))
-        try await group.run()
+        )
+        // The coordinator's drain, plus a little for the listeners and the rest; then what is left is cancelled, so
+        // a shutdown (or a replica that stopped leading) ends in bounded time, before Kubernetes' grace period.
+        configuration.maximumGracefulShutdownDuration = settings.drainTimeout + Self.shutdownMargin
+        try await ServiceGroup(configuration: configuration).run()
     }
 }

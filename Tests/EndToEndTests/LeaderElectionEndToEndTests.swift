@@ -32,7 +32,7 @@ import Testing
     /// (the reconciler's Role), one redis-server and the fake bot, while `body` runs; with `forwarding`, each has
     /// `POD_IP` and forwards to the leader.
     static func withTwoReplicas(
-        forwarding: Bool,
+        forwarding: Bool, environment extra: [String: String] = [:],
         _ body: @Sendable (ServeProcess, ServeProcess, KubernetesEmulator, LocalLoop) async throws -> Void
     ) async throws {
         let loop = try LocalLoop()
@@ -48,7 +48,7 @@ import Testing
                     let arguments = ClusterModeEndToEndTests.serveArguments(redisPort: redis.port, botPort: botPorts[0],
                                                                             Self.timing)
                     let environment = ClusterModeEndToEndTests.serveEnvironment(loop)
-                        .merging(forwarding ? ["POD_IP": "127.0.0.1"] : [:]) { $1 }
+                        .merging(forwarding ? ["POD_IP": "127.0.0.1"] : [:]) { $1 }.merging(extra) { $1 }
                     let environmentA = environment.merging(["POD_NAME": "replica-a"]) { $1 }
                     let environmentB = environment.merging(["POD_NAME": "replica-b"]) { $1 }
                     try await ServeProcess.with(arguments, environment: environmentA, inheritingEnvironment: false,
@@ -82,7 +82,10 @@ import Testing
     /// A leader frozen past its Lease (SIGSTOP) while another takes over: once it runs again it writes nothing the
     /// new leader would have to undo, launches nothing, and exits.
     @Test func aLeaderFrozenPastItsLeaseWakesUpAndActsOnNothing() async throws {
-        try await Self.withTwoReplicas(forwarding: true) { a, b, emulator, _ in try await Self.freeze(a, b, emulator) }
+        // At debug level the log says which service a shutdown waits for, should it not end.
+        try await Self.withTwoReplicas(forwarding: true, environment: ["LOG_LEVEL": "debug"]) { a, b, emulator, _ in
+            try await Self.freeze(a, b, emulator)
+        }
     }
 
     static func freeze(_ a: ServeProcess, _ b: ServeProcess, _ emulator: KubernetesEmulator) async throws {
@@ -119,9 +122,12 @@ import Testing
                 try await waitUntil("the stale leader to stop acting", timeout: .seconds(60)) {
                     old.log.contains("stopped leading") || old.log.contains("FENCED")
                 }
-                try await waitUntil("the stale leader to exit", timeout: .seconds(30)) { !old.isRunning }
+                // Within the drain timeout (25 s) and the margin after it, whatever the shutdown waits for.
+                try await waitUntil("the stale leader to exit", timeout: .seconds(60)) { !old.isRunning }
             } catch {
-                let fatal = old.log.split(separator: "\n").filter { $0.contains("Fatal error") || $0.contains("crashed") }
+                let fatal = old.log.split(separator: "\n").filter {
+                    $0.contains("Fatal error") || $0.contains("crashed") || $0.contains("sl-service") || $0.contains("stopped leading")
+                }.suffix(30)
                 Issue.record("\(error); \(fatal.joined(separator: "\n")); its log ends: \(old.log.suffix(3_000))")
                 throw error
             }
