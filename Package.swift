@@ -209,6 +209,30 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The built-in Slack integration (issue 16, under way): the Web API client, Slack's request signature, the
+        // notifier (Block Kit), button approvals (through the ApprovalHandling port) and their callback route.
+        .target(
+            name: "EuphrosyneSlack",
+            dependencies: [
+                "EuphrosyneCore",
+                // Notifier, ChatNotification, ApprovalHandling.
+                "EuphrosynePorts",
+                // RetryPolicy, Hex, ConstantTime.
+                "EuphrosyneSupport",
+                // ListenerRoutes, APIError, RequestBody for POST /api/slack/interactions.
+                "EuphrosyneServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // HMAC-SHA256 of Slack's request signature (X-Slack-Signature).
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Swift SDK for writing recipes.
         .target(
             name: "RecipeKit",
@@ -239,6 +263,7 @@ let package = Package(
                 "EuphrosyneRedisAdapters",
                 "EuphrosyneBot",
                 "EuphrosyneWebex",
+                "EuphrosyneSlack",
                 "EuphrosyneRedis",
                 "EuphrosyneKubernetes",
                 // SecureRandom and Hex: the replica's identity in the leader election.
@@ -445,6 +470,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Slack client against FakeSlack (and FakeSlack held to Slack's contract), the signature as values.
+        .testTarget(
+            name: "EuphrosyneSlackTests",
+            dependencies: [
+                "EuphrosyneSlack", "EuphrosyneCore", "EuphrosynePorts", "EuphrosyneSupport", "EuphrosyneTestSupport",
+                // SlackApprovalsTests runs the clicks into a real coordinator.
+                "EuphrosyneEngine", "EuphrosyneLocal",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Redis adapters against a real redis-server; the result source feeding a real coordinator.
         .testTarget(
             name: "EuphrosyneRedisAdaptersTests",
@@ -463,8 +501,8 @@ let package = Package(
                 "EuphrosyneServer", "EuphrosynePorts", "EuphrosyneTestSupport",
                 // HTTPCallbackResultSource: the listeners' coordinator runs with local mode's result source.
                 "EuphrosyneLocal",
-                // OpenAPITests: the Webex callback is one of the API listener's documented routes.
-                "EuphrosyneWebex",
+                // OpenAPITests: the Webex and Slack callbacks are among the API listener's documented routes.
+                "EuphrosyneWebex", "EuphrosyneSlack",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 // OpenAPITests reads openapi.yaml.

@@ -3,11 +3,12 @@ import EuphrosyneBot
 import EuphrosyneEngine
 import EuphrosynePorts
 import EuphrosyneServer
+import EuphrosyneSlack
 import EuphrosyneWebex
 import Logging
 
-/// The chats `serve` talks to, from the settings: the built-in Webex integration and the original bot, each when
-/// configured, both when both are; the log when neither is. Every incident goes to each of them.
+/// The chats `serve` talks to, from the settings: the built-in Webex and Slack integrations and the original bot,
+/// each when configured, all of them when all are; the log when none is. Every incident goes to each of them.
 struct ChatIntegrations {
     var integrations: [any ChatIntegration]
 
@@ -23,6 +24,16 @@ struct ChatIntegrations {
                                              rooms: webex.rooms)
             }
             integrations.append(WebexIntegration(client: client, notifier: notifier, approvals: approvals))
+        }
+        if let slack = settings.slack {
+            let client = SlackClient(baseURL: slack.apiURL, token: slack.token, httpClient: httpClient,
+                                     logger: settings.logger("euphrosyne.slack"))
+            let notifier = SlackNotifier(client: client, channel: slack.channel,
+                                         logger: settings.logger("euphrosyne.notifier.slack"))
+            let approvals = slack.signingSecret.map { secret in
+                SlackApprovals.Configuration(signingSecret: secret, approvers: slack.approvers, channels: slack.channels)
+            }
+            integrations.append(SlackIntegration(client: client, notifier: notifier, approvals: approvals))
         }
         if let bot = settings.webexBotAddress {
             integrations.append(NotificationOnlyChat(name: "bot", notifier: BotNotifier(

@@ -28,6 +28,18 @@ public struct ServeOptions: Sendable {
     public var webexApprovers: String?
     /// `--webex-approver-rooms`
     public var webexApproverRooms: String?
+    /// `--slack-channel`
+    public var slackChannel: String?
+    /// `--slack-bot-token-file`
+    public var slackBotTokenFile: String?
+    /// `--slack-signing-secret-file`
+    public var slackSigningSecretFile: String?
+    /// `--slack-api-url`
+    public var slackApiUrl: String?
+    /// `--slack-approvers`
+    public var slackApprovers: String?
+    /// `--slack-approver-channels`
+    public var slackApproverChannels: String?
     /// `--recipe-timeout`, in seconds.
     public var recipeTimeout: Int?
     /// `--recipe-namespace`

@@ -22,6 +22,8 @@ public struct ServeSettings: Sendable {
     public var webexBotAddress: String?
     /// The built-in Webex integration, when `WEBEX_TOKEN` is given.
     public var webex: WebexSettings?
+    /// The built-in Slack integration, when `SLACK_BOT_TOKEN` is set.
+    public var slack: SlackSettings?
     public var recipeTimeoutSeconds: Int
     public var recipeNamespace: String?
     /// The Secret recipe Jobs get `REDIS_PASSWORD` from, and their `REDIS_USERNAME`; nil: none.
@@ -129,6 +131,7 @@ public struct ServeSettings: Sendable {
             }
         }
         webex = try WebexSettings(options: options, environment: environment)
+        slack = try SlackSettings(options: options, environment: environment)
         recipeTimeoutSeconds = try integer(options.recipeTimeout, "RECIPE_TIMEOUT", default: 300, range: 1...86_400)
         recipeNamespace = value(options.recipeNamespace, "RECIPE_NAMESPACE") ?? reconcilerNamespace
         /// The flag, else the variable, else the default; given but empty means none.

@@ -43,8 +43,22 @@ public enum RequestBody {
         return try await collect(request)
     }
 
-    /// The whole body, or 413 past the limit. Private: routes read bodies through `collectJSON`, so none skips
-    /// the content-type check.
+    /// A form's whole body (`application/x-www-form-urlencoded`, as Slack's interactivity callbacks come): 415 for
+    /// another content type (or none), 413 past the limit.
+    public static func collectForm(_ request: Request) async throws -> Data {
+        let value = request.headers[.contentType] ?? ""
+        let essence = (value.split(separator: ";", maxSplits: 1).first ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        guard essence == "application/x-www-form-urlencoded" else {
+            let shown = value.count > 100 ? String(value.prefix(100)) + "…" : value
+            throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
+                           message: "Content-Type must be application/x-www-form-urlencoded, not \"\(shown)\"",
+                           field: "Content-Type")
+        }
+        return try await collect(request)
+    }
+
+    /// The whole body, or 413 past the limit. Private: routes read bodies through `collectJSON` or `collectForm`,
+    /// so none skips the content-type check.
     private static func collect(_ request: Request) async throws -> Data {
         do {
             let buffer = try await request.body.collect(upTo: limit)

@@ -52,6 +52,24 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Rooms whose cards may approve, comma-separated room ids (default: any). (WEBEX_APPROVER_ROOMS)", valueName: "list"))
     var webexApproverRooms: String?
 
+    @Option(help: ArgumentHelp("Slack channel id (C…) for the built-in Slack notifier; needs SLACK_BOT_TOKEN (or --slack-bot-token-file). (SLACK_CHANNEL)", valueName: "channel id"))
+    var slackChannel: String?
+
+    @Option(help: ArgumentHelp("File holding the Slack bot token, xoxb-…. (SLACK_BOT_TOKEN_FILE, or SLACK_BOT_TOKEN)", valueName: "file"))
+    var slackBotTokenFile: String?
+
+    @Option(help: ArgumentHelp("File holding the Slack app's signing secret; without it the buttons reach nobody. (SLACK_SIGNING_SECRET_FILE, or SLACK_SIGNING_SECRET)", valueName: "file"))
+    var slackSigningSecretFile: String?
+
+    @Option(help: ArgumentHelp("Slack Web API base URL (default https://slack.com/api). (SLACK_API_URL)", valueName: "url"))
+    var slackApiUrl: String?
+
+    @Option(help: ArgumentHelp("Who may approve from Slack: user ids or emails, comma-separated. (SLACK_APPROVERS)", valueName: "list"))
+    var slackApprovers: String?
+
+    @Option(help: ArgumentHelp("Channels whose buttons may approve, comma-separated channel ids (default: any). (SLACK_APPROVER_CHANNELS)", valueName: "list"))
+    var slackApproverChannels: String?
+
     @Option(help: ArgumentHelp("Default recipe timeout in seconds (default 300). (RECIPE_TIMEOUT)", valueName: "seconds"))
     var recipeTimeout: Int?
 
@@ -163,6 +181,12 @@ struct Serve: AsyncParsableCommand {
         options.webexWebhookSecretFile = webexWebhookSecretFile
         options.webexApprovers = webexApprovers
         options.webexApproverRooms = webexApproverRooms
+        options.slackChannel = slackChannel
+        options.slackBotTokenFile = slackBotTokenFile
+        options.slackSigningSecretFile = slackSigningSecretFile
+        options.slackApiUrl = slackApiUrl
+        options.slackApprovers = slackApprovers
+        options.slackApproverChannels = slackApproverChannels
         options.recipeTimeout = recipeTimeout
         options.recipeNamespace = recipeNamespace
         options.recipeRedisSecret = recipeRedisSecret

@@ -257,6 +257,24 @@ import Testing
         }
     }
 
+    @Test func serveExplainsABadSlackConfiguration() async throws {
+        let cases: [([String: String], String)] = [
+            (["SLACK_BOT_TOKEN": "xoxb-t0ken-value"], "needs the channel to post in: --slack-channel (SLACK_CHANNEL)"),
+            (["SLACK_CHANNEL": "C0123ALERTS"], "needs the bot token: set SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_FILE"),
+            (["SLACK_BOT_TOKEN": "xoxp-t0ken-value", "SLACK_CHANNEL": "C0123ALERTS"], "must be the app's bot token (xoxb-…)"),
+            (["SLACK_BOT_TOKEN": "xoxb-t0ken-value", "SLACK_CHANNEL": "C0123ALERTS", "SLACK_API_URL": "ftp://x"],
+             "SLACK_API_URL must be an http(s) URL"),
+            (["SLACK_BOT_TOKEN": "xoxb-t0ken-value", "SLACK_CHANNEL": "C0123ALERTS", "SLACK_SIGNING_SECRET_FILE": "/nonexistent/secret"],
+             "cannot read SLACK_SIGNING_SECRET_FILE file /nonexistent/secret"),
+        ]
+        for (environment, message) in cases {
+            let run = try await Self.run(["serve", "--local", "--recipes", "x"], environment: environment)
+            #expect(run.status != 0)
+            #expect(run.stderr.contains(message), "\(environment): \(run.stderr)")
+            #expect(!run.stderr.contains("t0ken-value"))
+        }
+    }
+
     @Test func recipesValidateListsEveryProblem() async throws {
         let loop = try LocalLoop()
         defer { loop.remove() }

@@ -3,6 +3,7 @@ import EuphrosyneEngine
 import EuphrosynePorts
 import EuphrosyneServer
 import EuphrosyneTestSupport
+import EuphrosyneSlack
 import EuphrosyneWebex
 import Foundation
 import HTTPTypes
@@ -37,6 +38,7 @@ import Yams
             (Route(listener: .api, method: "GET", path: "/api/incidents"), "/api/incidents"),
             (Route(listener: .api, method: "GET", path: "/api/incidents/{uuid}"), "/api/incidents/\(uuid)"),
             (Route(listener: .api, method: "POST", path: "/api/webex/events"), "/api/webex/events"),
+            (Route(listener: .api, method: "POST", path: "/api/slack/interactions"), "/api/slack/interactions"),
         ]
         for listener in Listener.allCases {
             for path in ["/healthz", "/readyz", "/metrics", "/openapi.yaml"] {
@@ -129,6 +131,34 @@ import Yams
                                                     body: ByteBuffer(json: body))
             #expect(repeated.status == .ok && repeated.json?["reason"] == .string("already received"))
             Self.expectConforms(spec, repeated, "post", "/api/webex/events")
+        }
+    }
+
+    @Test func slackCallbackAnswersMatchTheSpec() async throws {
+        let spec = try OpenAPISpec.load()
+        let harness = ServerHarness()
+        let api = Application(router: Self.routers(harness)[.api]!)
+        let body = "payload=%7B%22type%22%3A%22view_submission%22%7D"
+        let now = String(Int(Date().timeIntervalSince1970))
+        let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+        var signed = form
+        signed[HTTPField.Name("X-Slack-Request-Timestamp")!] = now
+        signed[HTTPField.Name("X-Slack-Signature")!] = FakeSlack.signature(secret: "slack-secret", timestamp: now, body: body)
+        let signedHeaders = signed
+        try await api.test(.router) { client in
+            let unsigned = try await client.execute(uri: "/api/slack/interactions", method: .post, headers: form,
+                                                    body: ByteBuffer(string: body))
+            #expect(unsigned.status == .unauthorized && unsigned.apiError?.code == "bad_signature")
+            #expect(unsigned.apiError?.message == "X-Slack-Request-Timestamp is missing")
+            Self.expectConforms(spec, unsigned, "post", "/api/slack/interactions")
+            let json = try await client.execute(uri: "/api/slack/interactions", method: .post, headers: Self.json,
+                                                body: ByteBuffer(string: body))
+            #expect(json.status == .unsupportedMediaType)
+            Self.expectConforms(spec, json, "post", "/api/slack/interactions")
+            let taken = try await client.execute(uri: "/api/slack/interactions", method: .post, headers: signedHeaders,
+                                                 body: ByteBuffer(string: body))
+            #expect(taken.status == .ok && taken.body.readableBytes == 0)
+            Self.expectConforms(spec, taken, "post", "/api/slack/interactions")
         }
     }
 
@@ -337,8 +367,16 @@ import Yams
         return [
             .webhook: Listeners.webhookRouter(coordinator: harness.coordinator, readiness: Readiness(), exporter: exporter),
             .api: Listeners.apiRouter(coordinator: harness.coordinator, readiness: Readiness(), exporter: exporter,
-                                      routes: [WebexRoutes(approvals: webex(harness))]),
+                                      routes: [WebexRoutes(approvals: webex(harness)), SlackRoutes(approvals: slack(harness))]),
         ]
+    }
+
+    /// The Slack approvals behind `/api/slack/interactions` (never run: Slack is not needed to answer callbacks).
+    static func slack(_ harness: ServerHarness) -> SlackApprovals {
+        let client = SlackClient(baseURL: "http://127.0.0.1:9/api", token: "xoxb-t", httpClient: .shared)
+        return SlackApprovals(client: client, notifier: SlackNotifier(client: client, channel: "C0123ALERTS"),
+                              coordinator: harness.coordinator,
+                              configuration: .init(signingSecret: "slack-secret", approvers: []))
     }
 
     /// The Webex approvals behind `/api/webex/events` (never run: Webex itself is not needed to answer callbacks).
@@ -427,6 +465,10 @@ struct OpenAPISpec: @unchecked Sendable {  // Immutable once loaded.
             if resolve(header["schema"])["type"] as? String == "integer", Int(value) == nil {
                 problems.append("header \(name) \"\(value)\" is not an integer")
             }
+        }
+        // A response documented without content has no body.
+        guard documented["content"] != nil else {
+            return problems + (response.body.readableBytes == 0 ? [] : ["the spec documents no body, but one was sent"])
         }
         let content = documented["content"] as? [String: Any] ?? [:]
         let mediaType = (response.headers[.contentType] ?? "").split(separator: ";").first

@@ -1,0 +1,84 @@
+import AsyncHTTPClient
+import EuphrosyneCore
+import EuphrosyneTestSupport
+import Foundation
+import NIOCore
+import Testing
+
+/// The real `euphrosyne serve --local` with the built-in Slack integration and the original bot at once, against
+/// `FakeSlack` and the fake bot: the analysis reaches both, clicks come back signed over HTTP, only an approver's
+/// click runs the action, once, and the outcome lands in the Slack thread and at the bot.
+@Suite struct SlackLoopEndToEndTests {
+    static func post(_ interaction: FakeSlack.Interaction, port: Int) async throws -> Int {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/slack/interactions")
+        request.method = .POST
+        for (name, value) in interaction.headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(string: interaction.body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        _ = try await response.body.collect(upTo: 1 << 16)
+        return Int(response.status.code)
+    }
+
+    @Test func aSlackClickRunsTheActionOnceAndEveryChatHearsTheOutcome() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let registryPath = loop.directory.appendingPathComponent("recipes.yaml").path
+        try LocalModeEndToEndTests.demoRegistry(recordFile: loop.recordFile)
+            .write(toFile: registryPath, atomically: true, encoding: .utf8)
+        let slack = FakeSlack()
+        slack.addUser(id: "U0123ALICE", name: "alice", email: "alice@example.com")
+        slack.addUser(id: "U0456MALLORY", name: "mallory", email: "mallory@example.com")
+        let alert = try LocalModeEndToEndTests.fixture("alertmanager-firing.json")
+
+        try await RunningServer.with([loop.bot.router, slack.router]) { ports in
+            let environment = [
+                "SLACK_BOT_TOKEN": slack.botToken, "SLACK_CHANNEL": "C0123ALERTS",
+                "SLACK_SIGNING_SECRET": slack.signingSecret, "SLACK_API_URL": FakeSlack.baseURL(port: ports[1]),
+                "SLACK_APPROVERS": "alice@example.com",
+            ]
+            try await ServeProcess.with(
+                ["--local", "--recipes", registryPath, "--webex-bot-address", "http://127.0.0.1:\(ports[0])"],
+                environment: environment, directory: loop.directory
+            ) { serve in
+                let endpoints = LocalLoop.Endpoints(webhook: serve.webhookPort, api: serve.apiPort, bot: ports[0])
+                let id = try await endpoints.alert(alert)
+                try await waitUntil("the analysis in Slack and at the bot") {
+                    slack.messages.contains { $0.threadTS == nil } && !loop.bot.received(path: "/api/analysis").isEmpty
+                }
+                let message = try #require(slack.messages.first { $0.threadTS == nil })
+                let button = try #require(message.blocks.first { $0["type"]?.stringValue == "actions" }?["elements"]?.arrayValue?.first)
+                #expect(button["text"]?["text"]?.stringValue == "Run record")
+                let value = try #require(button["value"]?.stringValue)
+                @Sendable func replies() -> [String] {
+                    slack.messages.filter { $0.threadTS == message.ts }.compactMap { $0.blocks.last?["text"]?["text"]?.stringValue }
+                }
+                func click(_ user: String, secret: String? = nil, timestamp: Int = Int(Date().timeIntervalSince1970)) -> FakeSlack.Interaction {
+                    slack.click(user: user, message: message, actionID: "euphrosyne-approve-0", value: value,
+                                timestamp: timestamp, secret: secret)
+                }
+
+                // Forged and stale callbacks never get in.
+                #expect(try await Self.post(click("U0123ALICE", secret: "forged"), port: serve.apiPort) == 401)
+                #expect(try await Self.post(click("U0123ALICE", timestamp: Int(Date().timeIntervalSince1970) - 600),
+                                            port: serve.apiPort) == 401)
+                // Someone off the list is refused and told so.
+                #expect(try await Self.post(click("U0456MALLORY"), port: serve.apiPort) == 200)
+                try await waitUntil("the refusal in the thread") { replies().contains { $0.hasPrefix("⛔ mallory@example.com may not approve") } }
+
+                // Alice's click runs the action; her second is told it was approved already.
+                #expect(try await Self.post(click("U0123ALICE"), port: serve.apiPort) == 200)
+                try await waitUntil("the outcome in the Slack thread") { replies().contains { $0.contains("record:") } }
+                #expect(try await Self.post(click("U0123ALICE"), port: serve.apiPort) == 200)
+                try await waitUntil("the second answer") { replies().contains { $0.contains("already approved") } }
+                let recorded = try String(contentsOfFile: loop.recordFile, encoding: .utf8)
+                #expect(recorded.split(separator: "\n").count == 1, "the action ran once: \(recorded)")
+                #expect(recorded.contains(id.uuidString.lowercased()))
+                // The bot heard the outcome too.
+                try await waitUntil("the outcome at the bot") { loop.bot.received(path: "/api/analysis").count == 2 }
+                let incident = try await endpoints.incident(id)
+                #expect(incident["state"] == .string("done"))
+                #expect(incident["approvals"]?.arrayValue?.first?["approvedBy"] == .string("slack:alice@example.com"))
+            }
+        }
+    }
+}
