@@ -81,4 +81,70 @@ import Testing
             }
         }
     }
+
+    /// Webex, Slack and the bot at once: one incident reaches all three, and approvals of the same action from a
+    /// Webex card and a Slack button run it once.
+    @Test func oneIncidentReachesThreeChatsAndTwoApprovalsRunTheActionOnce() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let registryPath = loop.directory.appendingPathComponent("recipes.yaml").path
+        try LocalModeEndToEndTests.demoRegistry(recordFile: loop.recordFile)
+            .write(toFile: registryPath, atomically: true, encoding: .utf8)
+        let slack = FakeSlack()
+        slack.addUser(id: "U0123ALICE", name: "alice", email: "alice@example.com")
+        let webex = FakeWebex()
+        let bob = webex.addPerson(email: "bob@example.com", displayName: "Bob")
+        let alert = try LocalModeEndToEndTests.fixture("alertmanager-firing.json")
+        // The API listener's port is chosen here: Webex must be told the callback URL at start-up.
+        let apiPort = try RedisServerProcess.freePort()
+
+        try await RunningServer.with([loop.bot.router, slack.router, webex.router]) { ports in
+            let environment = [
+                "SLACK_BOT_TOKEN": slack.botToken, "SLACK_CHANNEL": "C0123ALERTS",
+                "SLACK_SIGNING_SECRET": slack.signingSecret, "SLACK_API_URL": FakeSlack.baseURL(port: ports[1]),
+                "SLACK_APPROVERS": "alice@example.com",
+                "WEBEX_TOKEN": webex.botToken, "WEBEX_ROOM_ID": "ROOM-OPS", "WEBEX_API_URL": FakeWebex.baseURL(port: ports[2]),
+                "WEBEX_WEBHOOK_URL": "http://127.0.0.1:\(apiPort)/api/webex/events", "WEBEX_WEBHOOK_SECRET": "whsec-three",
+                "WEBEX_APPROVERS": "bob@example.com",
+            ]
+            try await ServeProcess.with(
+                ["--local", "--recipes", registryPath, "--webex-bot-address", "http://127.0.0.1:\(ports[0])",
+                 "--api-port", String(apiPort)],
+                environment: environment, directory: loop.directory
+            ) { serve in
+                #expect(serve.apiPort == apiPort)
+                #expect(serve.log.contains("chats=webex,slack,bot") || serve.log.contains(#""chats":"webex,slack,bot""#), "\(serve.log.prefix(2_000))")
+                let endpoints = LocalLoop.Endpoints(webhook: serve.webhookPort, api: serve.apiPort, bot: ports[0])
+                try await waitUntil("the Webex webhook to be registered") { !webex.webhooks.isEmpty }
+                let id = try await endpoints.alert(alert)
+                try await waitUntil("the analysis in all three chats") {
+                    slack.messages.contains { $0.threadTS == nil } && webex.messages.contains { $0.attachments != nil }
+                        && !loop.bot.received(path: "/api/analysis").isEmpty
+                }
+                let message = try #require(slack.messages.first { $0.threadTS == nil })
+                let card = try #require(webex.messages.first { $0.attachments != nil })
+                let button = try #require(message.blocks.first { $0["type"]?.stringValue == "actions" }?["elements"]?.arrayValue?.first)
+                let value = try #require(button["value"]?.stringValue)
+
+                // Bob approves from Webex and Alice from Slack, the same action.
+                let fromWebex = try await webex.submitCard(messageID: card.id, personID: bob, inputs: [
+                    "euphrosyne": .string("approve"), "incident": .string(id.uuidString.lowercased()), "action": .string("record"),
+                ])
+                #expect(fromWebex.statuses == [202])
+                let click = slack.click(user: "U0123ALICE", message: message, actionID: "euphrosyne-approve-0", value: value)
+                #expect(try await Self.post(click, port: serve.apiPort) == 200)
+                try await waitUntil("both answers") {
+                    webex.messages.contains { $0.parentId == card.id && ($0.markdown ?? "").contains("approved") }
+                        && slack.messages.contains { $0.threadTS == message.ts && ($0.blocks.last?["text"]?["text"]?.stringValue ?? "").contains("approved") }
+                }
+                try await waitUntil("the outcome at the bot") { loop.bot.received(path: "/api/analysis").count == 2 }
+                let recorded = try String(contentsOfFile: loop.recordFile, encoding: .utf8)
+                #expect(recorded.split(separator: "\n").count == 1, "the action ran once: \(recorded)")
+                let incident = try await endpoints.incident(id)
+                #expect(incident["approvals"]?.arrayValue?.count == 1)
+                let by = Set((incident["approvalAttempts"]?.arrayValue ?? []).compactMap { $0["by"]?.stringValue })
+                #expect(by == ["webex:bob@example.com", "slack:alice@example.com"], "\(incident["approvalAttempts"] ?? .null)")
+            }
+        }
+    }
 }
