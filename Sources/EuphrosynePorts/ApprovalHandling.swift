@@ -1,9 +1,9 @@
 import EuphrosyneCore
 import Foundation
 
-/// Takes approvals that arrive through an integration rather than the API (Webex card buttons), so the adapter sees
-/// this protocol and never the coordinator itself. `IncidentCoordinator` conforms; the app builder hands it to
-/// `WebexApprovals`.
+/// Takes approvals that arrive through an integration rather than the API (Webex card buttons, Slack buttons), so the
+/// adapter sees this protocol and never the coordinator itself. `IncidentCoordinator` conforms; the app builder hands
+/// it to `WebexApprovals` and `SlackApprovals`.
 public protocol ApprovalHandling: Sendable {
     /// Approves actions for an incident under the same policy as `POST /api/actions`, and starts what it allows.
     /// Returns the incident after the approval and what was decided; throws why it was refused.

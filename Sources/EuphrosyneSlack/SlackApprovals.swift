@@ -1,9 +1,9 @@
 import EuphrosyneCore
 import EuphrosynePorts
+import EuphrosyneSupport
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// Approvals from Slack buttons: takes the verified interactivity callbacks the API listener receives on
 /// `POST /api/slack/interactions`, and for each click on one of our buttons looks the person up, checks them against
@@ -56,7 +56,7 @@ public final class SlackApprovals: Service {
     private let clicks: AsyncStream<Click>
     private let clicksContinuation: AsyncStream<Click>.Continuation
     /// Clicks seen lately (user and `action_ts`): Slack may deliver one twice.
-    private let seen = Mutex<(keys: Set<String>, order: [String])>(([], []))
+    private let seen = BoundedMemory<String, Void>(capacity: 10_000)
 
     public init(client: SlackClient, notifier: SlackNotifier, coordinator: any ApprovalHandling,
                 configuration: Configuration, logger: Logger = Logger(label: "euphrosyne.slack.approvals")) {
@@ -86,19 +86,11 @@ public final class SlackApprovals: Service {
         case .failure(let reason): return .ignored(reason.description)
         }
         let key = "\(click.user) \(click.actionTS)"
-        let fresh = seen.withLock { seen in
-            guard seen.keys.insert(key).inserted else { return false }
-            seen.order.append(key)
-            if seen.order.count > 10_000 { seen.keys.remove(seen.order.removeFirst()) }
-            return true
-        }
+        let fresh = seen.insertIfAbsent((), for: key)
         guard fresh else { return .ignored("already received") }
         guard case .enqueued = clicksContinuation.yield(click) else {
             // Not taken: forget it, so a redelivery after the restart is worked off.
-            seen.withLock { seen in
-                seen.keys.remove(key)
-                seen.order.removeAll { $0 == key }
-            }
+            seen.remove(key)
             return .unavailable
         }
         return .queued

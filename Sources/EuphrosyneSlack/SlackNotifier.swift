@@ -1,8 +1,8 @@
 import EuphrosyneCore
 import EuphrosynePorts
 import Foundation
+import EuphrosyneSupport
 import Logging
-import Synchronization
 
 /// The built-in Slack notifier: posts each analysis to the channel as one Block Kit message with a button per
 /// suggested action, and replies in that message's thread with action outcomes, job states and the resolve. The
@@ -16,14 +16,13 @@ public final class SlackNotifier: Notifier {
     let logger: Logger
     /// Incident → the message its thread hangs from, the newest `threadCapacity` kept (the incident store keeps
     /// them too, for restarts and other replicas).
-    private let threads = Mutex<(roots: [UUID: String], order: [UUID])>(([:], []))
-    let threadCapacity: Int
+    private let threadRoots: BoundedMemory<UUID, String>
 
     public init(client: SlackClient, channel: String, threadCapacity: Int = 10_000,
                 logger: Logger = Logger(label: "euphrosyne.notifier.slack")) {
         self.client = client
         self.channel = channel
-        self.threadCapacity = threadCapacity
+        threadRoots = BoundedMemory(capacity: threadCapacity)
         self.logger = logger
     }
 
@@ -41,7 +40,7 @@ public final class SlackNotifier: Notifier {
                 blocks: SlackMessages.analysisBlocks(incident: incident, analysis: analysis), threadTS: root
             )
             if root == nil {
-                remember(posted.ts, for: incident)
+                threadRoots.set(posted.ts, for: incident)
                 return [Self.threadKey: posted.ts]
             }
         case .actionOutcome(let incident, let approvalID, let analysis):
@@ -82,16 +81,6 @@ public final class SlackNotifier: Notifier {
     }
 
     func threadRoot(of incident: UUID) -> String? {
-        threads.withLock { $0.roots[incident] }
-    }
-
-    private func remember(_ ts: String, for incident: UUID) {
-        threads.withLock { threads in
-            if threads.roots.updateValue(ts, forKey: incident) == nil { threads.order.append(incident) }
-            if threads.order.count > threadCapacity {
-                let forgotten = threads.order.removeFirst()
-                threads.roots[forgotten] = nil
-            }
-        }
+        threadRoots[incident]
     }
 }

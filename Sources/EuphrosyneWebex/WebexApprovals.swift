@@ -59,7 +59,7 @@ public final class WebexApprovals: Service {
     private let submissions: AsyncStream<Submission>
     private let submissionsContinuation: AsyncStream<Submission>.Continuation
     /// Callback ids seen lately: Webex may deliver one twice.
-    private let seen = Mutex<(ids: Set<String>, order: [String])>(([], []))
+    private let seen = BoundedMemory<String, Void>(capacity: 10_000)
     /// Whether the webhook is registered as configured (for readiness and tests).
     private let registered = Mutex(false)
     /// The callback URL registered at start; `setTargetURL` may set it before `run()` (tests bind port 0).
@@ -101,19 +101,11 @@ public final class WebexApprovals: Service {
             return .ignored("not a card submission")
         }
         guard let id = event["data"]?["id"]?.stringValue, !id.isEmpty else { return .ignored("the event has no data.id") }
-        let fresh = seen.withLock { seen in
-            guard seen.ids.insert(id).inserted else { return false }
-            seen.order.append(id)
-            if seen.order.count > 10_000 { seen.ids.remove(seen.order.removeFirst()) }
-            return true
-        }
+        let fresh = seen.insertIfAbsent((), for: id)
         guard fresh else { return .ignored("already received") }
         guard case .enqueued = submissionsContinuation.yield(Submission(actionID: id)) else {
             // Not taken: forget it, so a redelivery after the restart is worked off.
-            seen.withLock { seen in
-                seen.ids.remove(id)
-                seen.order.removeAll { $0 == id }
-            }
+            seen.remove(id)
             return .unavailable
         }
         return .queued

@@ -1,8 +1,8 @@
 import EuphrosyneCore
 import EuphrosynePorts
 import Foundation
+import EuphrosyneSupport
 import Logging
-import Synchronization
 
 /// The built-in Webex notifier: posts each analysis to a room as markdown plus an Adaptive Card with one button per
 /// suggested action (and a text box per input the action recipe declares), and replies in that message's thread with
@@ -19,15 +19,14 @@ public final class WebexNotifier: Notifier {
     let registry: any RecipeRegistry
     let logger: Logger
     /// Incident → the message its thread hangs from (the first analysis), the newest `threadCapacity` kept.
-    private let threads = Mutex<(roots: [UUID: String], order: [UUID])>(([:], []))
-    let threadCapacity: Int
+    private let threadRoots: BoundedMemory<UUID, String>
 
     public init(client: WebexClient, roomID: String, registry: any RecipeRegistry, threadCapacity: Int = 10_000,
                 logger: Logger = Logger(label: "euphrosyne.notifier.webex")) {
         self.client = client
         self.roomID = roomID
         self.registry = registry
-        self.threadCapacity = threadCapacity
+        threadRoots = BoundedMemory(capacity: threadCapacity)
         self.logger = logger
     }
 
@@ -52,7 +51,7 @@ public final class WebexNotifier: Notifier {
             let posted = try await client.post(.init(roomId: roomID, parentId: root, text: markdown, markdown: markdown,
                                                      card: card))
             if root == nil {
-                remember(posted.id, for: incident)
+                threadRoots.set(posted.id, for: incident)
                 return [Self.threadKey: posted.id]
             }
         case .actionOutcome(let incident, let approvalID, let analysis):
@@ -87,17 +86,7 @@ public final class WebexNotifier: Notifier {
     }
 
     func threadRoot(of incident: UUID) -> String? {
-        threads.withLock { $0.roots[incident] }
-    }
-
-    private func remember(_ messageID: String, for incident: UUID) {
-        threads.withLock { threads in
-            if threads.roots.updateValue(messageID, forKey: incident) == nil { threads.order.append(incident) }
-            if threads.order.count > threadCapacity {
-                let forgotten = threads.order.removeFirst()
-                threads.roots[forgotten] = nil
-            }
-        }
+        threadRoots[incident]
     }
 
     // MARK: The message and the card (pure, for tests)

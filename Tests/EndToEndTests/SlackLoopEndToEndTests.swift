@@ -19,23 +19,30 @@ import Testing
         return Int(response.status.code)
     }
 
+    /// The demo registry (`dummy` suggests `record`, which appends to the loop's record file), as a file.
+    static func demoRegistryFile(_ loop: LocalLoop) throws -> String {
+        let path = loop.directory.appendingPathComponent("recipes.yaml").path
+        try LocalModeEndToEndTests.demoRegistry(recordFile: loop.recordFile).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// `serve`'s Slack settings for `slack` served on `port`, with Alice as the one approver.
+    static func slackEnvironment(_ slack: FakeSlack, port: Int) -> [String: String] {
+        ["SLACK_BOT_TOKEN": slack.botToken, "SLACK_CHANNEL": "C0123ALERTS", "SLACK_SIGNING_SECRET": slack.signingSecret,
+         "SLACK_API_URL": FakeSlack.baseURL(port: port), "SLACK_APPROVERS": "alice@example.com"]
+    }
+
     @Test func aSlackClickRunsTheActionOnceAndEveryChatHearsTheOutcome() async throws {
         let loop = try LocalLoop()
         defer { loop.remove() }
-        let registryPath = loop.directory.appendingPathComponent("recipes.yaml").path
-        try LocalModeEndToEndTests.demoRegistry(recordFile: loop.recordFile)
-            .write(toFile: registryPath, atomically: true, encoding: .utf8)
+        let registryPath = try Self.demoRegistryFile(loop)
         let slack = FakeSlack()
         slack.addUser(id: "U0123ALICE", name: "alice", email: "alice@example.com")
         slack.addUser(id: "U0456MALLORY", name: "mallory", email: "mallory@example.com")
         let alert = try LocalModeEndToEndTests.fixture("alertmanager-firing.json")
 
         try await RunningServer.with([loop.bot.router, slack.router]) { ports in
-            let environment = [
-                "SLACK_BOT_TOKEN": slack.botToken, "SLACK_CHANNEL": "C0123ALERTS",
-                "SLACK_SIGNING_SECRET": slack.signingSecret, "SLACK_API_URL": FakeSlack.baseURL(port: ports[1]),
-                "SLACK_APPROVERS": "alice@example.com",
-            ]
+            let environment = Self.slackEnvironment(slack, port: ports[1])
             try await ServeProcess.with(
                 ["--local", "--recipes", registryPath, "--webex-bot-address", "http://127.0.0.1:\(ports[0])"],
                 environment: environment, directory: loop.directory
@@ -87,9 +94,7 @@ import Testing
     @Test func oneIncidentReachesThreeChatsAndTwoApprovalsRunTheActionOnce() async throws {
         let loop = try LocalLoop()
         defer { loop.remove() }
-        let registryPath = loop.directory.appendingPathComponent("recipes.yaml").path
-        try LocalModeEndToEndTests.demoRegistry(recordFile: loop.recordFile)
-            .write(toFile: registryPath, atomically: true, encoding: .utf8)
+        let registryPath = try Self.demoRegistryFile(loop)
         let slack = FakeSlack()
         slack.addUser(id: "U0123ALICE", name: "alice", email: "alice@example.com")
         let webex = FakeWebex()
@@ -99,14 +104,11 @@ import Testing
         let apiPort = try RedisServerProcess.freePort()
 
         try await RunningServer.with([loop.bot.router, slack.router, webex.router]) { ports in
-            let environment = [
-                "SLACK_BOT_TOKEN": slack.botToken, "SLACK_CHANNEL": "C0123ALERTS",
-                "SLACK_SIGNING_SECRET": slack.signingSecret, "SLACK_API_URL": FakeSlack.baseURL(port: ports[1]),
-                "SLACK_APPROVERS": "alice@example.com",
+            let environment = Self.slackEnvironment(slack, port: ports[1]).merging([
                 "WEBEX_TOKEN": webex.botToken, "WEBEX_ROOM_ID": "ROOM-OPS", "WEBEX_API_URL": FakeWebex.baseURL(port: ports[2]),
                 "WEBEX_WEBHOOK_URL": "http://127.0.0.1:\(apiPort)/api/webex/events", "WEBEX_WEBHOOK_SECRET": "whsec-three",
                 "WEBEX_APPROVERS": "bob@example.com",
-            ]
+            ]) { $1 }
             try await ServeProcess.with(
                 ["--local", "--recipes", registryPath, "--webex-bot-address", "http://127.0.0.1:\(ports[0])",
                  "--api-port", String(apiPort)],
