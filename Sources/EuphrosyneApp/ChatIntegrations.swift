@@ -17,7 +17,7 @@ struct ChatIntegrations {
         if let webex = settings.webex {
             let client = WebexClient(baseURL: webex.apiURL, token: webex.token, httpClient: httpClient,
                                      logger: settings.logger("euphrosyne.webex"))
-            let notifier = WebexNotifier(client: client, roomID: webex.roomID, registry: registry,
+            let notifier = WebexNotifier(client: client, roomID: webex.roomID, routes: settings.chatRoutes, registry: registry,
                                          logger: settings.logger("euphrosyne.notifier.webex"))
             let approvals = webex.webhookURL.map { url in
                 WebexApprovals.Configuration(targetURL: url, secret: webex.webhookSecret, approvers: webex.approvers,
@@ -28,7 +28,7 @@ struct ChatIntegrations {
         if let slack = settings.slack {
             let client = SlackClient(baseURL: slack.apiURL, token: slack.token, httpClient: httpClient,
                                      logger: settings.logger("euphrosyne.slack"))
-            let notifier = SlackNotifier(client: client, channel: slack.channel,
+            let notifier = SlackNotifier(client: client, channel: slack.channel, routes: settings.chatRoutes, registry: registry,
                                          logger: settings.logger("euphrosyne.notifier.slack"))
             let approvals = slack.signingSecret.map { secret in
                 SlackApprovals.Configuration(signingSecret: secret, approvers: slack.approvers, channels: slack.channels)

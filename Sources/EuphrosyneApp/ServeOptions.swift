@@ -40,6 +40,8 @@ public struct ServeOptions: Sendable {
     public var slackApprovers: String?
     /// `--slack-approver-channels`
     public var slackApproverChannels: String?
+    /// `--chat-routes-file`
+    public var chatRoutesFile: String?
     /// `--recipe-timeout`, in seconds.
     public var recipeTimeout: Int?
     /// `--recipe-namespace`

@@ -24,6 +24,8 @@ public struct ServeSettings: Sendable {
     public var webex: WebexSettings?
     /// The built-in Slack integration, when `SLACK_BOT_TOKEN` is set.
     public var slack: SlackSettings?
+    /// Where Slack and Webex post each incident (`CHAT_ROUTES_FILE`); no routes: their default channel and room.
+    public var chatRoutes: ChatRoutes
     public var recipeTimeoutSeconds: Int
     public var recipeNamespace: String?
     /// The Secret recipe Jobs get `REDIS_PASSWORD` from, and their `REDIS_USERNAME`; nil: none.
@@ -132,6 +134,8 @@ public struct ServeSettings: Sendable {
         }
         webex = try WebexSettings(options: options, environment: environment)
         slack = try SlackSettings(options: options, environment: environment)
+        chatRoutes = try Self.chatRoutes(file: value(options.chatRoutesFile, "CHAT_ROUTES_FILE"),
+                                         slack: slack != nil, webex: webex != nil)
         recipeTimeoutSeconds = try integer(options.recipeTimeout, "RECIPE_TIMEOUT", default: 300, range: 1...86_400)
         recipeNamespace = value(options.recipeNamespace, "RECIPE_NAMESPACE") ?? reconcilerNamespace
         /// The flag, else the variable, else the default; given but empty means none.
@@ -262,6 +266,32 @@ public struct ServeSettings: Sendable {
     static func replicaIdentity(environment: [String: String]) -> String {
         let pod = environment["POD_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? ProcessInfo.processInfo.hostName
         return "\(pod)_\(Hex.lowercase(SecureRandom.bytes(4)))"
+    }
+
+    /// The routes file's routes; each chat a route names must be configured.
+    static func chatRoutes(file: String?, slack: Bool, webex: Bool) throws -> ChatRoutes {
+        guard let file else { return ChatRoutes() }
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw SettingsError("cannot read the chat routes file \(file) (CHAT_ROUTES_FILE): \(error.localizedDescription)")
+        }
+        let routes: ChatRoutes
+        do {
+            routes = try ChatRoutes(yaml: text)
+        } catch {
+            throw SettingsError("the chat routes file \(file) (CHAT_ROUTES_FILE): \(error.message)")
+        }
+        for (index, route) in routes.routes.enumerated() {
+            if route.destinations["slack"] != nil, !slack {
+                throw SettingsError("the chat routes file \(file): route \(index + 1) names a Slack channel, but Slack is not configured (SLACK_BOT_TOKEN)")
+            }
+            if route.destinations["webex"] != nil, !webex {
+                throw SettingsError("the chat routes file \(file): route \(index + 1) names a Webex room, but Webex is not configured (WEBEX_TOKEN)")
+            }
+        }
+        return routes
     }
 
     /// The coordinator's settings, the same in both modes.

@@ -39,7 +39,8 @@ public struct BotNotifier: Notifier {
     }
 
     public func send(_ notification: ChatNotification) async throws {
-        let (path, body) = Self.request(for: notification)
+        // The bot protocol has no message that changes: it gets the analysis, outcomes and the resolve instead.
+        guard let (path, body) = Self.request(for: notification) else { return }
         let encoded: Data
         do {
             let encoder = JSONEncoder()
@@ -51,8 +52,8 @@ public struct BotNotifier: Notifier {
         try await post(path: path, body: encoded, notification: notification)
     }
 
-    /// The bot's path for a notification and the body to post there.
-    static func request(for notification: ChatNotification) -> (path: String, body: any Encodable) {
+    /// The bot's path for a notification and the body to post there; nil for what the bot does not take.
+    static func request(for notification: ChatNotification) -> (path: String, body: any Encodable)? {
         switch notification {
         case .analysis(let incident, let analysis), .actionOutcome(let incident, _, let analysis):
             return ("/api/analysis", AnalysisBody(
@@ -67,6 +68,8 @@ public struct BotNotifier: Notifier {
                 uuid: incident.uuidString.lowercased(), actions: [],
                 analysis: ChatText.neutralizingMentions(ChatNotification.resolvedText(alert: alert, cancelledRuns: cancelledRuns))
             ))
+        case .incident:
+            return nil
         }
     }
 

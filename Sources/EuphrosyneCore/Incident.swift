@@ -103,6 +103,9 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
     /// notifications count as sent).
     public var sentNotifications: [String]?
     public static let maxSentNotifications = 64
+    /// The `IncidentCard.key` of the card every chat that follows incidents last showed (nil: none yet), so a leader
+    /// taking over edits the messages only when they are behind.
+    public var chatCard: String?
     /// How long an analysed or done incident waits for an approval before it expires.
     public var approvalWindowSeconds: Int
     /// When the incident expires unless it is approved (or acting) by then.
@@ -141,6 +144,16 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
     /// Whether the notification `key` was delivered (or the incident predates the record, and it counts as such).
     public func hasSent(_ key: String) -> Bool {
         sentNotifications.map { $0.contains(key) } ?? true
+    }
+
+    /// Keeps what a chat send changed (`Notifier.send(_:threads:)`): each key replaces the kept one, an empty value
+    /// removes it.
+    public mutating func keepChatThreads(_ changes: ChatThreads) {
+        var threads = chatThreads
+        for (key, value) in changes {
+            threads[key] = value.isEmpty ? nil : value
+        }
+        chatThreads = threads
     }
 
     /// Records that the notification `key` was delivered.

@@ -91,14 +91,18 @@ extension IncidentTable {
         (kind == .debugging ? catalog.debugging : catalog.actions).first { $0.name == name && $0.enabled }
     }
 
-    /// Keeps the chat threads a notification started with a live incident, and records the notification (`sent`, its
-    /// `NotificationKey`) as delivered. Nil when the incident is not live (the coordinator then updates the stored
-    /// one); no effect when there is nothing new to keep.
-    public mutating func keepChatThreads(_ threads: ChatThreads, sent key: String? = nil, of id: UUID) -> [Effect]? {
+    /// Keeps what a notification changed in the chats with a live incident (`Incident.keepChatThreads`), and records
+    /// the notification (`sent`, its `NotificationKey`) or the card (`card`, its `IncidentCard.key`) as delivered.
+    /// Nil when the incident is not live (the coordinator then updates the stored one); no effect when there is
+    /// nothing new to keep.
+    public mutating func keepChatThreads(
+        _ threads: ChatThreads, sent key: String? = nil, card: String? = nil, of id: UUID
+    ) -> [Effect]? {
         guard var incident = live[id] else { return nil }
         let before = incident
-        incident.chatThreads.merge(threads) { kept, _ in kept }
+        incident.keepChatThreads(threads)
         if let key { incident.recordSent(key) }
+        if let card { incident.chatCard = card }
         guard incident != before else { return [] }
         incident.revision += 1
         live[id] = incident

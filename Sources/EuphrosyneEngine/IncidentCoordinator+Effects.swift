@@ -15,6 +15,7 @@ extension IncidentCoordinator {
             switch effect {
             case .save(let incident):
                 await save(incident)
+                offerCard(incident)
             case .watch(let id):
                 await resultSource.watch(incident: id)
             case .claim:
@@ -52,7 +53,7 @@ extension IncidentCoordinator {
         }
     }
 
-    private func save(_ incident: Incident) async {
+    func save(_ incident: Incident) async {
         do {
             try await store.save(incident)
         } catch {
@@ -104,17 +105,19 @@ extension IncidentCoordinator {
         }
     }
 
-    /// Keeps the chat threads a notification started with the incident (saved, so a restarted or other reconciler
-    /// replies in them), whether it is still open or already closed.
-    private func keepChatThreads(_ threads: ChatThreads, sent key: String?, of id: UUID) async {
-        if let effects = table.withLock({ $0.keepChatThreads(threads, sent: key, of: id) }) {
+    /// Keeps what a notification changed in the chats with the incident (saved, so a restarted or other reconciler
+    /// replies in the same threads and edits the same messages), whether it is still open or already closed, and
+    /// records the notification (`sent`) or card (`card`) as delivered.
+    func keepChatThreads(_ threads: ChatThreads, sent key: String?, card: String? = nil, of id: UUID) async {
+        if let effects = table.withLock({ $0.keepChatThreads(threads, sent: key, card: card, of: id) }) {
             await perform(effects)
             return
         }
         guard var stored = try? await store.incident(id) else { return }
         let before = stored
-        stored.chatThreads.merge(threads) { kept, _ in kept }
+        stored.keepChatThreads(threads)
         if let key { stored.recordSent(key) }
+        if let card { stored.chatCard = card }
         guard stored != before else { return }
         stored.revision += 1
         await save(stored)

@@ -42,6 +42,8 @@ extension IncidentCoordinator {
         if resent > 0 { metrics.increment("euphrosyne_notifications_resumed_total", by: resent) }
         await perform(effects)
         for incident in incidents where effects.contains(.watch(incident.id)) {
+            // A card the previous leader had not delivered (the chats show an older state).
+            offerCard(incident)
             logger(for: incident.id).notice("incident resumed", metadata: [
                 "state": "\(incident.state.rawValue)", "unfinishedRuns": "\(incident.unfinishedRuns.count)",
             ])

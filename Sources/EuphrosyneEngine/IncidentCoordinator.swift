@@ -36,6 +36,8 @@ public final class IncidentCoordinator: Service, Sendable {
     let runCancellations = Mutex<[UUID: [Int: RunCancellation]]>([:])
     /// Launches that have not created their run's Job (or process) yet; an incident's clean-ups wait for them.
     let launchesInFlight = LaunchesInFlight()
+    /// Incident cards on their way to the chats that follow incidents, one sender per incident.
+    let cards = CardMailbox()
     /// Notifications of a group whose incident is being opened wait here for the opening to be decided.
     let openingWaiters = Mutex<[UUID: [CheckedContinuation<Void, Never>]]>([:])
     let deadlines = DeadlineScheduler()
@@ -310,6 +312,8 @@ public final class IncidentCoordinator: Service, Sendable {
             ])
         }
         await perform(held)
+        // Its first card: the chats show the incident while it is being diagnosed.
+        offerCard(opened ?? incident)
         return .opened(opened ?? incident)
     }
 

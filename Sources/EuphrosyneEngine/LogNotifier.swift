@@ -30,6 +30,9 @@ public struct LogNotifier: Notifier {
             logger.notice("alert resolved", metadata: incident.merging([
                 "text": "\(ChatNotification.resolvedText(alert: alert, cancelledRuns: cancelledRuns))",
             ]) { $1 })
+        case .incident(let card):
+            // Not sent to the log (it does not follow incidents); the incident's own lines say as much.
+            logger.debug("incident changed", metadata: incident.merging(["stage": "\(card.stage.rawValue)"]) { $1 })
         }
     }
 }

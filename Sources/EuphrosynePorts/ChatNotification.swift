@@ -11,12 +11,16 @@ public enum ChatNotification: Sendable, Hashable {
     case jobStatus(incident: UUID?, [JobStatus])
     /// The incident's alert resolved; `cancelledRuns` names the debugging recipes stopped because of it.
     case resolved(incident: UUID, alert: String, cancelledRuns: [String])
+    /// The incident as its one message in chat shows it, sent whenever that changed; only chats that follow
+    /// incidents (`Notifier.followsIncidents`) get it.
+    case incident(IncidentCard)
 
     public var incidentID: UUID? {
         switch self {
         case .analysis(let id, _), .actionOutcome(let id, _, _): return id
         case .jobStatus(let id, _): return id
         case .resolved(let id, _, _): return id
+        case .incident(let card): return card.incident
         }
     }
 
@@ -30,13 +34,14 @@ public enum ChatNotification: Sendable, Hashable {
     }
 
     /// The notification's `NotificationKey`, which chats that take an `Idempotency-Key` get, so a notification sent
-    /// twice shows once. Nil for Job states, which answer a request each time.
+    /// twice shows once. Nil for Job states, which answer a request each time, and for incident cards, which
+    /// replace what the chat shows and are recorded as `Incident.chatCard`.
     public var idempotencyKey: String? {
         switch self {
         case .analysis(let id, let analysis): return NotificationKey.analysis(id, analysis)
         case .actionOutcome(let id, let approval, let analysis): return NotificationKey.actionOutcome(id, approval: approval, analysis)
         case .resolved(let id, _, _): return NotificationKey.resolved(id)
-        case .jobStatus: return nil
+        case .jobStatus, .incident: return nil
         }
     }
 
@@ -46,6 +51,7 @@ public enum ChatNotification: Sendable, Hashable {
         case .actionOutcome: return "action-outcome"
         case .jobStatus: return "job-status"
         case .resolved: return "resolved"
+        case .incident: return "incident"
         }
     }
 }

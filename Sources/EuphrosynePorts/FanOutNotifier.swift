@@ -27,6 +27,8 @@ public struct FanOutNotifier: Notifier {
         }
     }
 
+    public var followsIncidents: Bool { notifiers.contains { $0.notifier.followsIncidents } }
+
     public func send(_ notification: ChatNotification) async throws {
         _ = try await send(notification, threads: [:])
     }
@@ -34,6 +36,7 @@ public struct FanOutNotifier: Notifier {
     public func send(_ notification: ChatNotification, threads: ChatThreads) async throws -> ChatThreads {
         let outcomes = await withTaskGroup(of: (Int, Result<ChatThreads, any Error>).self) { group in
             for (index, chat) in notifiers.enumerated() {
+                if case .incident = notification, !chat.notifier.followsIncidents { continue }
                 group.addTask {
                     do {
                         return (index, .success(try await chat.notifier.send(notification, threads: threads)))
@@ -50,7 +53,7 @@ public struct FanOutNotifier: Notifier {
         var failures: [(name: String, error: any Error)] = []
         for (index, outcome) in outcomes {
             switch outcome {
-            case .success(let threads): started.merge(threads) { kept, _ in kept }
+            case .success(let threads): started.merge(threads) { _, new in new }
             case .failure(let error): failures.append((notifiers[index].name, error))
             }
         }

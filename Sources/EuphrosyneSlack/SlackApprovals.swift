@@ -45,6 +45,8 @@ public final class SlackApprovals: Service {
         var messageTS: String
         var actionTS: String
         var value: SlackMessages.ButtonValue
+        /// What the clicker typed into the action's input fields, by input name.
+        var data: [String: JSONValue] = [:]
     }
 
     let client: SlackClient
@@ -116,7 +118,8 @@ public final class SlackApprovals: Service {
               let messageTS = object["container"]?["message_ts"]?.stringValue,
               let actionTS = action["action_ts"]?.stringValue
         else { return .failure(.init(description: "the click lacks its user, channel, message or action_ts")) }
-        return .success(Click(user: user, channel: channel, messageTS: messageTS, actionTS: actionTS, value: value))
+        return .success(Click(user: user, channel: channel, messageTS: messageTS, actionTS: actionTS, value: value,
+                              data: SlackMessages.inputValues(for: value.action, in: object["state"])))
     }
 
     /// The value of field `name` in a form-encoded body (`+` is a space, `%XX` a byte), or nil.
@@ -158,7 +161,7 @@ public final class SlackApprovals: Service {
             return
         }
         let who = "slack:\(email ?? click.user)"
-        let request = ApprovalRequest(actions: [ActionRequest(name: name, data: [:])], approvedBy: who,
+        let request = ApprovalRequest(actions: [ActionRequest(name: name, data: click.data)], approvedBy: who,
                                       idempotencyKey: "slack:\(click.user):\(click.actionTS)")
         guard isAllowed(user: click.user, email: email, channel: click.channel) else {
             let reason = "\(who) is not on the Slack approver list"
@@ -188,7 +191,7 @@ public final class SlackApprovals: Service {
 
     private func reply(to click: Click, _ text: String) async {
         do {
-            try await notifier.reply(toMessage: click.messageTS, text: text)
+            try await notifier.reply(toMessage: click.messageTS, channel: click.channel, text: text)
         } catch {
             logger.error("cannot reply in Slack", metadata: ["error": "\(error)"])
         }

@@ -44,24 +44,30 @@ public struct SlackClient: Sendable {
     }
 
     /// `chat.postMessage`: `text` is the notification and fallback text (always sent), `blocks` the Block Kit
-    /// layout, `threadTS` the parent's `ts` for a reply in its thread.
-    public func postMessage(channel: String, text: String, blocks: [JSONValue]? = nil,
+    /// layout, `attachments` secondary attachments (the incident message's colour bar), `threadTS` the parent's
+    /// `ts` for a reply in its thread.
+    public func postMessage(channel: String, text: String, blocks: [JSONValue]? = nil, attachments: [JSONValue]? = nil,
                             threadTS: String? = nil) async throws -> MessageReference {
         var body: [String: JSONValue] = [
             "channel": .string(channel), "text": .string(Self.truncated(text)), "unfurl_links": .bool(false),
         ]
         if let blocks { body["blocks"] = .array(blocks) }
+        if let attachments { body["attachments"] = .array(attachments) }
         if let threadTS { body["thread_ts"] = .string(threadTS) }
         let answer = try await call("chat.postMessage", body)
         return try Self.reference(in: answer, method: "chat.postMessage")
     }
 
-    /// `chat.update`: replaces the message's text and blocks (an empty `blocks` removes them all, buttons included).
-    public func update(_ message: MessageReference, text: String, blocks: [JSONValue]) async throws -> MessageReference {
-        let answer = try await call("chat.update", [
+    /// `chat.update`: replaces the message's text, blocks and attachments (an empty `blocks` removes them all,
+    /// buttons included; `attachments`, when given, replace the old ones).
+    public func update(_ message: MessageReference, text: String, blocks: [JSONValue],
+                       attachments: [JSONValue]? = nil) async throws -> MessageReference {
+        var body: [String: JSONValue] = [
             "channel": .string(message.channel), "ts": .string(message.ts), "text": .string(Self.truncated(text)),
             "blocks": .array(blocks),
-        ])
+        ]
+        if let attachments { body["attachments"] = .array(attachments) }
+        let answer = try await call("chat.update", body)
         return try Self.reference(in: answer, method: "chat.update")
     }
 

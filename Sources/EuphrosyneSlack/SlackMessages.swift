@@ -1,8 +1,8 @@
 import EuphrosyneCore
 import Foundation
 
-/// The Block Kit layouts of the Slack integration, built as values (tested without Slack): the analysis message
-/// with one button per suggested action, and the value each button carries back.
+/// The Block Kit pieces of the Slack integration, built as values (tested without Slack): the buttons and the value
+/// each carries back, sections, links and escaping. The incident's message is in `SlackMessages+Incident.swift`.
 ///
 /// Text that came from outside (alert labels, recipe analyses) goes into `plain_text` objects, which Slack shows as
 /// the text they are: no mentions, no formatting, no links hidden behind other words. Only what the reconciler
@@ -47,42 +47,6 @@ public enum SlackMessages {
             else { return nil }
             self.init(incident: incident, action: action)
         }
-    }
-
-    /// The notification text of the analysis (Slack shows it in notifications and where blocks cannot be shown).
-    public static func analysisText(incident: UUID, analysis: Analysis) -> String {
-        "Incident \(incident.uuidString.lowercased()): "
-            + escaped(analysis.text.split(separator: "\n").first.map { String($0.prefix(300)) } ?? "analysed")
-    }
-
-    /// The analysis message: a heading, the analysis in plain text, the links, and one button per suggested action
-    /// (the first 25; any others are named, to approve through the API).
-    public static func analysisBlocks(incident: UUID, analysis: Analysis) -> [JSONValue] {
-        var blocks: [JSONValue] = [
-            section(mrkdwn: "*Incident* `\(incident.uuidString.lowercased())`"),
-        ]
-        var chunks = chunked(analysis.text.isEmpty ? "(no analysis)" : analysis.text, size: maxSectionText)
-        if chunks.count > maxTextSections {
-            chunks = Array(chunks.prefix(maxTextSections))
-            chunks[chunks.count - 1] = String(chunks[chunks.count - 1].dropLast(20)) + "\n…(truncated)"
-        }
-        blocks += chunks.map(section(plain:))
-        let links = analysis.links.prefix(maxLinks).map(link)
-        if !links.isEmpty {
-            blocks.append(section(mrkdwn: links.map { "• " + $0 }.joined(separator: "\n")))
-        }
-        let actions = Array(analysis.actions.prefix(maxButtons))
-        if !actions.isEmpty {
-            blocks.append(.object([
-                "type": .string("actions"), "block_id": .string("euphrosyne-actions"),
-                "elements": .array(actions.enumerated().map { index, action in button(index: index, incident: incident, action: action) }),
-            ]))
-        }
-        if analysis.actions.count > maxButtons {
-            let rest = analysis.actions.dropFirst(maxButtons).joined(separator: ", ")
-            blocks.append(section(plain: "Also suggested (approve through the API): \(rest)"))
-        }
-        return Array(blocks.prefix(maxBlocks))
     }
 
     static func button(index: Int, incident: UUID, action: String) -> JSONValue {

@@ -239,7 +239,9 @@ public final class WebexApprovals: Service {
 
     private func reply(to action: WebexClient.AttachmentAction, _ markdown: String) async {
         do {
-            try await notifier.reply(toMessage: action.messageId, roomID: action.roomId, markdown: markdown)
+            // In the incident's thread: the buttons are a reply in it, and Webex threads are one level deep.
+            let thread = action.inputs["thread"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? action.messageId
+            try await notifier.reply(toMessage: thread, roomID: action.roomId, markdown: markdown)
         } catch {
             logger.error("cannot reply in Webex", metadata: ["error": "\(error)"])
         }

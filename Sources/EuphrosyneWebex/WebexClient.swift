@@ -62,6 +62,23 @@ public struct WebexClient: Sendable {
         try await call(.POST, "/messages", body: message, as: Message.self)
     }
 
+    /// Edits one of our messages (`PUT /messages/{id}`): its markdown only. Webex allows 10 edits per message and
+    /// none of a message with a card; it refuses more with `400`.
+    public func edit(messageID: String, roomID: String, markdown: String) async throws -> Message {
+        let text = Self.truncated(markdown)
+        return try await call(.PUT, "/messages/\(Self.escaped(messageID))",
+                              body: ["roomId": roomID, "text": text, "markdown": text], as: Message.self)
+    }
+
+    /// Deletes one of our messages (`DELETE /messages/{id}`); one already gone (`404`) counts as deleted.
+    public func deleteMessage(id: String) async throws {
+        do {
+            _ = try await send(.DELETE, "/messages/\(Self.escaped(id))", body: nil)
+        } catch let error as WebexError where error.statusCode == 404 {
+            return
+        }
+    }
+
     /// Webex limits `text` and `markdown` to 7439 bytes of UTF-8: longer text is cut on a character boundary and
     /// says so.
     public static func truncated(_ text: String, limit: Int = 7439) -> String {

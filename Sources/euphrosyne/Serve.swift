@@ -70,6 +70,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Channels whose buttons may approve, comma-separated channel ids (default: any). (SLACK_APPROVER_CHANNELS)", valueName: "list"))
     var slackApproverChannels: String?
 
+    @Option(help: ArgumentHelp("YAML file of routes that send incidents to other Slack channels or Webex rooms by alert labels or recipes (default: none, every incident to SLACK_CHANNEL and WEBEX_ROOM_ID). (CHAT_ROUTES_FILE)", valueName: "path"))
+    var chatRoutesFile: String?
+
     @Option(help: ArgumentHelp("Default recipe timeout in seconds (default 300). (RECIPE_TIMEOUT)", valueName: "seconds"))
     var recipeTimeout: Int?
 
@@ -187,6 +190,7 @@ struct Serve: AsyncParsableCommand {
         options.slackApiUrl = slackApiUrl
         options.slackApprovers = slackApprovers
         options.slackApproverChannels = slackApproverChannels
+        options.chatRoutesFile = chatRoutesFile
         options.recipeTimeout = recipeTimeout
         options.recipeNamespace = recipeNamespace
         options.recipeRedisSecret = recipeRedisSecret

@@ -275,6 +275,26 @@ import Testing
         }
     }
 
+    @Test func serveExplainsABadRoutesFile() async throws {
+        let loop = try LocalLoop()
+        defer { loop.remove() }
+        let routes = loop.directory.appendingPathComponent("routes.yaml").path
+        let slack = ["SLACK_BOT_TOKEN": "xoxb-t0ken-value", "SLACK_CHANNEL": "C0123ALERTS"]
+        let cases: [(String?, [String: String], String)] = [
+            (nil, slack, "cannot read the chat routes file"),
+            ("routes:\n  - match: 'team=~\"(\"'\n    slack: C1\n", slack, "route 1: \"match\""),
+            ("routes:\n  - match: 'team=\"web\"'\n", slack, "route 1: names no destination"),
+            ("routes:\n  - webex: ROOM-WEB\n", slack, "route 1 names a Webex room, but Webex is not configured"),
+        ]
+        for (text, environment, message) in cases {
+            try? FileManager.default.removeItem(atPath: routes)
+            if let text { try text.write(toFile: routes, atomically: true, encoding: .utf8) }
+            let run = try await Self.run(["serve", "--local", "--recipes", "x", "--chat-routes-file", routes], environment: environment)
+            #expect(run.status != 0)
+            #expect(run.stderr.contains(message), "\(text ?? "no file"): \(run.stderr)")
+        }
+    }
+
     @Test func recipesValidateListsEveryProblem() async throws {
         let loop = try LocalLoop()
         defer { loop.remove() }

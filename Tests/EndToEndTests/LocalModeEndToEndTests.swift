@@ -110,20 +110,21 @@ import Testing
             let uuid = id.uuidString.lowercased()
             try await endpoints.waitForState(id, "analysed")
             try await waitUntil("the analysis at the bot and in the Webex room") {
-                !loop.bot.received(path: "/api/analysis").isEmpty && webex.messages.contains { $0.roomId == "ROOM-OPS" }
+                !loop.bot.received(path: "/api/analysis").isEmpty
+                    && webex.messages.contains { $0.roomId == "ROOM-OPS" && $0.markdown?.contains("Dummy analysis of PodCrashLooping") == true }
             }
-            let card = try #require(webex.messages.first { $0.roomId == "ROOM-OPS" })
-            #expect(card.markdown?.contains("Dummy analysis of PodCrashLooping") == true, "\(card.markdown ?? "")")
+            let card = try #require(webex.messages.first { $0.roomId == "ROOM-OPS" && $0.parentId == nil })
 
             let (status, _) = try await endpoints.post(endpoints.api, "/api/actions",
                                                        #"{"uuid":"\#(uuid)","actions":[{"name":"record"}]}"#)
             #expect(status == 202)
             try await endpoints.waitForState(id, "done")
-            // The outcome reaches both: the bot's second analysis, and a reply in the card's Webex thread.
-            try await waitUntil("the outcome at the bot and in the card's thread") {
-                loop.bot.received(path: "/api/analysis").count == 2 && webex.messages.contains { $0.parentId == card.id }
+            // The outcome reaches both: the bot's second analysis, and a reply in the incident's Webex thread.
+            try await waitUntil("the outcome at the bot and in the incident's thread") {
+                loop.bot.received(path: "/api/analysis").count == 2
+                    && webex.messages.contains { $0.parentId == card.id && $0.markdown?.contains("Outcome") == true }
             }
-            let reply = try #require(webex.messages.first { $0.parentId == card.id })
+            let reply = try #require(webex.messages.first { $0.parentId == card.id && $0.markdown?.contains("Outcome") == true })
             #expect(reply.markdown?.contains("Recorded the approval of incident \(uuid)") == true, "\(reply.markdown ?? "")")
         }
     }

@@ -19,6 +19,19 @@ import Testing
         return Int(response.status.code)
     }
 
+    /// `payload` (an Alertmanager notification) with a third firing alert in its group.
+    static func withAnotherAlert(_ payload: String) throws -> String {
+        var object = try JSONValue.parseObject(Data(payload.utf8))
+        let alerts = try #require(object["alerts"]?.arrayValue)
+        var third = try #require(alerts.first?.objectValue)
+        var labels = try #require(third["labels"]?.objectValue)
+        labels["pod"] = .string("db-3c4d")
+        third["labels"] = .object(labels)
+        third["fingerprint"] = .string("3c4d000000000000")
+        object["alerts"] = .array(alerts + [.object(third)])
+        return String(decoding: try JSONEncoder().encode(JSONValue.object(object)), as: UTF8.self)
+    }
+
     /// The demo registry (`dummy` suggests `record`, which appends to the loop's record file), as a file.
     static func demoRegistryFile(_ loop: LocalLoop) throws -> String {
         let path = loop.directory.appendingPathComponent("recipes.yaml").path
@@ -50,10 +63,12 @@ import Testing
                 let endpoints = LocalLoop.Endpoints(webhook: serve.webhookPort, api: serve.apiPort, bot: ports[0])
                 let id = try await endpoints.alert(alert)
                 try await waitUntil("the analysis in Slack and at the bot") {
-                    slack.messages.contains { $0.threadTS == nil } && !loop.bot.received(path: "/api/analysis").isEmpty
+                    slack.messages.contains { $0.threadTS == nil && !$0.buttons.isEmpty } && !loop.bot.received(path: "/api/analysis").isEmpty
                 }
                 let message = try #require(slack.messages.first { $0.threadTS == nil })
-                let button = try #require(message.blocks.first { $0["type"]?.stringValue == "actions" }?["elements"]?.arrayValue?.first)
+                #expect(message.edits >= 1, "posted while diagnosing, then edited with the analysis")
+                #expect(message.blockText.contains("Analysed") && message.blockText.contains("Dummy analysis of PodCrashLooping"))
+                let button = try #require(message.buttons.first)
                 #expect(button["text"]?["text"]?.stringValue == "Run record")
                 let value = try #require(button["value"]?.stringValue)
                 @Sendable func replies() -> [String] {
@@ -85,6 +100,24 @@ import Testing
                 let incident = try await endpoints.incident(id)
                 #expect(incident["state"] == .string("done"))
                 #expect(incident["approvals"]?.arrayValue?.first?["approvedBy"] == .string("slack:alice@example.com"))
+                try await waitUntil("the message says done") { slack.message(ts: message.ts)?.blockText.contains("*Done*") == true }
+
+                // An alert joining the group updates the message; nothing new is posted.
+                let joined = try Self.withAnotherAlert(alert)
+                _ = try await endpoints.alert(joined)
+                try await waitUntil("the message lists the third alert") {
+                    slack.message(ts: message.ts)?.blockText.contains("3 alerts firing") == true
+                }
+                // The resolve edits the message: it says resolved, and its buttons are gone.
+                _ = try await endpoints.alert(try LocalModeEndToEndTests.fixture("alertmanager-resolved.json"))
+                try await waitUntil("the message says resolved") {
+                    slack.message(ts: message.ts)?.blockText.contains("*Resolved*") == true
+                }
+                let resolved = try #require(slack.message(ts: message.ts))
+                #expect(resolved.buttons.isEmpty && !resolved.blocks.contains { $0["type"]?.stringValue == "input" })
+                #expect(resolved.attachments.first?["color"]?.stringValue == "#2EB67D")
+                #expect(slack.messages.filter { $0.threadTS == nil }.count == 1, "one message for the incident, edited in place")
+                #expect(!replies().contains { $0.contains("Resolved") }, "the resolve is not posted anew")
             }
         }
     }
@@ -120,23 +153,24 @@ import Testing
                 try await waitUntil("the Webex webhook to be registered") { !webex.webhooks.isEmpty }
                 let id = try await endpoints.alert(alert)
                 try await waitUntil("the analysis in all three chats") {
-                    slack.messages.contains { $0.threadTS == nil } && webex.messages.contains { $0.attachments != nil }
+                    slack.messages.contains { $0.threadTS == nil && !$0.buttons.isEmpty } && webex.messages.contains { $0.attachments != nil }
                         && !loop.bot.received(path: "/api/analysis").isEmpty
                 }
                 let message = try #require(slack.messages.first { $0.threadTS == nil })
                 let card = try #require(webex.messages.first { $0.attachments != nil })
-                let button = try #require(message.blocks.first { $0["type"]?.stringValue == "actions" }?["elements"]?.arrayValue?.first)
+                let thread = try #require(card.parentId, "the Webex buttons are in the incident message's thread")
+                let button = try #require(message.buttons.first)
                 let value = try #require(button["value"]?.stringValue)
 
                 // Bob approves from Webex and Alice from Slack, the same action.
-                let fromWebex = try await webex.submitCard(messageID: card.id, personID: bob, inputs: [
-                    "euphrosyne": .string("approve"), "incident": .string(id.uuidString.lowercased()), "action": .string("record"),
-                ])
+                let data = try #require(card.attachments?.arrayValue?.first?["content"]?["actions"]?.arrayValue?.first?["data"]?.objectValue)
+                #expect(data["incident"] == .string(id.uuidString.lowercased()) && data["action"] == .string("record"))
+                let fromWebex = try await webex.submitCard(messageID: card.id, personID: bob, inputs: data)
                 #expect(fromWebex.statuses == [202])
                 let click = slack.click(user: "U0123ALICE", message: message, actionID: "euphrosyne-approve-0", value: value)
                 #expect(try await Self.post(click, port: serve.apiPort) == 200)
                 try await waitUntil("both answers") {
-                    webex.messages.contains { $0.parentId == card.id && ($0.markdown ?? "").contains("approved") }
+                    webex.messages.contains { $0.parentId == thread && ($0.markdown ?? "").contains("approved") }
                         && slack.messages.contains { $0.threadTS == message.ts && ($0.blocks.last?["text"]?["text"]?.stringValue ?? "").contains("approved") }
                 }
                 try await waitUntil("the outcome at the bot") { loop.bot.received(path: "/api/analysis").count == 2 }

@@ -92,9 +92,12 @@ import Testing
         }
     }
 
-    static func submit(_ incident: UUID, _ action: String = "jira", summary: String) -> [String: JSONValue] {
-        ["euphrosyne": .string("approve"), "incident": .string(incident.uuidString.lowercased()),
-         "action": .string(action), "\(action).summary": .string(summary)]
+    /// What Webex sends for a click on `action`'s button of `card`: the button's data and what was typed.
+    static func submit(_ card: FakeWebex.Message, _ action: String = "jira", summary: String) -> [String: JSONValue] {
+        let buttons = card.attachments?.arrayValue?.first?["content"]?["actions"]?.arrayValue ?? []
+        var inputs = buttons.first { $0["data"]?["action"]?.stringValue == action }?["data"]?.objectValue ?? [:]
+        inputs["\(action).summary"] = .string(summary)
+        return inputs
     }
 
     @Test func aCardClickRunsTheActionOnceAndTheOutcomeIsRepliedInTheThread() async throws {
@@ -111,17 +114,18 @@ import Testing
             let incident = try await reconciler.coordinator.openIncident(payload: ["version": .string("4")])
             try await waitUntil("the analysis card") { fake.messages.contains { $0.attachments != nil } }
             let card = try #require(fake.messages.first { $0.attachments != nil })
-            #expect(card.roomId == Self.room && card.parentId == nil)
-            #expect(card.markdown?.contains("pods are crash-looping") == true)
+            let root = try #require(fake.messages.first { $0.parentId == nil })
+            #expect(card.roomId == Self.room && card.parentId == root.id, "the buttons are in the incident's thread")
+            #expect(root.markdown?.contains("pods are crash-looping") == true && root.markdown?.contains("**Analysed**") == true)
             let content = card.attachments?.arrayValue?.first?["content"]
             #expect(content?["actions"]?.arrayValue?.first?["title"] == .string("Run jira"))
             #expect(content?["body"]?.arrayValue?.contains { $0["id"] == .string("jira.summary") } == true)
-            let cardID = card.id
-            @Sendable func replies() -> [FakeWebex.Message] { fake.messages.filter { $0.parentId == cardID } }
+            let rootID = root.id
+            @Sendable func replies() -> [FakeWebex.Message] { fake.messages.filter { $0.parentId == rootID } }
 
             // Someone off the allow-list: refused, told so in the thread, audited.
             let byEve = try await fake.submitCard(messageID: card.id, personID: people.eve,
-                                                  inputs: Self.submit(incident.id, summary: "from eve"))
+                                                  inputs: Self.submit(card, summary: "from eve"))
             #expect(byEve.statuses == [202])
             try await waitUntil("the refusal in the thread") { replies().contains { $0.markdown?.contains("may not approve") == true } }
             let audited = try await reconciler.coordinator.incident(incident.id)?.approvalAttempts ?? []
@@ -130,13 +134,13 @@ import Testing
 
             // A wrong signature never gets in.
             let forged = try await fake.submitCard(messageID: card.id, personID: people.alice,
-                                                   inputs: Self.submit(incident.id, summary: "forged"),
+                                                   inputs: Self.submit(card, summary: "forged"),
                                                    signatureOverride: "0000000000000000000000000000000000000000")
             #expect(forged.statuses == [401])
 
             // Alice approves, with the summary typed into the card.
             let byAlice = try await fake.submitCard(messageID: card.id, personID: people.alice,
-                                                    inputs: Self.submit(incident.id, summary: "API down"))
+                                                    inputs: Self.submit(card, summary: "API down"))
             #expect(byAlice.statuses == [202])
             try await waitUntil("the approval in the thread") { replies().contains { $0.markdown?.contains("approved `jira`") == true } }
             try await waitUntil("the outcome in the thread") {
@@ -147,7 +151,7 @@ import Testing
 
             // A second click: answered from the thread, not run again.
             _ = try await fake.submitCard(messageID: card.id, personID: people.alice,
-                                          inputs: Self.submit(incident.id, summary: "again"))
+                                          inputs: Self.submit(card, summary: "again"))
             try await waitUntil("the repeat answer") { replies().contains { $0.markdown?.contains("already approved") == true } }
             #expect(reconciler.launcher.requests.filter { $0.recipe.name == "jira" }.count == 1)
             let attempts = try await reconciler.coordinator.incident(incident.id)?.approvalAttempts ?? []

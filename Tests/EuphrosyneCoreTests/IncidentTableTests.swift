@@ -395,9 +395,12 @@ import Testing
         var (table, id) = Self.diagnosing()
         let effects = table.keepChatThreads(["webex": "m1"], of: id)
         #expect(effects?.count == 1 && table.incident(id)?.chatThreads == ["webex": "m1"])
-        // The first thread of a chat stays.
-        _ = table.keepChatThreads(["webex": "m2"], of: id)
-        #expect(table.incident(id)?.chatThreads == ["webex": "m1"])
+        // What a chat changed replaces what was kept; an empty value removes it; a card is recorded as shown.
+        _ = table.keepChatThreads(["webex": "m2", "webex.buttons": "b1"], of: id)
+        #expect(table.incident(id)?.chatThreads == ["webex": "m2", "webex.buttons": "b1"])
+        _ = table.keepChatThreads(["webex.buttons": ""], card: "analysed:0123", of: id)
+        #expect(table.incident(id)?.chatThreads == ["webex": "m2"])
+        #expect(table.incident(id)?.chatCard == "analysed:0123")
         #expect(table.keepChatThreads(["webex": "m1"], of: UUID()) == nil)
     }
 

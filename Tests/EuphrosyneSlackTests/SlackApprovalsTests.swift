@@ -15,7 +15,11 @@ import Testing
 /// Button clicks through `POST /api/slack/interactions` into a real coordinator: the signature is checked first,
 /// only approvers approve, a click runs its action once, and the person is told in the message's thread.
 @Suite struct SlackApprovalsTests {
-    static let catalog = RecipeCatalog(debugging: [.fake("disk")], actions: [.fake("cleanup-logs", .action)])
+    static let catalog: RecipeCatalog = {
+        var cleanup = Recipe.fake("cleanup-logs", .action)
+        cleanup.inputs = ["path"]
+        return RecipeCatalog(debugging: [.fake("disk")], actions: [cleanup])
+    }()
 
     struct Loop: Sendable {
         let slack: FakeSlack
@@ -48,7 +52,7 @@ import Testing
             let client = SlackClient(baseURL: FakeSlack.baseURL(port: slackPorts[0]), token: slack.botToken,
                                      httpClient: HTTPClient.shared,
                                      retry: RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(1), maxDelay: .milliseconds(5)))
-            let notifier = SlackNotifier(client: client, channel: "C0123ALERTS")
+            let notifier = SlackNotifier(client: client, channel: "C0123ALERTS", registry: StaticRecipeRegistry(catalog))
             let launcher = ScriptedLauncher([
                 "disk": .report(analysis: "/var is full", actions: ["cleanup-logs"], delay: .zero),
                 "cleanup-logs": .report(analysis: "freed 12 GiB", actions: [], delay: .zero),
@@ -75,9 +79,11 @@ import Testing
     /// Opens an incident and waits for its analysis message in Slack.
     static func analysed(_ loop: Loop) async throws -> (UUID, FakeSlack.Message, String) {
         let id = try await loop.coordinator.openIncident(payload: ["version": .string("4")]).id
-        try await waitUntil("the analysis in Slack") { loop.slack.messages.contains { $0.threadTS == nil } }
+        try await waitUntil("the analysis in Slack") {
+            loop.slack.messages.contains { $0.threadTS == nil && !$0.buttons.isEmpty }
+        }
         let message = try #require(loop.slack.messages.first { $0.threadTS == nil })
-        let button = try #require(message.blocks.first { $0["type"]?.stringValue == "actions" }?["elements"]?.arrayValue?.first)
+        let button = try #require(message.buttons.first)
         let value = try #require(button["value"]?.stringValue)
         return (id, message, value)
     }
@@ -101,6 +107,19 @@ import Testing
             let replies = loop.replies(to: message)
             #expect(replies.contains { $0.hasPrefix("✅ alice@example.com approved cleanup-logs (approval 1)") })
             #expect(replies.contains("freed 12 GiB") || replies.contains { $0.contains("freed 12 GiB") }, "the outcome in the thread")
+        }
+    }
+
+    @Test func whatTheApproverTypedIntoTheActionsFieldsIsItsData() async throws {
+        try await Self.withLoop(approvers: ["U0123ALICE"]) { loop in
+            let (id, message, value) = try await Self.analysed(loop)
+            #expect(message.blocks.contains { $0["block_id"]?.stringValue == "euphrosyne-input:cleanup-logs:path" })
+            let click = loop.slack.click(user: "U0123ALICE", message: message, actionID: "euphrosyne-approve-0", value: value,
+                                         typed: ["euphrosyne-input:cleanup-logs:path": "/var/log"])
+            #expect(try await loop.deliver(click) == 200)
+            try await waitUntil("the action") { loop.launcher.requests.contains { $0.recipe.name == "cleanup-logs" } }
+            let approval = try #require(try await loop.coordinator.incident(id)?.approvals.first)
+            #expect(approval.actions == [ActionRequest(name: "cleanup-logs", data: ["path": .string("/var/log")])])
         }
     }
 

@@ -155,3 +155,63 @@ public final class PublishedResultSource: ResultSource {
     public nonisolated(nonsending) func watch(incident: UUID) async {}
     public nonisolated(nonsending) func unwatch(incident: UUID) async {}
 }
+
+/// A chat that follows incidents, as Slack and Webex do: it records every card it gets and answers the first of
+/// each incident with the message it "posted" (`card-<n>`). `hold()` makes sends wait until `release()`, to see
+/// cards pile up behind a slow chat.
+public final class CardRecordingNotifier: Notifier {
+    private struct State {
+        var cards: [IncidentCard] = []
+        var threadsSeen: [ChatThreads] = []
+        var held = false
+        var waiting: [CheckedContinuation<Void, Never>] = []
+        var posted = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var followsIncidents: Bool { true }
+
+    public var cards: [IncidentCard] { state.withLock { $0.cards } }
+    /// The threads each card was sent with, in order.
+    public var threadsSeen: [ChatThreads] { state.withLock { $0.threadsSeen } }
+    /// Sends waiting for `release()`.
+    public var waitingSends: Int { state.withLock { $0.waiting.count } }
+
+    public func cards(for incident: UUID) -> [IncidentCard] { cards.filter { $0.incident == incident } }
+
+    public func hold() { state.withLock { $0.held = true } }
+
+    public func release() {
+        let waiting = state.withLock { state in
+            state.held = false
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    public func send(_ notification: ChatNotification) async throws {
+        _ = try await send(notification, threads: [:])
+    }
+
+    public func send(_ notification: ChatNotification, threads: ChatThreads) async throws -> ChatThreads {
+        guard case .incident(let card) = notification else { return [:] }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let held = state.withLock { state in
+                if state.held { state.waiting.append(continuation) }
+                return state.held
+            }
+            if !held { continuation.resume() }
+        }
+        return state.withLock { state in
+            state.cards.append(card)
+            state.threadsSeen.append(threads)
+            guard threads["card"] == nil else { return [:] }
+            state.posted += 1
+            return ["card": "card-\(state.posted)"]
+        }
+    }
+}

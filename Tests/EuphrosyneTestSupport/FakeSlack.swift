@@ -24,6 +24,22 @@ public final class FakeSlack: Sendable {
         public var blocks: [JSONValue]
         /// How many times `chat.update` changed it.
         public var edits: Int
+        /// The secondary attachments (colour bars), as last posted or updated.
+        public var attachments: [JSONValue] = []
+
+        /// The message's buttons (the elements of its actions blocks).
+        public var buttons: [JSONValue] {
+            blocks.filter { $0["type"]?.stringValue == "actions" }.flatMap { $0["elements"]?.arrayValue ?? [] }
+        }
+
+        /// Every text of its blocks (sections' text and fields, context elements, input labels), joined by lines.
+        public var blockText: String {
+            blocks.flatMap { block -> [String] in
+                var texts = [block["text"]?["text"]?.stringValue, block["label"]?["text"]?.stringValue].compactMap { $0 }
+                texts += (block["elements"]?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }
+                return texts
+            }.joined(separator: "\n")
+        }
     }
 
     public struct User: Sendable, Hashable {
@@ -95,8 +111,9 @@ public final class FakeSlack: Sendable {
         public var headers: [(String, String)]
     }
 
-    /// A `block_actions` click by `user` on button `actionID` (with `value`) of `message`.
-    public func click(user: String, message: Message, actionID: String, value: String,
+    /// A `block_actions` click by `user` on button `actionID` (with `value`) of `message`; `typed` is what the user
+    /// typed into the message's input fields, by `block_id`, sent as Slack sends it (`state.values`).
+    public func click(user: String, message: Message, actionID: String, value: String, typed: [String: String] = [:],
                       timestamp: Int = Int(Date().timeIntervalSince1970), secret: String? = nil) -> Interaction {
         let actionTS = state.withLock { state -> String in
             state.clock += 1
@@ -113,7 +130,7 @@ public final class FakeSlack: Sendable {
             "channel": .object(["id": .string(message.channel), "name": .string("alerts")]),
             "message": .object(["type": .string("message"), "ts": .string(message.ts), "text": .string(message.text),
                                 "blocks": .array(message.blocks)]),
-            "state": .object(["values": .object([:])]),
+            "state": .object(["values": .object(Self.stateValues(of: message, typed: typed))]),
             "response_url": .string("https://hooks.slack.invalid/actions/T0123TEAM/1/fake"),
             "actions": .array([.object([
                 "type": .string("button"), "action_id": .string(actionID), "block_id": .string("actions"),
@@ -130,6 +147,19 @@ public final class FakeSlack: Sendable {
             ("X-Slack-Request-Timestamp", String(timestamp)),
             ("X-Slack-Signature", Self.signature(secret: secret ?? signingSecret, timestamp: String(timestamp), body: body)),
         ])
+    }
+
+    /// `state.values` of a click: every input block of the message, with what was typed into it (null if nothing).
+    static func stateValues(of message: Message, typed: [String: String]) -> [String: JSONValue] {
+        var values: [String: JSONValue] = [:]
+        for block in message.blocks where block["type"]?.stringValue == "input" {
+            guard let blockID = block["block_id"]?.stringValue,
+                  let actionID = block["element"]?["action_id"]?.stringValue else { continue }
+            values[blockID] = .object([actionID: .object([
+                "type": .string("plain_text_input"), "value": typed[blockID].map(JSONValue.string) ?? .null,
+            ])])
+        }
+        return values
     }
 
     /// `v0=` + hex HMAC-SHA256 of `v0:<timestamp>:<body>`: Slack's request signature.
@@ -209,6 +239,9 @@ public final class FakeSlack: Sendable {
         let text = fields["text"]?.stringValue ?? ""
         guard !text.isEmpty || blocks?.isEmpty == false else { return .error("no_text") }
         if let blocks, let problem = Self.blocksProblem(blocks) { return .error("invalid_blocks", ["detail": .string(problem)]) }
+        if let problem = fields["attachments"]?.arrayValue?.lazy.compactMap({ $0["blocks"]?.arrayValue.flatMap(Self.blocksProblem) }).first {
+            return .error("invalid_attachments", ["detail": .string(problem)])
+        }
         let threadTS = fields["thread_ts"]?.stringValue
         if let threadTS {
             // Replies hang from a parent in the same channel, never from another reply.
@@ -218,7 +251,8 @@ public final class FakeSlack: Sendable {
         }
         state.clock += 1
         let ts = "\(state.clock).000100"
-        let message = Message(channel: channel, ts: ts, threadTS: threadTS, text: text, blocks: blocks ?? [], edits: 0)
+        var message = Message(channel: channel, ts: ts, threadTS: threadTS, text: text, blocks: blocks ?? [], edits: 0)
+        message.attachments = fields["attachments"]?.arrayValue ?? []
         state.messages.append(message)
         return .ok(["channel": .string(channel), "ts": .string(ts),
                     "message": .object(["text": .string(text), "ts": .string(ts)])])
@@ -232,6 +266,12 @@ public final class FakeSlack: Sendable {
         if let blocks = fields["blocks"]?.arrayValue {
             if let problem = Self.blocksProblem(blocks) { return .error("invalid_blocks", ["detail": .string(problem)]) }
             state.messages[index].blocks = blocks
+        }
+        if let attachments = fields["attachments"]?.arrayValue {
+            if let problem = attachments.lazy.compactMap({ $0["blocks"]?.arrayValue.flatMap(Self.blocksProblem) }).first {
+                return .error("invalid_attachments", ["detail": .string(problem)])
+            }
+            state.messages[index].attachments = attachments
         }
         if let text = fields["text"]?.stringValue { state.messages[index].text = text }
         state.messages[index].edits += 1
@@ -265,10 +305,20 @@ public final class FakeSlack: Sendable {
                         return "a button without an action_id of at most 255 characters"
                     }
                 }
+            case "input":
+                guard let label = object["label"]?["text"]?.stringValue, !label.isEmpty, label.count <= 2000 else {
+                    return "an input without a label of at most 2000 characters"
+                }
+                guard object["element"]?["type"]?.stringValue == "plain_text_input",
+                      object["element"]?["action_id"]?.stringValue?.isEmpty == false
+                else { return "an input without a plain_text_input element with an action_id" }
             default:
                 return "a block of unknown type \(type)"
             }
+            if let blockID = object["block_id"]?.stringValue, blockID.count > 255 { return "a block_id over 255 characters" }
         }
+        let ids = blocks.compactMap { $0["block_id"]?.stringValue }
+        guard Set(ids).count == ids.count else { return "two blocks with the same block_id" }
         return nil
     }
 

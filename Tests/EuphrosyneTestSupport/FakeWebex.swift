@@ -31,6 +31,9 @@ public final class FakeWebex: Sendable {
         public var personId: String
         public var personEmail: String
         public var created: String
+        /// How many times `PUT /messages/{id}` changed it (Webex refuses the 11th edit), and when it last did.
+        public var edits = 0
+        public var updated: String?
 
         /// The message as the API returns it.
         public var json: JSONValue {
@@ -44,6 +47,7 @@ public final class FakeWebex: Sendable {
             object["text"] = text.map(JSONValue.string)
             object["markdown"] = markdown.map(JSONValue.string)
             object["attachments"] = attachments
+            object["updated"] = updated.map(JSONValue.string)
             return .object(object)
         }
     }
@@ -434,6 +438,15 @@ public final class FakeWebex: Sendable {
                 return Self.error(404, "No message with id \(id).")
             }
             return Reply(status: 200, json: message.json)
+        case ("PUT", 2, "messages", let id?, _):
+            return withObject(body) { editMessage(&state, id: id, $0) }
+        case ("DELETE", 2, "messages", let id?, _):
+            guard let index = state.messages.firstIndex(where: { $0.id == id }) else {
+                return Self.error(404, "No message with id \(id).")
+            }
+            guard state.messages[index].personId == botID else { return Self.error(403, "Only your own messages can be deleted.") }
+            state.messages.remove(at: index)
+            return Reply(status: 204)
         case ("POST", 1, "webhooks", _, _):
             return withObject(body) { createWebhook(&state, $0) }
         case ("GET", 1, "webhooks", _, _):
@@ -566,6 +579,32 @@ public final class FakeWebex: Sendable {
         )
         state.messages.append(message)
         return Reply(status: 200, json: message.json)
+    }
+
+    /// `PUT /messages/{id}`: the bot's own message, `roomId` required, text and/or markdown only; at most 10 edits,
+    /// none of a message with a card (as Webex documents).
+    private func editMessage(_ state: inout State, id: String, _ body: [String: JSONValue]) -> Reply {
+        guard let index = state.messages.firstIndex(where: { $0.id == id }) else { return Self.error(404, "No message with id \(id).") }
+        let message = state.messages[index]
+        guard let roomID = body["roomId"]?.stringValue, !roomID.isEmpty else { return Self.error(400, "roomId is required.") }
+        guard roomID == message.roomId else { return Self.error(400, "roomId does not match the message's room.") }
+        guard message.personId == botID else { return Self.error(403, "Only your own messages can be edited.") }
+        guard body["html"] == nil, body["attachments"] == nil, body["files"] == nil else {
+            return Self.error(400, "Only text and markdown can be edited.")
+        }
+        guard message.attachments == nil else { return Self.error(400, "A message with attachments cannot be edited.") }
+        guard message.edits < 10 else { return Self.error(400, "Edit limit reached: a message can be edited at most 10 times.") }
+        let text = body["text"]?.stringValue
+        let markdown = body["markdown"]?.stringValue
+        guard text != nil || markdown != nil else { return Self.error(400, "Give text or markdown to edit.") }
+        for value in [text, markdown].compactMap({ $0 }) where value.utf8.count > Self.maximumMessageBytes {
+            return Self.error(400, "text and markdown are limited to \(Self.maximumMessageBytes) bytes.")
+        }
+        state.messages[index].text = text ?? markdown
+        state.messages[index].markdown = markdown
+        state.messages[index].edits += 1
+        state.messages[index].updated = Self.timestamp()
+        return Reply(status: 200, json: state.messages[index].json)
     }
 
     private static let resources: Set<String> = [

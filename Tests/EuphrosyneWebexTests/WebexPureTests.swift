@@ -26,12 +26,16 @@ import Testing
                                                    approvers: approvers, rooms: rooms))
     }
 
-    @Test func theCardHasAButtonPerSuggestedActionAndABoxPerDeclaredInput() throws {
+    /// The card of an incident with `analysis`, in `state`.
+    static func incidentCard(_ analysis: Analysis?, state: Incident.State = .analysed) -> IncidentCard {
+        SampleIncidents.card(id: incident, state: state, analysis: analysis)
+    }
+
+    @Test func theButtonsCardHasAButtonPerActionABoxPerDeclaredInputAndTheThreadToAnswerIn() throws {
         var jira = Recipe.fake("jira", .action)
         jira.inputs = ["summary", "priority"]
         let catalog = RecipeCatalog(debugging: [], actions: [jira, .fake("webhook", .action)])
-        let analysis = Analysis(text: "dummy: fine", actions: ["jira", "webhook"], links: [], successful: ["dummy"], shortfalls: [])
-        let card = try #require(WebexNotifier.card(incident: Self.incident, analysis: analysis, catalog: catalog))
+        let card = WebexNotifier.card(incident: Self.incident, actions: ["jira", "webhook"], catalog: catalog, thread: "ROOT")
         #expect(card["type"] == .string("AdaptiveCard") && card["version"] == .string("1.3"))
         let inputs = card["body"]?.arrayValue?.filter { $0["type"] == .string("Input.Text") } ?? []
         #expect(inputs.map { $0["id"]?.stringValue } == ["jira.summary", "jira.priority"])
@@ -39,21 +43,20 @@ import Testing
         #expect(buttons.map { $0["title"]?.stringValue } == ["Run jira", "Run webhook"])
         #expect(buttons.first?["data"] == .object([
             "euphrosyne": .string("approve"), "incident": .string(Self.incident.uuidString.lowercased()), "action": .string("jira"),
+            "thread": .string("ROOT"),
         ]))
-        // Nothing suggested: no card.
-        let none = Analysis(text: "x", actions: [], links: [], successful: [], shortfalls: [])
-        #expect(WebexNotifier.card(incident: Self.incident, analysis: none, catalog: catalog) == nil)
     }
 
-    @Test func moreThanFiveActionsGetFiveButtonsAndTheRestAreNamed() throws {
+    @Test func theIncidentMessageSaysItsStateAndNamesActionsPastFiveButtons() throws {
         let names = (1...7).map { "a\($0)" }
-        let analysis = Analysis(text: "x", actions: names, links: ["https://grafana/d/1"], successful: [], shortfalls: [])
-        let card = try #require(WebexNotifier.card(incident: Self.incident, analysis: analysis,
-                                                   catalog: RecipeCatalog(debugging: [], actions: [])))
-        #expect(card["actions"]?.arrayValue?.count == 5)
-        let markdown = WebexNotifier.analysisMarkdown(incident: Self.incident, analysis: analysis)
+        let analysis = Analysis(text: "x **bold**", actions: names, links: ["https://grafana/d/1"], successful: [], shortfalls: [])
+        let markdown = WebexNotifier.incidentMarkdown(Self.incidentCard(analysis))
+        #expect(markdown.hasPrefix("🟠 **Analysed**: waiting for someone to approve an action"))
         #expect(markdown.contains("Also suggested (approve through the API): a6, a7"))
         #expect(markdown.contains("- [https://grafana/d/1](https://grafana/d/1)"))
+        #expect(markdown.contains("x \\*\\*bold\\*\\*"), "outside text is escaped")
+        let resolved = WebexNotifier.incidentMarkdown(Self.incidentCard(analysis, state: .resolved))
+        #expect(resolved.hasPrefix("🟢 **Resolved**") && !resolved.contains("Also suggested"))
     }
 
     @Test func textIsCutToWebexsByteLimitOnACharacterBoundary() {
@@ -124,11 +127,11 @@ import Testing
         #expect(ChatText.markdownLink("https://x.example/a) [click](https://evil") == "[https://x.example/a\\) \\[click\\]\\(https://evil](https://x.example/a%29%20[click]%28https://evil)")
         #expect(ChatText.markdownLink("javascript:alert(1)") == "javascript:alert\\(1\\)")
 
-        // In the analysis message, the incident heading is ours; everything from recipes is escaped.
+        // In the incident message, the state line is ours; everything from recipes is escaped.
         let analysis = Analysis(text: "dummy: <@all> see [here](https://evil.example)", actions: [],
                                 links: ["https://grafana.example/d/1"], successful: ["dummy"], shortfalls: [])
-        let markdown = WebexNotifier.analysisMarkdown(incident: Self.incident, analysis: analysis)
-        #expect(markdown.hasPrefix("**Incident `\(Self.incident.uuidString.lowercased())`**"))
+        let markdown = WebexNotifier.incidentMarkdown(Self.incidentCard(analysis))
+        #expect(markdown.hasPrefix("🟡 **Analysed**: nothing to approve · incident `\(Self.incident.uuidString.lowercased())`"))
         #expect(!markdown.contains("<@all>") && !markdown.contains("[here](https://evil.example)"))
     }
 }
