@@ -34,6 +34,9 @@ struct ReconcilerServices {
 
     /// How long a graceful shutdown may take beyond the coordinator's drain before the group is cancelled.
     static let shutdownMargin = Duration.seconds(10)
+    /// How long after that the process is ended if it is still there (`ShutdownWatchdog`): within Kubernetes' 40 s
+    /// grace period with the default 25 s drain.
+    static let watchdogMargin = Duration.seconds(3)
 
     func run() async throws {
         let coordinator = self.coordinator
@@ -85,8 +88,13 @@ struct ReconcilerServices {
         // cancelling it: the listeners then answer the connections they accepted already. Cancelled, a listener
         // would drop accepted connections it had not yet served, which SwiftNIO treats as a programming error and
         // traps on (swift-nio#2637).
-        let services: [any Service] = servicesBefore + [webhook, coordinatorService ?? coordinator]
+        var services: [any Service] = servicesBefore + [webhook, coordinatorService ?? coordinator]
             + attachments.flatMap(\.services) + [api]
+        if shutsDownOnSignals {
+            // Last, so the first told of a shutdown: it arms at once.
+            services.append(ShutdownWatchdog(limit: settings.drainTimeout + Self.shutdownMargin + Self.watchdogMargin,
+                                             logger: logger))
+        }
         var configuration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: shutsDownOnSignals ? [.sigterm, .sigint] : [],

@@ -52,7 +52,7 @@ public final class WebexNotifier: Notifier {
     /// Sends in the incident's thread: the one kept with the incident (`threads`, so replies land there after a
     /// restart or on another replica), else the one this process remembers. Returns what this send changed.
     public func send(_ notification: ChatNotification, threads: ChatThreads) async throws -> ChatThreads {
-        let known = threads[Self.threadKey] != nil ? threads : posted[notification.incidentID ?? UUID()] ?? threads
+        let known = threads[Self.threadKey] != nil ? threads : notification.incidentID.flatMap { posted[$0] } ?? threads
         switch notification {
         case .incident(let card):
             let changed = try await show(card, threads: known)

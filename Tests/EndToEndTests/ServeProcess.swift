@@ -26,6 +26,29 @@ struct ServeProcess: Sendable {
     var terminationStatus: Int32 { process.value.terminationStatus }
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
+    /// Every thread's stack, as gdb prints them (when gdb is installed), for a failure that must say where the process
+    /// is stuck. Waits at most 60 s for gdb.
+    func threadStacks() async -> String {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") else { return "(no gdb to print the stacks)" }
+        let output = logFile.deletingLastPathComponent().appendingPathComponent("stacks-\(UUID().uuidString.prefix(8)).txt")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let gdb = Process()
+        gdb.executableURL = URL(fileURLWithPath: "/usr/bin/gdb")
+        gdb.arguments = ["-p", String(processIdentifier), "-batch", "-nx", "-ex", "set pagination off",
+                         "-ex", "thread apply all bt 40"]
+        do {
+            let handle = try FileHandle(forWritingTo: output)
+            gdb.standardOutput = handle
+            gdb.standardError = handle
+            try gdb.run()
+            try await waitUntil("gdb to print the stacks", timeout: .seconds(60)) { !gdb.isRunning }
+        } catch {
+            if gdb.isRunning { gdb.terminate() }
+            return "(gdb failed: \(error))"
+        }
+        return (try? String(contentsOf: output, encoding: .utf8)) ?? "(no output from gdb)"
+    }
+
     /// Runs `serve` with `arguments` (both ports 0 and `--host host` are added) while `body` runs; the log goes to
     /// a file in `directory`. The environment is ours plus `environment`, or only `environment` when
     /// `inheritingEnvironment` is false (cluster mode with a kubeconfig of the test's own).
