@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // The dashboard's HTML: logic-less templates compiled into the binary, escaping every value by default.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Helpers written once and shared by everything above them, on the standard library and Foundation only:
@@ -251,6 +253,27 @@ let package = Package(
         // The app builder: ServeSettings (from ServeOptions and the environment) and ReconcilerApp, which wires
         // either mode's adapters, the coordinator and the listeners into one ServiceGroup. Used by the CLI's `serve`
         // and by the end-to-end tests, so neither copies the wiring.
+        // The web dashboard under /ui/ on the API listener: server-rendered pages (Mustache), a little JavaScript,
+        // live updates from the coordinator's incident changes; the data behind the API's authentication.
+        .target(
+            name: "EuphrosyneDashboard",
+            dependencies: [
+                "EuphrosyneCore",
+                "EuphrosynePorts",
+                // IncidentCoordinator: incidents, their changes, approvals.
+                "EuphrosyneEngine",
+                // ListenerRoutes, APIError, APICaller.
+                "EuphrosyneServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+                // The event stream ends when the listener shuts down gracefully.
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "EuphrosyneApp",
             dependencies: [
@@ -264,6 +287,7 @@ let package = Package(
                 "EuphrosyneBot",
                 "EuphrosyneWebex",
                 "EuphrosyneSlack",
+                "EuphrosyneDashboard",
                 "EuphrosyneRedis",
                 "EuphrosyneKubernetes",
                 // SecureRandom and Hex: the replica's identity in the leader election.
@@ -477,6 +501,18 @@ let package = Package(
                 "EuphrosyneSlack", "EuphrosyneCore", "EuphrosynePorts", "EuphrosyneSupport", "EuphrosyneTestSupport",
                 // SlackApprovalsTests runs the clicks into a real coordinator.
                 "EuphrosyneEngine", "EuphrosyneLocal",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The dashboard's pages as values, and its routes against a real coordinator.
+        .testTarget(
+            name: "EuphrosyneDashboardTests",
+            dependencies: [
+                "EuphrosyneDashboard", "EuphrosyneCore", "EuphrosynePorts", "EuphrosyneEngine", "EuphrosyneServer",
+                "EuphrosyneLocal", "EuphrosyneTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

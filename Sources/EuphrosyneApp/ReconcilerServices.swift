@@ -1,3 +1,4 @@
+import EuphrosyneDashboard
 import EuphrosyneEngine
 import EuphrosynePorts
 import EuphrosyneServer
@@ -51,6 +52,8 @@ struct ReconcilerServices {
         let attachments = chats.map { chat in
             chat.attachments(approvals: coordinator, logger: settings.logger("euphrosyne.\(chat.name).approvals"))
         }
+        // The web dashboard (/ui/): its pages open, its data behind the API's authentication.
+        let dashboard = Dashboard(coordinator: coordinator)
         let webhook = Listeners.webhook(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.webhookPort,
             logger: settings.logger("euphrosyne.webhook"), exporter: exporter, credentials: settings.webhookCredentials,
@@ -63,7 +66,8 @@ struct ReconcilerServices {
         let api = Listeners.api(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.apiPort,
             logger: settings.logger("euphrosyne.api"), exporter: exporter, credentials: settings.apiCredentials,
-            replayCache: replayCache, routes: attachments.flatMap(\.routes),
+            replayCache: replayCache, routes: attachments.flatMap(\.routes) + [dashboard.pages],
+            protectedRoutes: [dashboard.data],
             limits: settings.listenerLimits, forwarding: forwarding,
             onServerRunning: { port in
                 await onAPIPort(port)

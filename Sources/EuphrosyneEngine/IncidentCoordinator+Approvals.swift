@@ -55,6 +55,11 @@ extension IncidentCoordinator {
         }
     }
 
+    /// The recipes as the registry has them now (the dashboard shows each action's inputs).
+    public func recipeCatalog() async -> RecipeCatalog {
+        await registry.catalog()
+    }
+
     /// What is wrong with an approval's action names whatever the incident: none named, or one that is not a
     /// registered action recipe, or is disabled. Nil when every name is registered and enabled. Lets the API refuse
     /// such an approval (422) before it looks the incident up; `approve` checks the same again.

@@ -38,6 +38,8 @@ public final class IncidentCoordinator: Service, Sendable {
     let launchesInFlight = LaunchesInFlight()
     /// Incident cards on their way to the chats that follow incidents, one sender per incident.
     let cards = CardMailbox()
+    /// Every saved change, for watchers such as the dashboard.
+    public let changes = IncidentChanges()
     /// Notifications of a group whose incident is being opened wait here for the opening to be decided.
     let openingWaiters = Mutex<[UUID: [CheckedContinuation<Void, Never>]]>([:])
     let deadlines = DeadlineScheduler()

@@ -77,15 +77,15 @@ extension APIError {
         .badRequest, code: "malformed_request", message: "the request is not valid HTTP/1.1 (its body framing is broken)"
     ).closingConnection
 
-    static func invalidIncidentID(_ text: String) -> APIError {
+    public static func invalidIncidentID(_ text: String) -> APIError {
         APIError(.badRequest, code: "invalid_uuid", message: "\"\(text)\" is not an incident UUID", field: "uuid")
     }
 
-    static func incidentNotFound(_ id: UUID) -> APIError {
+    public static func incidentNotFound(_ id: UUID) -> APIError {
         APIError(.notFound, code: "incident_not_found", message: "no incident \(id.uuidString.lowercased())")
     }
 
-    static func from(_ error: CoordinatorError) -> APIError {
+    public static func from(_ error: CoordinatorError) -> APIError {
         switch error {
         case .incidentNotFound(let id):
             return .incidentNotFound(id)

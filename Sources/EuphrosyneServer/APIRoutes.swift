@@ -6,7 +6,7 @@ import HTTPTypes
 import Hummingbird
 
 /// The API listener (8081, behind the Ingress under `/api/`): approvals, job status, incidents.
-enum APIRoutes {
+public enum APIRoutes {
     /// `POST /api/actions` body, as the original bot sends it.
     struct ActionsBody: Codable {
         var uuid: String
@@ -38,47 +38,7 @@ enum APIRoutes {
 
     static func add<Context: RequestContext>(to router: some RouterMethods<Context>, coordinator: IncidentCoordinator) {
         router.post("/api/actions") { request, _ in
-            // The request's own form first (400), then its action names against the registry (422), and only
-            // then the incident (404, 409…).
-            let body = try await RequestBody.decode(ActionsBody.self, from: request)
-            try RequestLimits.checkUUID(body.uuid)
-            try RequestLimits.checkApproval(body.actions)
-            for (index, action) in body.actions.enumerated() where action.name.isEmpty {
-                throw APIError(.badRequest, code: "invalid_body", message: "an action name must not be empty",
-                               field: "actions[\(index)].name")
-            }
-            guard let id = UUID(uuidString: body.uuid) else { throw APIError.invalidIncidentID(body.uuid) }
-            let idempotencyKey = request.headers[HTTPField.Name("Idempotency-Key")!]
-            if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.utf8.count > 255 {
-                throw APIError(.badRequest, code: "invalid_header",
-                               message: "Idempotency-Key must be 1 to 255 characters", field: "Idempotency-Key")
-            }
-            let approvalRequest = ApprovalRequest(
-                actions: body.actions.map { ActionRequest(name: $0.name, data: $0.data ?? [:]) },
-                approvedBy: APICaller.current, idempotencyKey: idempotencyKey
-            )
-            // Unknown or disabled actions are refused whatever the incident (missing, closed, diagnosing); an open
-            // incident still records the attempt in its audit.
-            if let problem = await coordinator.actionNameProblem(body.actions.map(\.name)) {
-                await coordinator.recordRefusedApproval(incident: id, approvalRequest, reason: problem.description)
-                throw APIError.from(.approvalRejected(problem))
-            }
-            let incident: Incident
-            let decision: ApprovalDecision
-            do throws(CoordinatorError) {
-                (incident, decision) = try await coordinator.approve(incident: id, approvalRequest)
-            } catch {
-                throw APIError.from(error)
-            }
-            let approval = decision.approval
-            let runs = incident.runs.filter { approval.runIDs.contains($0.id) }.map(\.name)
-            let duplicate = if case .duplicate = decision { true } else { false }
-            return try JSONResponse.make(
-                Approved(uuid: body.uuid.lowercased(), state: incident.state.rawValue, approval: approval.id,
-                         runs: runs, duplicate: duplicate),
-                // A repeat changes nothing: 200 with the earlier approval; a new one is accepted for running.
-                status: duplicate ? .ok : .accepted
-            )
+            try await approve(request, coordinator: coordinator, approvedBy: APICaller.current)
         }
 
         router.post("/api/status") { request, _ in
@@ -129,6 +89,54 @@ enum APIRoutes {
             guard let incident else { throw APIError.incidentNotFound(id) }
             return try JSONResponse.make(IncidentViews.detail(incident))
         }
+    }
+
+    /// An approval as `POST /api/actions` takes it (the body `{"uuid", "actions": [{"name", "data"}]}`, an optional
+    /// `Idempotency-Key`), recorded as approved by `approvedBy`. The dashboard's approvals go through it too.
+    public static func approve(
+        _ request: Request, coordinator: IncidentCoordinator, approvedBy: String?
+    ) async throws -> Response {
+        // The request's own form first (400), then its action names against the registry (422), and only
+        // then the incident (404, 409…).
+        let body = try await RequestBody.decode(ActionsBody.self, from: request)
+        try RequestLimits.checkUUID(body.uuid)
+        try RequestLimits.checkApproval(body.actions)
+        for (index, action) in body.actions.enumerated() where action.name.isEmpty {
+            throw APIError(.badRequest, code: "invalid_body", message: "an action name must not be empty",
+                           field: "actions[\(index)].name")
+        }
+        guard let id = UUID(uuidString: body.uuid) else { throw APIError.invalidIncidentID(body.uuid) }
+        let idempotencyKey = request.headers[HTTPField.Name("Idempotency-Key")!]
+        if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.utf8.count > 255 {
+            throw APIError(.badRequest, code: "invalid_header",
+                           message: "Idempotency-Key must be 1 to 255 characters", field: "Idempotency-Key")
+        }
+        let approvalRequest = ApprovalRequest(
+            actions: body.actions.map { ActionRequest(name: $0.name, data: $0.data ?? [:]) },
+            approvedBy: approvedBy, idempotencyKey: idempotencyKey
+        )
+        // Unknown or disabled actions are refused whatever the incident (missing, closed, diagnosing); an open
+        // incident still records the attempt in its audit.
+        if let problem = await coordinator.actionNameProblem(body.actions.map(\.name)) {
+            await coordinator.recordRefusedApproval(incident: id, approvalRequest, reason: problem.description)
+            throw APIError.from(.approvalRejected(problem))
+        }
+        let incident: Incident
+        let decision: ApprovalDecision
+        do throws(CoordinatorError) {
+            (incident, decision) = try await coordinator.approve(incident: id, approvalRequest)
+        } catch {
+            throw APIError.from(error)
+        }
+        let approval = decision.approval
+        let runs = incident.runs.filter { approval.runIDs.contains($0.id) }.map(\.name)
+        let duplicate = if case .duplicate = decision { true } else { false }
+        return try JSONResponse.make(
+            Approved(uuid: body.uuid.lowercased(), state: incident.state.rawValue, approval: approval.id,
+                     runs: runs, duplicate: duplicate),
+            // A repeat changes nothing: 200 with the earlier approval; a new one is accepted for running.
+            status: duplicate ? .ok : .accepted
+        )
     }
 
     private static func queryInteger(

@@ -51,7 +51,7 @@ public enum Listeners {
     public static func apiRouter(
         coordinator: IncidentCoordinator, readiness: Readiness, exporter: MetricsExporter? = nil,
         credentials: APICredentials = APICredentials(), replayCache: any ReplayCache = InMemoryReplayCache(),
-        routes: [any ListenerRoutes] = [], forwarding: LeaderForwarding? = nil
+        routes: [any ListenerRoutes] = [], protectedRoutes: [any ListenerRoutes] = [], forwarding: LeaderForwarding? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware(listener: "api", metrics: coordinator.metrics))
@@ -62,10 +62,13 @@ public enum Listeners {
         // are answered by any replica.
         let apiGroup = router.group()
         if let forwarding { apiGroup.add(middleware: LeaderForwardingMiddleware(forwarding: forwarding, listener: .api)) }
-        APIRoutes.add(
-            to: apiGroup.add(middleware: APIAuthenticationMiddleware(credentials: credentials, replayCache: replayCache)),
-            coordinator: coordinator
-        )
+        let authenticated = apiGroup.add(middleware: APIAuthenticationMiddleware(credentials: credentials, replayCache: replayCache))
+        APIRoutes.add(to: authenticated, coordinator: coordinator)
+        // Routes of others that read or change what the API does (the dashboard's data): the same authentication.
+        let others = router.group()
+        if let forwarding { others.add(middleware: LeaderForwardingMiddleware(forwarding: forwarding, listener: .api)) }
+        let authenticatedOthers = others.add(middleware: APIAuthenticationMiddleware(credentials: credentials, replayCache: replayCache))
+        for extra in protectedRoutes { extra.add(to: authenticatedOthers) }
         // The integrations' callbacks (a chat's button presses) change things too: the leader takes them.
         let integrations = router.group()
         if let forwarding { integrations.add(middleware: LeaderForwardingMiddleware(forwarding: forwarding, listener: .api)) }
@@ -92,12 +95,13 @@ public enum Listeners {
         coordinator: IncidentCoordinator, readiness: Readiness, host: String, port: Int, logger: Logger,
         exporter: MetricsExporter? = nil, credentials: APICredentials = APICredentials(),
         replayCache: any ReplayCache = InMemoryReplayCache(), routes: [any ListenerRoutes] = [],
+        protectedRoutes: [any ListenerRoutes] = [],
         limits: ListenerLimits = ListenerLimits(), forwarding: LeaderForwarding? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         application(apiRouter(coordinator: coordinator, readiness: readiness, exporter: exporter,
                               credentials: credentials, replayCache: replayCache, routes: routes,
-                              forwarding: forwarding),
+                              protectedRoutes: protectedRoutes, forwarding: forwarding),
                     name: "api", host: host, port: port, limits: limits, metrics: coordinator.metrics,
                     logger: logger, onServerRunning: onServerRunning)
     }

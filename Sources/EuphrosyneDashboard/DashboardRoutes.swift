@@ -1,0 +1,181 @@
+import EuphrosyneCore
+import EuphrosyneEngine
+import EuphrosynePorts
+import EuphrosyneServer
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+
+/// The web dashboard, served by the API listener under `/ui/`.
+///
+/// Two halves, so that nothing is shown without the API's credentials:
+/// - `pages` (open): `/` (a redirect), the frame of each page and its script and style sheet. They hold no data.
+/// - `data` (mounted behind the API's authentication): the HTML fragments the script fetches with the token the
+///   person typed (`/ui/fragments/…`), and the live stream of changes (`/ui/events`, Server-Sent Events fed by the
+///   coordinator's `IncidentChanges`).
+///
+/// Every HTML answer carries a Content-Security-Policy that allows only this origin's script and style sheet.
+public struct Dashboard: Sendable {
+    let coordinator: IncidentCoordinator
+    let views = DashboardViews()
+    let now: @Sendable () -> Date
+    /// How many of the newest incidents the list filters (the rest are counted, not read).
+    static let listScan = 1_000
+    /// A comment line every so often keeps proxies from closing a quiet event stream.
+    static let keepAlive = Duration.seconds(15)
+
+    public init(coordinator: IncidentCoordinator, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.coordinator = coordinator
+        self.now = now
+    }
+
+    /// The open half: the frames and their assets.
+    public var pages: any ListenerRoutes { PageRoutes(dashboard: self) }
+    /// The half behind the API's authentication: fragments and events.
+    public var data: any ListenerRoutes { DataRoutes(dashboard: self) }
+
+    /// Allows this origin's script, style sheet and requests, and nothing else: no inline script, no plugins, no
+    /// framing, forms only to this origin.
+    static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        + "img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+    static let cspHeader = HTTPField.Name("Content-Security-Policy")!
+    static let noSniffHeader = HTTPField.Name("X-Content-Type-Options")!
+
+    static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[Self.cspHeader] = contentSecurityPolicy
+        headers[Dashboard.noSniffHeader] = "nosniff"
+        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    struct PageRoutes: ListenerRoutes {
+        let dashboard: Dashboard
+
+        func add(to router: some RouterMethods<BasicRequestContext>) {
+            let views = dashboard.views
+            router.get("/") { _, _ in
+                Response(status: .seeOther, headers: [.location: "/ui/"])
+            }
+            // `/ui` and `/ui/` are one route (Hummingbird ignores a trailing slash).
+            router.get("/ui/") { request, _ in
+                Dashboard.html(views.page(title: "Incidents", view: "incidents", query: request.uri.query ?? ""))
+            }
+            router.get("/ui/incidents/{uuid}") { _, context in
+                let text = context.parameters.get("uuid") ?? ""
+                guard let id = UUID(uuidString: text) else {
+                    return Dashboard.html(views.page(title: "No such incident", view: "missing"), status: .notFound)
+                }
+                return Dashboard.html(views.page(title: "Incident", view: "incident", incident: id))
+            }
+            router.get("/ui/assets/app.js") { _, _ in
+                DashboardAssets.response(DashboardAssets.script, type: "text/javascript; charset=utf-8")
+            }
+            router.get("/ui/assets/app.css") { _, _ in
+                DashboardAssets.response(DashboardAssets.styleSheet, type: "text/css; charset=utf-8")
+            }
+        }
+    }
+
+    struct DataRoutes: ListenerRoutes {
+        let dashboard: Dashboard
+
+        func add(to router: some RouterMethods<BasicRequestContext>) {
+            let dashboard = self.dashboard
+            router.get("/ui/fragments/incidents") { request, _ in
+                let filter: IncidentFilter
+                do throws(IncidentFilter.Problem) {
+                    filter = try IncidentFilter(query: Dictionary(
+                        request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first }))
+                } catch {
+                    throw APIError(.badRequest, code: "invalid_filter", message: error.message, field: error.field)
+                }
+                let page: IncidentPage
+                do throws(CoordinatorError) {
+                    page = try await dashboard.coordinator.incidents(offset: 0, limit: Dashboard.listScan)
+                } catch {
+                    throw APIError.from(error)
+                }
+                let now = dashboard.now()
+                let shown = page.incidents.filter { filter.matches($0, now: now) }
+                return Dashboard.html(dashboard.views.incidents(shown, filter: filter, scanned: page.incidents.count,
+                                                                total: page.total, now: now))
+            }
+            router.get("/ui/fragments/incidents/{uuid}") { _, context in
+                let text = context.parameters.get("uuid") ?? ""
+                guard let id = UUID(uuidString: text) else { throw APIError.invalidIncidentID(text) }
+                let incident: Incident?
+                do throws(CoordinatorError) {
+                    incident = try await dashboard.coordinator.incident(id)
+                } catch {
+                    throw APIError.from(error)
+                }
+                guard let incident else { throw APIError.incidentNotFound(id) }
+                let catalog = await dashboard.coordinator.recipeCatalog()
+                return Dashboard.html(dashboard.views.incident(incident, catalog: catalog))
+            }
+            router.get("/ui/events") { _, _ in
+                dashboard.events()
+            }
+            // An action's button: the same approval as `POST /api/actions`, audited as `ui:<token name>`.
+            router.post("/ui/actions") { request, _ in
+                try await APIRoutes.approve(request, coordinator: dashboard.coordinator,
+                                            approvedBy: Dashboard.approver(APICaller.current))
+            }
+        }
+    }
+
+    /// `text/event-stream`: one `incident` event per saved change (`{"uuid","state","revision"}`), a comment line
+    /// every `keepAlive`, until the client goes or the listener shuts down.
+    func events() -> Response {
+        let changes = coordinator.changes.subscribe()
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-store"
+        headers[Dashboard.noSniffHeader] = "nosniff"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            let (lines, output) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(512))
+            try await withGracefulShutdownHandler {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await incident in changes { output.yield(Self.event(incident)) }
+                        output.finish()
+                    }
+                    group.addTask {
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: Self.keepAlive)
+                            output.yield(": keep-alive\n\n")
+                        }
+                    }
+                    output.yield(": connected\n\n")
+                    for await line in lines {
+                        try await writer.write(ByteBuffer(string: line))
+                    }
+                    group.cancelAll()
+                }
+            } onGracefulShutdown: {
+                output.finish()
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// Who an approval from the dashboard is recorded as: `ui:<token name>` (`ui:hmac:<key id>` for a signed
+    /// request), or `ui` when the API is open.
+    static func approver(_ caller: String?) -> String {
+        guard let caller else { return "ui" }
+        if caller.hasPrefix("token:") { return "ui:" + caller.dropFirst("token:".count) }
+        return "ui:" + caller
+    }
+
+    /// One Server-Sent Event for a saved version of an incident.
+    static func event(_ incident: Incident) -> String {
+        let data = #"{"uuid":"\#(incident.id.uuidString.lowercased())","state":"\#(incident.state.rawValue)","revision":\#(incident.revision)}"#
+        return "event: incident\ndata: \(data)\n\n"
+    }
+}
