@@ -343,6 +343,8 @@ let package = Package(
             dependencies: [
                 "EuphrosyneCore", "EuphrosyneEngine", "EuphrosynePorts", "EuphrosyneLocal", "EuphrosyneBot",
                 "EuphrosyneRedis", "EuphrosyneSupport", "EuphrosyneTestSupport", "KubernetesEmulator",
+                // The dashboard row renders the list on the real API router.
+                "EuphrosyneDashboard", "EuphrosyneServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -43,6 +43,9 @@ enum DashboardAssets {
             if (main.dataset.view === "incident") {
               return "/ui/fragments/incidents/" + encodeURIComponent(main.dataset.incident);
             }
+            if (main.dataset.view === "effectiveness") {
+              return "/ui/fragments/effectiveness" + (main.dataset.query ? "?" + main.dataset.query : "");
+            }
             const query = main.dataset.query;
             return "/ui/fragments/incidents" + (query ? "?" + query : "");
           }
@@ -84,7 +87,7 @@ enum DashboardAssets {
           }
 
           function concerns(change) {
-            return main.dataset.view === "incidents" || change.uuid === main.dataset.incident;
+            return main.dataset.view !== "incident" || change.uuid === main.dataset.incident;
           }
 
           async function follow() {
@@ -105,7 +108,7 @@ enum DashboardAssets {
                   buffer = buffer.slice(end + 2);
                   const data = block.split("\n").filter((line) => line.startsWith("data: ")).map((line) => line.slice(6)).join("\n");
                   if (!data) { continue; }
-                  try { if (concerns(JSON.parse(data))) { schedule(200); } } catch (ignored) {}
+                  try { if (concerns(JSON.parse(data))) { schedule(main.dataset.view === "effectiveness" ? 2000 : 200); } } catch (ignored) {}
                 }
               }
             } catch (error) {
@@ -206,8 +209,12 @@ enum DashboardAssets {
         .state-expired { color: #4a4a50; background: #ececef; }
         .run-reported { color: #135c2e; } .run-failed, .run-timedOut { color: #8e1537; } .run-cancelled { color: #4a4a50; }
         pre.analysis { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f8; padding: 0.75rem; border-radius: 4px; }
+        td.found { white-space: pre-wrap; overflow-wrap: anywhere; max-width: 40rem; }
+        h3 { font-size: 1rem; margin: 0.75rem 0 0.25rem; color: var(--muted); }
         dl.labels { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; }
         dl.labels dt { color: var(--muted); } dl.labels dd { margin: 0; overflow-wrap: anywhere; }
         .count { color: var(--muted); }
+        figure { margin: 1rem 0; overflow-x: auto; } figcaption { color: var(--muted); font-size: 0.9rem; }
+        svg { max-width: 100%; height: auto; }
         """
 }

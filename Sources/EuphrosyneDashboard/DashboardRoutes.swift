@@ -73,6 +73,9 @@ public struct Dashboard: Sendable {
                 }
                 return Dashboard.html(views.page(title: "Incident", view: "incident", incident: id))
             }
+            router.get("/ui/effectiveness") { request, _ in
+                Dashboard.html(views.page(title: "Effectiveness", view: "effectiveness", query: request.uri.query ?? ""))
+            }
             router.get("/ui/assets/app.js") { _, _ in
                 DashboardAssets.response(DashboardAssets.script, type: "text/javascript; charset=utf-8")
             }
@@ -117,7 +120,16 @@ public struct Dashboard: Sendable {
                 }
                 guard let incident else { throw APIError.incidentNotFound(id) }
                 let catalog = await dashboard.coordinator.recipeCatalog()
-                return Dashboard.html(dashboard.views.incident(incident, catalog: catalog))
+                return Dashboard.html(dashboard.views.incident(incident, catalog: catalog, now: dashboard.now()))
+            }
+            router.get("/ui/fragments/effectiveness") { request, _ in
+                let text = request.uri.queryParameters.get("days") ?? "30"
+                guard let days = Int(text), DashboardViews.effectivenessPeriods.contains(where: { $0.days == days }) else {
+                    throw APIError(.badRequest, code: "invalid_period", message: "days must be one of "
+                                   + DashboardViews.effectivenessPeriods.map { String($0.days) }.joined(separator: ", "),
+                                   field: "days")
+                }
+                return try await dashboard.effectiveness(days: days)
             }
             router.get("/ui/events") { _, _ in
                 dashboard.events()
@@ -163,6 +175,36 @@ public struct Dashboard: Sendable {
             }
             try await writer.finish(nil)
         })
+    }
+
+    /// The most incidents the effectiveness page reads for one period (newest first, a page at a time).
+    static let effectivenessScan = 10_000
+
+    /// The effectiveness page: the incidents opened in the last `days` days, read from the store newest first.
+    func effectiveness(days: Int) async throws -> Response {
+        let to = now()
+        let from = to.addingTimeInterval(-Double(days) * 86_400)
+        var incidents: [Incident] = []
+        var offset = 0
+        var complete = true
+        while true {
+            let page: IncidentPage
+            do throws(CoordinatorError) {
+                page = try await coordinator.incidents(offset: offset, limit: 500)
+            } catch {
+                throw APIError.from(error)
+            }
+            incidents += page.incidents.filter { $0.createdAt >= from }
+            offset += page.incidents.count
+            // Newest first: a page that reaches before the period, or the end, is the last one needed.
+            if page.incidents.isEmpty || offset >= page.total || page.incidents.contains(where: { $0.createdAt < from }) { break }
+            if offset >= Self.effectivenessScan {
+                complete = false
+                break
+            }
+        }
+        let report = EffectivenessReport(incidents: incidents, from: from, to: to)
+        return Self.html(views.effectiveness(report, days: days, scanned: offset, complete: complete))
     }
 
     /// Who an approval from the dashboard is recorded as: `ui:<token name>` (`ui:hmac:<key id>` for a signed

@@ -12,7 +12,7 @@ struct DashboardViews: Sendable {
         var library = MustacheLibrary()
         // The templates are constants of this module: a failure here is a programming error caught by every test.
         for (name, text) in [("page", DashboardTemplates.page), ("incidents", DashboardTemplates.incidents),
-                             ("incident", DashboardTemplates.incident)] {
+                             ("incident", DashboardTemplates.incident), ("effectiveness", DashboardTemplates.effectiveness)] {
             do { try library.register(text, named: name) } catch { preconditionFailure("template \(name): \(error)") }
         }
         self.library = library
@@ -22,7 +22,7 @@ struct DashboardViews: Sendable {
     func page(title: String, view: String, incident: UUID? = nil, query: String = "") -> String {
         render("page", [
             "title": title, "view": view, "incident": incident?.uuidString.lowercased() ?? "", "query": query,
-            "incidentsCurrent": view == "incidents",
+            "incidentsCurrent": view == "incidents" || view == "incident", "effectivenessCurrent": view == "effectiveness",
         ])
     }
 
@@ -53,10 +53,12 @@ struct DashboardViews: Sendable {
 
     /// One incident, whole, with a form per action that can still be approved (a field per input the recipe
     /// declares in `catalog`).
-    func incident(_ incident: Incident, catalog: RecipeCatalog) -> String {
+    func incident(_ incident: Incident, catalog: RecipeCatalog, now: Date = Date()) -> String {
         let notification = incident.alert
         var labels = notification.commonLabels.merging(notification.groupLabels) { common, _ in common }
         if labels.isEmpty, let first = notification.alerts.first { labels = first.labels }
+        var annotations = notification.commonAnnotations
+        if annotations.isEmpty, let first = notification.alerts.first { annotations = first.annotations }
         let analysis: [String: Any]? = incident.analysis.map { analysis in
             [
                 "text": analysis.text, "actions": analysis.actions.isEmpty ? "none" : analysis.actions.joined(separator: ", "),
@@ -71,7 +73,7 @@ struct DashboardViews: Sendable {
         default: []
         }
         var object: [String: Any] = [
-            "id": incident.id.uuidString.lowercased(),
+            "id": incident.id.uuidString.lowercased(), "timeline": IncidentTimeline.geometry(incident, now: now),
             "approvable": approvable.map { action -> [String: Any] in
                 ["action": action, "inputs": (catalog.action(named: action)?.inputs ?? []).map { ["input": $0] }]
             },
@@ -80,6 +82,8 @@ struct DashboardViews: Sendable {
             "alert": notification.summary, "state": incident.state.rawValue, "created": RFC3339.format(incident.createdAt),
             "notifications": incident.notificationCount,
             "labels": labels.sorted { $0.key < $1.key }.map { ["name": $0.key, "value": $0.value] },
+            "hasAnnotations": !annotations.isEmpty,
+            "annotations": annotations.sorted { $0.key < $1.key }.map { ["name": $0.key, "value": $0.value] },
             "alerts": notification.alerts.map { alert in
                 [
                     "status": alert.status?.rawValue ?? "", "summary": alert.annotations["summary"] ?? "",
@@ -90,7 +94,7 @@ struct DashboardViews: Sendable {
                 [
                     "recipe": run.recipe, "kind": run.kind.rawValue, "state": run.state.rawValue,
                     "started": run.startedAt.map(RFC3339.format) ?? "", "finished": run.finishedAt.map(RFC3339.format) ?? "",
-                    "failure": run.failureReason ?? "",
+                    "found": run.failureReason ?? run.result?.results.analysis ?? "",
                 ]
             },
             "attempts": incident.approvalAttempts.map { attempt in
@@ -105,6 +109,52 @@ struct DashboardViews: Sendable {
         if let reason = incident.closedReason, !reason.isEmpty { object["closedReason"] = reason }
         if let analysis { object["analysis"] = analysis }
         return render("incident", object)
+    }
+
+    /// The effectiveness page for the last `days` days.
+    func effectiveness(_ report: EffectivenessReport, days: Int, scanned: Int, complete: Bool) -> String {
+        let periods: [[String: Any]] = Self.effectivenessPeriods.map { period in
+            ["value": String(period.days), "label": period.label, "selected": period.days == days]
+        }
+        var summary = report.incidents == 1 ? "1 incident" : "\(report.incidents) incidents"
+        summary += " opened from \(RFC3339.format(report.from)) to \(RFC3339.format(report.to))"
+        if !complete { summary += " (the newest \(scanned) read: older ones in the period are left out)" }
+        let alertChart = DashboardCharts.partOfWhole(report.alerts.map { ($0.alertName, $0.opened, $0.resolvedWithoutAction) })
+        let recipeChart = DashboardCharts.stacked(report.recipes.map { row in
+            ("\(row.recipe)", [(row.succeeded, "#2e7d32"), (row.failed, "#c62828"), (row.timedOut, "#b26a00"),
+                               (row.runs - row.succeeded - row.failed - row.timedOut, "#8a8a90")])
+        })
+        var object: [String: Any] = [
+            "periods": periods, "summary": summary,
+            "alerts": report.alerts.map { row -> [String: Any] in
+                [
+                    "name": row.alertName, "opened": row.opened, "quiet": row.resolvedWithoutAction,
+                    "analysis": Self.medianAndP90(row.timeToAnalysis), "resolve": Self.medianAndP90(row.timeToResolve),
+                    "approved": row.approvedActions.isEmpty ? "none"
+                        : row.approvedActions.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+                            .map { "\($0.key) (\($0.value))" }.joined(separator: ", "),
+                ]
+            },
+            "recipes": report.recipes.map { row -> [String: Any] in
+                [
+                    "name": row.recipe, "kind": row.kind.rawValue, "runs": row.runs, "succeeded": row.succeeded,
+                    "failed": row.failed, "timedOut": row.timedOut,
+                    "approved": row.kind == .debugging ? String(row.suggestionsApproved) : "—",
+                ]
+            },
+        ]
+        if let alertChart { object["alertChart"] = alertChart }
+        if let recipeChart { object["recipeChart"] = recipeChart }
+        return render("effectiveness", object)
+    }
+
+    static let effectivenessPeriods: [(days: Int, label: String)] = [(1, "Last day"), (7, "Last week"),
+                                                                      (30, "Last 30 days"), (90, "Last 90 days")]
+
+    static func medianAndP90(_ values: [TimeInterval]) -> String {
+        guard !values.isEmpty else { return "—" }
+        return EffectivenessReport.duration(EffectivenessReport.percentile(values, 0.5)) + " / "
+            + EffectivenessReport.duration(EffectivenessReport.percentile(values, 0.9))
     }
 
     private func render(_ template: String, _ object: [String: Any]) -> String {

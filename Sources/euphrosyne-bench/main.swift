@@ -5,14 +5,14 @@ import Logging
 // one table of ratios (absolute numbers alone mean little on a noisy shared box). Run it through `scripts/bench`,
 // which installs the tools and builds `euphrosyne`, `euphrosyne-recipes` and this in release mode.
 //
-//   euphrosyne-bench [--only redis,webhook,storm,cluster,failover,notify,startup] [options below]
+//   euphrosyne-bench [--only redis,webhook,storm,cluster,failover,notify,startup,dashboard] [options below]
 //
 // The servers under test run as child processes (the built `euphrosyne serve`, and this executable with
 // `--serve-hello PORT` as the Hummingbird hello world); every child is stopped before the program exits.
 
 /// The command line: which rows, and how big.
 struct BenchOptions {
-    static let allRows = ["redis", "webhook", "storm", "cluster", "failover", "notify", "startup"]
+    static let allRows = ["redis", "webhook", "storm", "cluster", "failover", "notify", "startup", "dashboard"]
 
     private let arguments: ArraySlice<String>
 
@@ -106,6 +106,8 @@ for name in BenchOptions.allRows where options.rows.contains(name) {
             rows.append(try await NotifyLatencyRow(samples: options.notifySamples).row())
         case "startup":
             rows += try await StartupRows(runs: options.startupRuns).rows(directory: directory)
+        case "dashboard":
+            rows.append(try await DashboardRow().row())
         default:
             break
         }

@@ -169,11 +169,13 @@ def main():
             expect(page).to_have_url(f"{base}/ui/incidents/{uuid}")
             expect(page.locator("table").nth(1)).to_contain_text("dummy")
             expect(page.locator("pre.analysis")).to_contain_text("Dummy analysis")
+            expect(page.locator("svg[aria-labelledby=timeline-title] rect")).to_have_count(1)
             page.fill("form.approve input[name=note]", "from the browser")
             page.click("form.approve button")
             expect(page.locator("#status")).to_contain_text("Approved record", timeout=30_000)
             expect(page.locator(".state").first).to_have_text("done", timeout=30_000)
             expect(page.locator("section[aria-labelledby=approvals-heading]")).to_contain_text("ui:oncall")
+            expect(page.locator("svg[aria-labelledby=timeline-title] rect")).to_have_count(2)
             page.click("form.approve button")
             expect(page.locator("#status")).to_contain_text("already approved", timeout=30_000)
             records = serve.records()
@@ -192,6 +194,30 @@ def main():
             expect(page.locator("section[aria-labelledby=alerts-heading]")).to_contain_text("<script>window.pwned=2</script>")
             assert page.evaluate("window.pwned") is None, "alert text ran as script"
             assert not dialogs, dialogs
+
+            # The effectiveness page: the incident's figures, per alert and per recipe.
+            page.goto(base + "/ui/effectiveness?days=1")
+            alerts = page.locator("table.alerts")
+            expect(alerts.locator("tr", has_text="PodCrashLooping")).to_contain_text("record (1)", timeout=30_000)
+            expect(alerts.locator("tr", has_text="PodCrashLooping").locator("td").first).to_have_text("1")
+            expect(page.locator("table.recipes tr", has_text="dummy").locator("td").nth(1)).to_have_text("2")
+            expect(page.locator("table.recipes tr", has_text="record").locator("td").nth(2)).to_have_text("1")
+            expect(page.locator("svg[role=img]").first).to_be_visible()
+            expect(page.locator("svg[role=img] text", has_text="<img src=x").first).to_be_attached()
+            assert page.evaluate("window.pwned") is None, "alert text ran as script"
+            no_serious_violations(page, "the effectiveness page")
+            if shots:
+                page.screenshot(path=os.path.join(shots, "dashboard-effectiveness.png"), full_page=True)
+
+            # At 200 % zoom a 1280-pixel window is 640 CSS pixels wide; a phone is 320. The page reflows: nothing
+            # wider than the window but the tables, which scroll inside themselves.
+            for width in (640, 320):
+                page.set_viewport_size({"width": width, "height": 800})
+                page.goto(base + "/ui/")
+                expect(page.locator(f"#incident-{uuid}")).to_be_attached()
+                overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
+                no_serious_violations(page, f"the list {width} px wide")
             browser.close()
         print("browser tests passed")
     except Exception:
