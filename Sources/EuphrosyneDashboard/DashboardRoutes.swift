@@ -155,7 +155,7 @@ public struct Dashboard: Sendable {
             try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        for await incident in changes { output.yield(Self.event(incident)) }
+                        for await change in changes { output.yield(Self.event(change)) }
                         output.finish()
                     }
                     group.addTask {
@@ -215,9 +215,9 @@ public struct Dashboard: Sendable {
         return "ui:" + caller
     }
 
-    /// One Server-Sent Event for a saved version of an incident.
-    static func event(_ incident: Incident) -> String {
-        let data = #"{"uuid":"\#(incident.id.uuidString.lowercased())","state":"\#(incident.state.rawValue)","revision":\#(incident.revision)}"#
+    /// One Server-Sent Event for a saved change of an incident.
+    static func event(_ change: IncidentChange) -> String {
+        let data = #"{"uuid":"\#(change.id.uuidString.lowercased())","state":"\#(change.state.rawValue)","revision":\#(change.revision)}"#
         return "event: incident\ndata: \(data)\n\n"
     }
 }

@@ -2,14 +2,32 @@ import EuphrosyneCore
 import Foundation
 import Synchronization
 
+/// One saved change of an incident: which, its state and revision after it. What the dashboard's event stream sends.
+public struct IncidentChange: Sendable, Hashable, Codable {
+    public var id: UUID
+    public var state: Incident.State
+    public var revision: Int
+
+    public init(id: UUID, state: Incident.State, revision: Int) {
+        self.id = id
+        self.state = state
+        self.revision = revision
+    }
+
+    public init(_ incident: Incident) {
+        self.init(id: incident.id, state: incident.state, revision: incident.revision)
+    }
+}
+
 /// Every change the coordinator saves, as it happens, for whoever watches: the dashboard's live list (Server-Sent
-/// Events) subscribes; nobody polls.
+/// Events) subscribes; nobody polls. Only this process's coordinator publishes: with several replicas, only the
+/// leader's stream carries changes (docs/dashboard.md, "Not yet").
 ///
 /// Each subscriber gets its own stream holding at most `bufferSize` changes; a subscriber that falls behind loses
 /// the oldest ones (the newest version of an incident is what it needs), and publishing never waits for anyone.
 public final class IncidentChanges: Sendable {
     private struct State {
-        var subscribers: [UUID: AsyncStream<Incident>.Continuation] = [:]
+        var subscribers: [UUID: AsyncStream<IncidentChange>.Continuation] = [:]
     }
 
     private let state = Mutex(State())
@@ -20,8 +38,8 @@ public final class IncidentChanges: Sendable {
     }
 
     /// The changes saved from now on, until the stream's consumer stops (or the reconciler does).
-    public func subscribe() -> AsyncStream<Incident> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Incident.self, bufferingPolicy: .bufferingNewest(bufferSize))
+    public func subscribe() -> AsyncStream<IncidentChange> {
+        let (stream, continuation) = AsyncStream.makeStream(of: IncidentChange.self, bufferingPolicy: .bufferingNewest(bufferSize))
         let id = UUID()
         state.withLock { $0.subscribers[id] = continuation }
         continuation.onTermination = { [weak self] _ in
@@ -30,19 +48,10 @@ public final class IncidentChanges: Sendable {
         return stream
     }
 
-    /// Hands a saved version to every subscriber.
-    func publish(_ incident: Incident) {
+    /// Hands a saved change to every subscriber.
+    func publish(_ change: IncidentChange) {
         let subscribers = state.withLock { Array($0.subscribers.values) }
-        for subscriber in subscribers { subscriber.yield(incident) }
-    }
-
-    /// Ends every subscription (the coordinator stops).
-    func finish() {
-        let subscribers = state.withLock { state in
-            defer { state.subscribers = [:] }
-            return Array(state.subscribers.values)
-        }
-        for subscriber in subscribers { subscriber.finish() }
+        for subscriber in subscribers { subscriber.yield(change) }
     }
 
     /// How many watch now (for tests and the metrics).

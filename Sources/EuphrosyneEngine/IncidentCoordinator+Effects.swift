@@ -16,7 +16,7 @@ extension IncidentCoordinator {
             case .save(let incident):
                 await save(incident)
                 offerCard(incident)
-                changes.publish(incident)
+                changes.publish(IncidentChange(incident))
             case .watch(let id):
                 await resultSource.watch(incident: id)
             case .claim:

@@ -139,9 +139,16 @@ def main():
             page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
             base = f"http://127.0.0.1:{serve.api}"
 
-            # Without a token: the form, and nothing else.
+            # Without a token: the form, and nothing else, with the focus in its field. Before it, by keyboard: the
+            # three links of the navigation, then the skip link.
             page.goto(base + "/")
             expect(page).to_have_url(base + "/ui/")
+            expect(page.locator("#token")).to_be_focused()
+            for name in ("Effectiveness", "Incidents", "Euphrosyne"):
+                page.keyboard.press("Shift+Tab")
+                expect(page.get_by_role("link", name=name, exact=True)).to_be_focused()
+            page.keyboard.press("Shift+Tab")
+            expect(page.locator(".skip")).to_be_focused()
             expect(page.locator("#token-form")).to_be_visible()
             expect(page.locator("#view")).to_be_empty()
             page.fill("#token", "not-the-token")
@@ -170,12 +177,17 @@ def main():
             expect(page.locator("table").nth(1)).to_contain_text("dummy")
             expect(page.locator("pre.analysis")).to_contain_text("Dummy analysis")
             expect(page.locator("svg[aria-labelledby=timeline-title] rect")).to_have_count(1)
-            page.fill("form.approve input[name=note]", "from the browser")
-            page.click("form.approve button")
+            # By keyboard: the note, then the button.
+            page.focus("form.approve input[name=note]")
+            page.keyboard.type("from the browser")
+            page.keyboard.press("Tab")
+            page.keyboard.press("Enter")
             expect(page.locator("#status")).to_contain_text("Approved record", timeout=30_000)
             expect(page.locator(".state").first).to_have_text("done", timeout=30_000)
             expect(page.locator("section[aria-labelledby=approvals-heading]")).to_contain_text("ui:oncall")
             expect(page.locator("svg[aria-labelledby=timeline-title] rect")).to_have_count(2)
+            # The outcome: the action's run and what it reported.
+            expect(page.locator("section[aria-labelledby=runs-heading] tr", has_text="record")).to_contain_text("reported")
             page.click("form.approve button")
             expect(page.locator("#status")).to_contain_text("already approved", timeout=30_000)
             records = serve.records()

@@ -174,3 +174,37 @@ import Testing
         }
     }
 }
+
+/// The changes the dashboard follows: every subscriber gets each saved change, a slow one keeps the newest, and a
+/// subscriber that goes away is forgotten.
+@Suite struct IncidentChangesTests {
+    static func change(_ revision: Int) -> IncidentChange {
+        IncidentChange(id: UUID(uuidString: "6f1d2c3b-4a59-4e6d-8f70-81928374a5b6")!, state: .analysed, revision: revision)
+    }
+
+    @Test func eachSubscriberGetsEachChangeAndASlowOneKeepsTheNewest() async {
+        let changes = IncidentChanges(bufferSize: 2)
+        let fast = changes.subscribe()
+        let slow = changes.subscribe()
+        #expect(changes.subscriberCount == 2)
+        var fastIterator = fast.makeAsyncIterator()
+        changes.publish(Self.change(1))
+        #expect(await fastIterator.next()?.revision == 1)
+        changes.publish(Self.change(2))
+        changes.publish(Self.change(3))
+        var slowIterator = slow.makeAsyncIterator()
+        #expect(await slowIterator.next()?.revision == 2, "the oldest (1) gave way")
+        #expect(await slowIterator.next()?.revision == 3)
+    }
+
+    @Test func aSubscriberThatGoesAwayIsForgotten() async throws {
+        let changes = IncidentChanges()
+        let task = Task {
+            for await _ in changes.subscribe() {}
+        }
+        try await waitUntil("the subscription") { changes.subscriberCount == 1 }
+        task.cancel()
+        try await waitUntil("the subscription to end") { changes.subscriberCount == 0 }
+        _ = await task.value
+    }
+}
