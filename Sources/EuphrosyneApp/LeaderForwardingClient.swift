@@ -29,7 +29,26 @@ enum LeaderForwardingClient {
             return .elsewhere(webhook: webhook, api: api)
         }, send: { request in
             try await send(request, with: httpClient)
+        }, relay: { request, write in
+            try await relay(request, write: write, with: httpClient)
         })
+    }
+
+    /// How long a relayed stream may last; the dashboard's script opens a new one when it ends.
+    static let relayLimit = Duration.seconds(12 * 3_600)
+
+    /// Streams the leader's answer to `request` into `write`, piece by piece, until it ends; a refusal ends it at once.
+    static func relay(_ request: LeaderForwarding.ForwardedRequest, write: @Sendable (ByteBuffer) async throws -> Void,
+                      with client: HTTPClient) async throws {
+        var outgoing = HTTPClientRequest(url: request.url)
+        outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
+        for field in request.headers { outgoing.headers.add(name: field.name.rawName, value: field.value) }
+        let response = try await client.execute(outgoing, timeout: .seconds(relayLimit.components.seconds))
+        guard response.status == .ok else {
+            _ = try? await response.body.collect(upTo: responseLimit)
+            return
+        }
+        for try await piece in response.body { try await write(piece) }
     }
 
     static func send(_ request: LeaderForwarding.ForwardedRequest, with client: HTTPClient) async throws

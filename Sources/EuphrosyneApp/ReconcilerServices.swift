@@ -53,7 +53,7 @@ struct ReconcilerServices {
             chat.attachments(approvals: coordinator, logger: settings.logger("euphrosyne.\(chat.name).approvals"))
         }
         // The web dashboard (/ui/): its pages open, its data behind the API's authentication.
-        let dashboard = Dashboard(coordinator: coordinator)
+        let dashboard = Dashboard(coordinator: coordinator, forwarding: forwarding)
         let webhook = Listeners.webhook(
             coordinator: coordinator, readiness: readiness, host: settings.host, port: settings.webhookPort,
             logger: settings.logger("euphrosyne.webhook"), exporter: exporter, credentials: settings.webhookCredentials,

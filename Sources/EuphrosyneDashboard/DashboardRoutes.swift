@@ -19,6 +19,8 @@ import ServiceLifecycle
 /// Every HTML answer carries a Content-Security-Policy that allows only this origin's script and style sheet.
 public struct Dashboard: Sendable {
     let coordinator: IncidentCoordinator
+    /// With several replicas: on one standing by, the event stream is the leader's, relayed.
+    let forwarding: LeaderForwarding?
     let views = DashboardViews()
     let now: @Sendable () -> Date
     /// How many of the newest incidents the list filters (the rest are counted, not read).
@@ -26,8 +28,10 @@ public struct Dashboard: Sendable {
     /// A comment line every so often keeps proxies from closing a quiet event stream.
     static let keepAlive = Duration.seconds(15)
 
-    public init(coordinator: IncidentCoordinator, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(coordinator: IncidentCoordinator, forwarding: LeaderForwarding? = nil,
+                now: @escaping @Sendable () -> Date = { Date() }) {
         self.coordinator = coordinator
+        self.forwarding = forwarding
         self.now = now
     }
 
@@ -131,8 +135,8 @@ public struct Dashboard: Sendable {
                 }
                 return try await dashboard.effectiveness(days: days)
             }
-            router.get("/ui/events") { _, _ in
-                dashboard.events()
+            router.get("/ui/events") { request, _ in
+                try dashboard.events(request)
             }
             // An action's button: the same approval as `POST /api/actions`, audited as `ui:<token name>`.
             router.post("/ui/actions") { request, _ in
@@ -142,15 +146,46 @@ public struct Dashboard: Sendable {
         }
     }
 
-    /// `text/event-stream`: one `incident` event per saved change (`{"uuid","state","revision"}`), a comment line
-    /// every `keepAlive`, until the client goes or the listener shuts down.
-    func events() -> Response {
-        let changes = coordinator.changes.subscribe()
+    static var eventStreamHeaders: HTTPFields {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
         headers[Dashboard.noSniffHeader] = "nosniff"
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+        return headers
+    }
+
+    /// `text/event-stream`: one `incident` event per saved change (`{"uuid","state","revision"}`), a comment line
+    /// every `keepAlive`, until the client goes or the listener shuts down. Only the leader's coordinator saves
+    /// changes: a replica standing by relays the leader's stream, and answers `503 not_leader` while no leader is
+    /// known (the script tries again).
+    func events(_ request: Request) throws -> Response {
+        if let forwarding, let relay = forwarding.relay, request.headers[LeaderForwarding.forwardedBy] == nil {
+            switch forwarding.leader() {
+            case .this:
+                break
+            case .elsewhere(_, let api):
+                var headers = HTTPFields()
+                if let authorization = request.headers[.authorization] { headers[.authorization] = authorization }
+                headers[LeaderForwarding.forwardedBy] = forwarding.identity
+                let forwarded = LeaderForwarding.ForwardedRequest(method: .get, url: api + "/ui/events", headers: headers,
+                                                                  body: ByteBuffer())
+                return Response(status: .ok, headers: Self.eventStreamHeaders, body: ResponseBody { writer in
+                    let output = WriterBox(writer)
+                    // Ends with the leader's stream, or when this listener shuts down; the script then reconnects.
+                    try? await cancelWhenGracefulShutdown {
+                        try await relay(forwarded) { piece in try await output.write(piece) }
+                    }
+                    try await output.finish()
+                })
+            case .unknown:
+                var refusal = APIError(.serviceUnavailable, code: "not_leader",
+                                       message: "no replica leads right now; retry shortly")
+                refusal.headers[HTTPField.Name("Retry-After")!] = "3"
+                throw refusal
+            }
+        }
+        let changes = coordinator.changes.subscribe()
+        return Response(status: .ok, headers: Self.eventStreamHeaders, body: ResponseBody { writer in
             let (lines, output) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(512))
             try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -220,4 +255,16 @@ public struct Dashboard: Sendable {
         let data = #"{"uuid":"\#(change.id.uuidString.lowercased())","state":"\#(change.state.rawValue)","revision":\#(change.revision)}"#
         return "event: incident\ndata: \(data)\n\n"
     }
+}
+
+/// Lets the relay's callback write into the response: the writer is `inout` in the body closure, so it is held here,
+/// and only the relay's one task writes.
+private final class WriterBox: @unchecked Sendable {
+    private var writer: any ResponseBodyWriter
+
+    init(_ writer: any ResponseBodyWriter) { self.writer = writer }
+
+    func write(_ buffer: ByteBuffer) async throws { try await writer.write(buffer) }
+
+    func finish() async throws { try await writer.finish(nil) }
 }

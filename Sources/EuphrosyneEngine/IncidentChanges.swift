@@ -20,8 +20,8 @@ public struct IncidentChange: Sendable, Hashable, Codable {
 }
 
 /// Every change the coordinator saves, as it happens, for whoever watches: the dashboard's live list (Server-Sent
-/// Events) subscribes; nobody polls. Only this process's coordinator publishes: with several replicas, only the
-/// leader's stream carries changes (docs/dashboard.md, "Not yet").
+/// Events) subscribes; nobody polls. Only this process's coordinator publishes: with several replicas, a replica
+/// standing by relays the leader's event stream instead (`Dashboard`, through `LeaderForwarding.relay`).
 ///
 /// Each subscriber gets its own stream holding at most `bufferSize` changes; a subscriber that falls behind loses
 /// the oldest ones (the newest version of an incident is what it needs), and publishing never waits for anyone.

@@ -18,6 +18,9 @@ public struct LeaderForwarding: Sendable {
     public var send: @Sendable (ForwardedRequest) async throws -> ForwardedResponse
     /// This replica's name, sent along in `X-Euphrosyne-Forwarded-By`.
     public var identity: String
+    /// Sends a request to the leader and hands each piece of its answer's body to `write` as it comes, until the
+    /// leader ends it: the dashboard's event stream on a replica standing by is the leader's. Nil: not available.
+    public var relay: (@Sendable (ForwardedRequest, _ write: @escaping @Sendable (ByteBuffer) async throws -> Void) async throws -> Void)?
 
     public enum Leader: Sendable, Hashable {
         /// This replica leads: it answers.
@@ -34,6 +37,13 @@ public struct LeaderForwarding: Sendable {
         public var url: String
         public var headers: HTTPFields
         public var body: ByteBuffer
+
+        public init(method: HTTPRequest.Method, url: String, headers: HTTPFields, body: ByteBuffer) {
+            self.method = method
+            self.url = url
+            self.headers = headers
+            self.body = body
+        }
     }
 
     public struct ForwardedResponse: Sendable {
@@ -49,13 +59,16 @@ public struct LeaderForwarding: Sendable {
     }
 
     public init(identity: String, leader: @escaping @Sendable () -> Leader,
-                send: @escaping @Sendable (ForwardedRequest) async throws -> ForwardedResponse) {
+                send: @escaping @Sendable (ForwardedRequest) async throws -> ForwardedResponse,
+                relay: (@Sendable (ForwardedRequest, _ write: @escaping @Sendable (ByteBuffer) async throws -> Void) async throws -> Void)? = nil) {
         self.identity = identity
         self.leader = leader
         self.send = send
+        self.relay = relay
     }
 
-    static let forwardedBy = HTTPField.Name("X-Euphrosyne-Forwarded-By")!
+    /// `X-Euphrosyne-Forwarded-By`: a request that carries it came from another replica and is answered here.
+    public static let forwardedBy = HTTPField.Name("X-Euphrosyne-Forwarded-By")!
 
     /// Headers that belong to one connection, not to the request.
     static let hopByHop: Set<HTTPField.Name> = [
