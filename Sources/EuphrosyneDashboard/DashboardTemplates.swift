@@ -113,8 +113,8 @@ enum DashboardTemplates {
         <section aria-labelledby="runs-heading">
         <h2 id="runs-heading">Runs</h2>
         <table>
-        <thead><tr><th scope="col">Recipe</th><th scope="col">Kind</th><th scope="col">State</th><th scope="col">Started</th><th scope="col">Finished</th><th scope="col">What it found, or why it failed</th></tr></thead>
-        <tbody>{{#runs}}<tr><td>{{recipe}}</td><td>{{kind}}</td><td><span class="run run-{{state}}">{{state}}</span></td><td>{{started}}</td><td>{{finished}}</td><td class="found">{{found}}</td></tr>{{/runs}}</tbody>
+        <thead><tr><th scope="col">Recipe</th><th scope="col">Kind</th><th scope="col">Job</th><th scope="col">State</th><th scope="col">Started</th><th scope="col">Finished</th><th scope="col">What it found, or why it failed</th></tr></thead>
+        <tbody>{{#runs}}<tr><td>{{recipe}}</td><td>{{kind}}</td><td><code>{{job}}</code></td><td><span class="run run-{{state}}">{{state}}</span></td><td>{{started}}</td><td>{{finished}}</td><td class="found">{{found}}</td></tr>{{/runs}}</tbody>
         </table>
         </section>
         <section aria-labelledby="analysis-heading">

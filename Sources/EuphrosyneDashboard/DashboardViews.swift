@@ -92,7 +92,7 @@ struct DashboardViews: Sendable {
             },
             "runs": incident.runs.map { run in
                 [
-                    "recipe": run.recipe, "kind": run.kind.rawValue, "state": run.state.rawValue,
+                    "recipe": run.recipe, "kind": run.kind.rawValue, "job": run.name, "state": run.state.rawValue,
                     "started": run.startedAt.map(RFC3339.format) ?? "", "finished": run.finishedAt.map(RFC3339.format) ?? "",
                     "found": run.failureReason ?? run.result?.results.analysis ?? "",
                 ]
