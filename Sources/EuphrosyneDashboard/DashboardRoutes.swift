@@ -151,6 +151,8 @@ public struct Dashboard: Sendable {
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
         headers[Dashboard.noSniffHeader] = "nosniff"
+        // Proxies that buffer answers (nginx, the usual Ingress) pass this one on as it comes.
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         return headers
     }
 
@@ -170,12 +172,20 @@ public struct Dashboard: Sendable {
                 let forwarded = LeaderForwarding.ForwardedRequest(method: .get, url: api + "/ui/events", headers: headers,
                                                                   body: ByteBuffer())
                 return Response(status: .ok, headers: Self.eventStreamHeaders, body: ResponseBody { writer in
-                    let output = WriterBox(writer)
-                    // Ends with the leader's stream, or when this listener shuts down; the script then reconnects.
-                    try? await cancelWhenGracefulShutdown {
-                        try await relay(forwarded) { piece in try await output.write(piece) }
+                    // The leader's pieces, written here as they come; the stream ends with the leader's, or when this
+                    // listener shuts down, and the script then reconnects.
+                    let (pieces, output) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingNewest(512))
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            try? await cancelWhenGracefulShutdown {
+                                try await relay(forwarded) { piece in output.yield(piece) }
+                            }
+                            output.finish()
+                        }
+                        for await piece in pieces { try await writer.write(piece) }
+                        group.cancelAll()
                     }
-                    try await output.finish()
+                    try await writer.finish(nil)
                 })
             case .unknown:
                 var refusal = APIError(.serviceUnavailable, code: "not_leader",
@@ -255,16 +265,4 @@ public struct Dashboard: Sendable {
         let data = #"{"uuid":"\#(change.id.uuidString.lowercased())","state":"\#(change.state.rawValue)","revision":\#(change.revision)}"#
         return "event: incident\ndata: \(data)\n\n"
     }
-}
-
-/// Lets the relay's callback write into the response: the writer is `inout` in the body closure, so it is held here,
-/// and only the relay's one task writes.
-private final class WriterBox: @unchecked Sendable {
-    private var writer: any ResponseBodyWriter
-
-    init(_ writer: any ResponseBodyWriter) { self.writer = writer }
-
-    func write(_ buffer: ByteBuffer) async throws { try await writer.write(buffer) }
-
-    func finish() async throws { try await writer.finish(nil) }
 }
