@@ -1,3 +1,4 @@
+import EuphrosyneSupport
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -20,7 +21,7 @@ struct ShutdownWatchdog: Service {
     func run() async throws {
         // Returns when the graceful shutdown begins; throws when the group is cancelled instead. Either way: arm.
         try? await gracefulShutdown()
-        let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+        let seconds = Double(limit.wholeNanoseconds) / 1e9
         let logger = self.logger
         let end = self.end
         let thread = Thread {

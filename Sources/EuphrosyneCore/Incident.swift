@@ -1,7 +1,18 @@
 import Foundation
 
-/// Chat name → the id of the message an incident's conversation hangs from in that chat.
+/// Chat name → the id of the message an incident's conversation hangs from in that chat (and what else a chat keeps
+/// about its messages, under keys of its own).
 public typealias ChatThreads = [String: String]
+
+extension Dictionary where Key == String, Value == String {
+    /// These threads with what a chat send changed (`Notifier.send(_:threads:)`): each key replaces the kept one, an
+    /// empty value removes it.
+    public func applying(_ changes: ChatThreads) -> ChatThreads {
+        var threads = self
+        for (key, value) in changes { threads[key] = value.isEmpty ? nil : value }
+        return threads
+    }
+}
 
 /// One incident: an alert notification, the recipe runs it caused, what they found, and what humans approved.
 ///
@@ -149,11 +160,16 @@ public struct Incident: Sendable, Hashable, Codable, Identifiable {
     /// Keeps what a chat send changed (`Notifier.send(_:threads:)`): each key replaces the kept one, an empty value
     /// removes it.
     public mutating func keepChatThreads(_ changes: ChatThreads) {
-        var threads = chatThreads
-        for (key, value) in changes {
-            threads[key] = value.isEmpty ? nil : value
+        chatThreads = chatThreads.applying(changes)
+    }
+
+    /// The suggested actions a person can approve from chat or the dashboard now: none while diagnosing and once
+    /// closed (the API may still take an approval for a resolved incident when the policy allows it).
+    public var approvableActions: [String] {
+        switch state {
+        case .analysed, .acting, .done: analysis?.actions ?? []
+        case .received, .diagnosing, .resolved, .failed, .expired: []
         }
-        chatThreads = threads
     }
 
     /// Records that the notification `key` was delivered.

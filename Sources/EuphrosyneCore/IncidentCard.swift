@@ -78,10 +78,7 @@ public struct IncidentCard: Sendable, Hashable, Codable {
         // A run waiting for its start shows as running: a run starting is not worth an edit of every chat message.
         runs = incident.runs.map { Run(recipe: $0.recipe, kind: $0.kind, state: $0.state == .pending ? .running : $0.state) }
         analysis = incident.analysis
-        switch stage {
-        case .analysed, .acting, .done: approvable = incident.analysis?.actions ?? []
-        case .diagnosing, .resolved, .failed, .expired: approvable = []
-        }
+        approvable = incident.approvableActions
         approvals = incident.approvals.map { approval in
             let result: ApprovalLine.Result = approval.outcome.map { $0.shortfalls.isEmpty ? .succeeded : .failed } ?? .running
             return ApprovalLine(id: approval.id, actions: approval.actions.map(\.name), approvedBy: approval.approvedBy,

@@ -1,4 +1,5 @@
 import EuphrosyneCore
+import EuphrosynePorts
 import Foundation
 import Mustache
 
@@ -64,17 +65,13 @@ struct DashboardViews: Sendable {
                 "text": analysis.text, "actions": analysis.actions.isEmpty ? "none" : analysis.actions.joined(separator: ", "),
                 "hasLinks": !analysis.links.isEmpty,
                 "links": analysis.links.map { link -> [String: Any] in
-                    Self.isWebLink(link) ? ["href": link, "text": link] : ["text": link]
+                    ChatText.isWebAddress(link) ? ["href": link, "text": link] : ["text": link]
                 },
             ]
         }
-        let approvable: [String] = switch incident.state {
-        case .analysed, .acting, .done: incident.analysis?.actions ?? []
-        default: []
-        }
         var object: [String: Any] = [
             "id": incident.id.uuidString.lowercased(), "timeline": IncidentTimeline.geometry(incident, now: now),
-            "approvable": approvable.map { action -> [String: Any] in
+            "approvable": incident.approvableActions.map { action -> [String: Any] in
                 ["action": action, "inputs": (catalog.action(named: action)?.inputs ?? []).map { ["input": $0] }]
             },
             "noActions": incident.state.isClosed ? "The incident is closed: its actions can no longer be approved here."
@@ -170,11 +167,5 @@ struct DashboardViews: Sendable {
         case ..<86_400: return "\(seconds / 3_600) h"
         default: return "\(seconds / 86_400) d"
         }
-    }
-
-    /// Only http(s) links become links; anything else (`javascript:`…) is shown as text.
-    static func isWebLink(_ text: String) -> Bool {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else { return false }
-        return (scheme == "http" || scheme == "https") && url.host?.isEmpty == false
     }
 }

@@ -5,35 +5,27 @@ import Foundation
 /// (`name=value`, matched against the group's common labels and each alert's), `since` (hours). Bounded and checked:
 /// a value the list cannot use is refused with the reason.
 struct IncidentFilter: Sendable, Hashable {
+    /// `name=value`.
+    struct Label: Sendable, Hashable {
+        var name: String
+        var value: String
+    }
+
     var state: Incident.State?
     var alert: String?
-    var label: (name: String, value: String)?
+    var label: Label?
     var sinceHours: Int?
 
     static let periods: [(hours: Int?, label: String)] = [(nil, "Any time"), (1, "Last hour"), (24, "Last day"),
                                                           (168, "Last week"), (720, "Last 30 days")]
     static let maxTextLength = 200
 
-    static func == (lhs: IncidentFilter, rhs: IncidentFilter) -> Bool {
-        lhs.state == rhs.state && lhs.alert == rhs.alert && lhs.label?.name == rhs.label?.name
-            && lhs.label?.value == rhs.label?.value && lhs.sinceHours == rhs.sinceHours
-    }
-
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(state)
-        hasher.combine(alert)
-        hasher.combine(label?.name)
-        hasher.combine(label?.value)
-        hasher.combine(sinceHours)
-    }
-
     struct Problem: Error, Sendable, Hashable {
         var field: String
         var message: String
     }
 
-    init(state: Incident.State? = nil, alert: String? = nil, label: (name: String, value: String)? = nil,
-         sinceHours: Int? = nil) {
+    init(state: Incident.State? = nil, alert: String? = nil, label: Label? = nil, sinceHours: Int? = nil) {
         self.state = state
         self.alert = alert
         self.label = label
@@ -62,7 +54,7 @@ struct IncidentFilter: Sendable, Hashable {
             guard parts.count == 2, !parts[0].isEmpty else {
                 throw Problem(field: "label", message: "label must be name=value, e.g. team=payments")
             }
-            self.label = (parts[0], parts[1])
+            self.label = Label(name: parts[0], value: parts[1])
         }
         if let since = try text("since") {
             guard let hours = Int(since), Self.periods.contains(where: { $0.hours == hours }) else {

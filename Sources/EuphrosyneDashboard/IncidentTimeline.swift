@@ -9,7 +9,6 @@ enum IncidentTimeline {
     static let labelWidth = 150
     static let rowHeight = 20
     static let marksHeight = 34
-    static let maxRuns = Incident.maxRuns
 
     /// The colour of a run by how it ended (the legend says the same in words).
     static func fill(_ run: RecipeRun) -> String {
@@ -41,7 +40,7 @@ enum IncidentTimeline {
         let plot = Double(width - labelWidth - 10)
         func x(_ date: Date) -> Int { labelWidth + Int((date.timeIntervalSince(start) / span * plot).rounded()) }
 
-        let runs = Array(incident.runs.prefix(maxRuns))
+        let runs = incident.runs
         let height = marksHeight + runs.count * rowHeight + 24
         let marks: [[String: Any]] = marks(incident).enumerated().map { index, mark in
             // Labels alternate between two lines so that marks close in time stay readable.

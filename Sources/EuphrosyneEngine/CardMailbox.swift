@@ -68,12 +68,12 @@ final class CardMailbox: Sendable {
     /// Forgets the oldest incidents without a sender beyond `capacity`.
     private static func forgetOldIdle(_ state: inout State, capacity: Int) {
         guard state.idle.count > capacity * 2 else { return }
-        var idleNow = state.idle.filter { state.slots[$0]?.sending == false }
+        // Each incident at its latest place, and only those still without a sender.
         var seen = Set<UUID>()
-        idleNow = idleNow.reversed().filter { seen.insert($0).inserted }.reversed()
-        let excess = max(0, idleNow.count - capacity)
-        for id in idleNow.prefix(excess) { state.slots[id] = nil }
-        state.idle = Array(idleNow.dropFirst(excess))
+        let idle = Array(state.idle.reversed().filter { state.slots[$0]?.sending == false && seen.insert($0).inserted }.reversed())
+        let excess = max(0, idle.count - capacity)
+        for id in idle.prefix(excess) { state.slots[id] = nil }
+        state.idle = Array(idle.dropFirst(excess))
     }
 
     /// Incidents with a sender now (for tests).

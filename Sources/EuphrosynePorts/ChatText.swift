@@ -32,12 +32,16 @@ public enum ChatText {
     /// it opens (so `[approve here](https://elsewhere)` cannot happen); anything else is shown as text.
     public static func markdownLink(_ link: String) -> String {
         let trimmed = link.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              url.host?.isEmpty == false
-        else { return markdown(trimmed) }
+        guard isWebAddress(trimmed) else { return markdown(trimmed) }
         let target = trimmed.replacingOccurrences(of: " ", with: "%20").replacingOccurrences(of: "(", with: "%28")
             .replacingOccurrences(of: ")", with: "%29").replacingOccurrences(of: "<", with: "%3C")
             .replacingOccurrences(of: ">", with: "%3E")
         return "[\(markdown(trimmed))](\(target))"
+    }
+
+    /// Whether `text` is an http(s) URL with a host: the only links chats and the dashboard make clickable.
+    public static func isWebAddress(_ text: String) -> Bool {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else { return false }
+        return (scheme == "http" || scheme == "https") && url.host?.isEmpty == false
     }
 }

@@ -1,4 +1,5 @@
 import EuphrosyneCore
+import EuphrosynePorts
 import Foundation
 
 /// The Block Kit pieces of the Slack integration, built as values (tested without Slack): the buttons and the value
@@ -76,9 +77,7 @@ public enum SlackMessages {
     /// misread, and then shown as exactly the URL it opens; anything else as escaped text.
     static func link(_ link: String) -> String {
         let trimmed = link.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              url.host?.isEmpty == false, !trimmed.contains(where: { "|<> \n".contains($0) })
-        else { return escaped(trimmed) }
+        guard ChatText.isWebAddress(trimmed), !trimmed.contains(where: { "|<> \n".contains($0) }) else { return escaped(trimmed) }
         let shown = escaped(trimmed)
         return "<\(trimmed.replacingOccurrences(of: "&", with: "&amp;"))|\(shown)>"
     }

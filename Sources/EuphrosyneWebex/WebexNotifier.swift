@@ -56,7 +56,7 @@ public final class WebexNotifier: Notifier {
         switch notification {
         case .incident(let card):
             let changed = try await show(card, threads: known)
-            posted.set(known.merging(changed) { $1 }.filter { !$0.value.isEmpty }, for: card.incident)
+            posted.set(known.applying(changed), for: card.incident)
             return changed
         case .analysis, .resolved:
             // The incident's message shows them; nothing is posted anew.

@@ -67,7 +67,7 @@ import Testing
         #expect(filter.matches(incident, now: at))
         #expect(!IncidentFilter(state: .resolved).matches(incident, now: at))
         #expect(!IncidentFilter(alert: "disk").matches(incident, now: at))
-        #expect(!IncidentFilter(label: ("pod", "web")).matches(incident, now: at))
+        #expect(!IncidentFilter(label: .init(name: "pod", value: "web")).matches(incident, now: at))
         #expect(!IncidentFilter(sinceHours: 1).matches(incident, now: at))
         #expect(filter.query == "state=analysed&alert=crash&label=pod%3Dapi&since=24")
     }
