@@ -95,7 +95,6 @@ enum DashboardAssets {
             try {
               const response = await fetch("/ui/events", { headers: headers(), signal: streaming.signal, cache: "no-store" });
               if (!response.ok || !response.body) { throw new Error("events answered " + response.status); }
-              main.dataset.live = "true";
               const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
               let buffer = "";
               for (;;) {
@@ -106,6 +105,12 @@ enum DashboardAssets {
                 while ((end = buffer.indexOf("\n\n")) >= 0) {
                   const block = buffer.slice(0, end);
                   buffer = buffer.slice(end + 2);
+                  if (block.startsWith(": connected")) {
+                    // Subscribed now: catch up on what changed between the first load and this moment.
+                    main.dataset.live = "true";
+                    schedule(0);
+                    continue;
+                  }
                   const data = block.split("\n").filter((line) => line.startsWith("data: ")).map((line) => line.slice(6)).join("\n");
                   if (!data) { continue; }
                   try { if (concerns(JSON.parse(data))) { schedule(main.dataset.view === "effectiveness" ? 2000 : 200); } } catch (ignored) {}
