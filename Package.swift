@@ -555,6 +555,8 @@ let package = Package(
             name: "EuphrosyneRecipesTests",
             dependencies: [
                 "EuphrosyneRecipes", "RecipeKit", "EuphrosyneCore", "EuphrosyneTestSupport", "KubernetesEmulator",
+                // The node recipes' plans are tested as values of the client's types (Node, Pod, budgets).
+                "EuphrosyneKubernetes",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -11,6 +11,22 @@ public struct ActionRequest: Sendable, Hashable, Codable {
         self.name = name
         self.data = data
     }
+
+    /// The approver asked for a dry run (`dryRun: true`, or the string `"true"` a chat field sends): the action
+    /// reports what it would change and changes nothing.
+    public var isDryRun: Bool { Self.isDryRun(data) }
+
+    /// Whether approval data asks for a dry run.
+    public static func isDryRun(_ data: [String: JSONValue]?) -> Bool { flag("dryRun", in: data) }
+
+    /// A yes/no choice of the approver: `true`, or the strings `true`, `yes`, `1` (chat fields send strings).
+    public static func flag(_ key: String, in data: [String: JSONValue]?) -> Bool {
+        switch data?[key] {
+        case .bool(let value): value
+        case .string(let text): ["true", "yes", "1"].contains(text.lowercased().trimmingCharacters(in: .whitespaces))
+        default: false
+        }
+    }
 }
 
 extension ApprovalRequest {

@@ -83,7 +83,10 @@ extension Incident {
         var toRun: [(ActionRequest, Recipe)] = []
         var earlierApproval: Int?
         for (action, recipe) in zip(request.actions, recipes) {
-            if let existing = runs.first(where: { $0.kind == .action && $0.recipe == action.name && $0.blocksReapproval }) {
+            // A dry run and a real run of one action never stand in for each other.
+            if let existing = runs.first(where: {
+                $0.kind == .action && $0.recipe == action.name && $0.blocksReapproval && $0.isDryRun == action.isDryRun
+            }) {
                 earlierApproval = earlierApproval ?? existing.approvalID
             } else if !toRun.contains(where: { $0.0.name == action.name }) {
                 toRun.append((action, recipe))

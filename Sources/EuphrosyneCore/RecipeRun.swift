@@ -32,6 +32,10 @@ public struct RecipeRun: Sendable, Hashable, Codable, Identifiable {
         }
     }
 
+    /// An action run its approver asked to be a dry run: it changes nothing, so it neither blocks nor stands in for
+    /// the real run of the same action.
+    public var isDryRun: Bool { kind == .action && ActionRequest.isDryRun(actionData) }
+
     /// Numbered from 1 within the incident, in order of creation.
     public var id: Int
     public var recipe: String

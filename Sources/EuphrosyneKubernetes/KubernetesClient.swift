@@ -221,7 +221,8 @@ public final class KubernetesClient: Sendable {
     /// the shared back-off; a `Retry-After` the server sends is honoured up to 30 s). A cancelled task stops
     /// retrying and throws the last failure.
     func send(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
+        contentType: String = "application/json"
     ) async throws(KubernetesError) -> Data {
         var policy = Self.retryPolicy(maxAttempts: retries + 1)
         policy.clock = retryClock
@@ -229,7 +230,7 @@ public final class KubernetesClient: Sendable {
         return try await policy.runThroughCancellation({ (_: Int) throws(KubernetesError) -> RetryPolicy.Attempt<Data> in
             if let lastFailure, Task.isCancelled { throw lastFailure }
             do throws(KubernetesError) {
-                return .done(try await sendOnce(method, path, query: query, body: body))
+                return .done(try await sendOnce(method, path, query: query, body: body, contentType: contentType))
             } catch {
                 guard error.isRetryable, method != .POST || Self.creationSurelyFailed(error) else { throw error }
                 lastFailure = error
@@ -247,10 +248,10 @@ public final class KubernetesClient: Sendable {
 
     /// One attempt of `send`.
     private func sendOnce(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?
+        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?, contentType: String
     ) async throws(KubernetesError) -> Data {
-        let response = try await execute(method, path, query: query, body: body, timeout: requestTimeout,
-                                         allowRefresh: true)
+        let response = try await execute(method, path, query: query, body: body, contentType: contentType,
+                                         timeout: requestTimeout, allowRefresh: true)
         let data: Data
         do {
             data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
@@ -279,15 +280,15 @@ public final class KubernetesClient: Sendable {
 
     /// One HTTP exchange with credentials; on 401 re-reads a token file and tries once more.
     private func execute(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?, timeout: TimeAmount,
-        allowRefresh: Bool
+        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?,
+        contentType: String = "application/json", timeout: TimeAmount, allowRefresh: Bool
     ) async throws(KubernetesError) -> HTTPClientResponse {
         var request = HTTPClientRequest(url: configuration.server + path + Self.queryString(query))
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "euphrosyne")
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         switch configuration.credentials {
@@ -320,7 +321,8 @@ public final class KubernetesClient: Sendable {
            source.canRefresh {
             // The token may have rotated under us: read it again and retry once.
             source.invalidate()
-            return try await execute(method, path, query: query, body: body, timeout: timeout, allowRefresh: false)
+            return try await execute(method, path, query: query, body: body, contentType: contentType, timeout: timeout,
+                                     allowRefresh: false)
         }
         return response
     }
@@ -331,9 +333,11 @@ public final class KubernetesClient: Sendable {
         return .api(status: status, apiStatus: decoded, message: message)
     }
 
-    /// The RBAC verb of a request: `get`, `list`, `watch`, `create`, `delete` or `deletecollection`.
+    /// The RBAC verb of a request: `get`, `list`, `watch`, `create`, `update`, `patch`, `delete` or
+    /// `deletecollection`.
     static func verb(_ method: HTTPMethod, path: String, query: [(String, String)]) -> String {
-        let collections: Set<String> = ["configmaps", "jobs", "pods", "selfsubjectaccessreviews", "events", "deployments"]
+        let collections: Set<String> = ["configmaps", "jobs", "pods", "selfsubjectaccessreviews", "events", "deployments",
+                                        "nodes", "poddisruptionbudgets", "daemonsets", "replicasets"]
         let isCollection = collections.contains(String(path.split(separator: "/").last ?? ""))
         switch method {
         case .GET:
@@ -354,7 +358,7 @@ public final class KubernetesClient: Sendable {
         }.joined(separator: "&")
     }
 
-    private func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws(KubernetesError) -> Value {
+    func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws(KubernetesError) -> Value {
         do {
             return try JSONDecoder().decode(Value.self, from: data)
         } catch {
@@ -362,7 +366,7 @@ public final class KubernetesClient: Sendable {
         }
     }
 
-    private func encode<Value: Encodable>(_ value: Value) throws(KubernetesError) -> Data {
+    func encode<Value: Encodable>(_ value: Value) throws(KubernetesError) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {

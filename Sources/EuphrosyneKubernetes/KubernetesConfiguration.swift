@@ -89,16 +89,16 @@ public struct KubernetesConfiguration: Sendable {
     /// first file to define a name wins, and the first `current-context` set wins.
     public static func kubeconfig(paths: [String], context wanted: String? = nil) throws(Error) -> KubernetesConfiguration {
         guard !paths.isEmpty else { throw Error("no kubeconfig file found (KUBECONFIG or ~/.kube/config)") }
-        var clusters: [String: (node: Node.Mapping, directory: String)] = [:]
-        var users: [String: (node: Node.Mapping, directory: String)] = [:]
-        var contexts: [String: Node.Mapping] = [:]
+        var clusters: [String: (node: Yams.Node.Mapping, directory: String)] = [:]
+        var users: [String: (node: Yams.Node.Mapping, directory: String)] = [:]
+        var contexts: [String: Yams.Node.Mapping] = [:]
         var current: String?
         for path in paths {
             let text: String
             do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
                 throw Error("cannot read kubeconfig \(path): \(error.localizedDescription)")
             }
-            let root: Node.Mapping
+            let root: Yams.Node.Mapping
             do {
                 guard let mapping = try Yams.compose(yaml: text)?.mapping else {
                     throw Error("kubeconfig \(path) is not a YAML mapping")
@@ -110,7 +110,7 @@ public struct KubernetesConfiguration: Sendable {
                 throw Error("kubeconfig \(path) is not valid YAML: \(error)")
             }
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            func named(_ key: String, _ inner: String) -> [(String, Node.Mapping)] {
+            func named(_ key: String, _ inner: String) -> [(String, Yams.Node.Mapping)] {
                 (root[key]?.sequence ?? []).compactMap { entry in
                     guard let mapping = entry.mapping, let name = mapping["name"]?.string,
                           let body = mapping[inner]?.mapping else { return nil }
@@ -175,7 +175,7 @@ public struct KubernetesConfiguration: Sendable {
 
     /// A PEM given inline as base64 (`*-data`) or as a file path.
     private static func pem(
-        _ node: Node.Mapping, data: String, file: String, relativeTo directory: String, what: String
+        _ node: Yams.Node.Mapping, data: String, file: String, relativeTo directory: String, what: String
     ) throws(Error) -> String? {
         if let encoded = node[data]?.string, !encoded.isEmpty {
             guard let decoded = Data(base64Encoded: encoded, options: .ignoreUnknownCharacters),

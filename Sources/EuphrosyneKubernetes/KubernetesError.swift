@@ -59,10 +59,20 @@ public struct KubernetesError: Error, Sendable, CustomStringConvertible {
     /// A watch or list `resourceVersion` too old (410 `Gone`/`Expired`): list again.
     public var isGone: Bool { statusCode == 410 || reason == "Expired" || reason == "Gone" }
 
-    /// Worth trying again: the server was overloaded or failed, or did not answer.
+    /// An eviction refused because it would break a PodDisruptionBudget (429 with a `DisruptionBudget` cause):
+    /// the cause's message, which names the budget (`The disruption budget web-pdb needs 2 healthy pods and has 2
+    /// currently`). Not load shedding: only the budget changing (a pod becoming ready elsewhere) lets it through.
+    public var disruptionBudget: String? {
+        guard statusCode == 429 else { return nil }
+        return apiStatus?.details?.causes?.first { $0.reason == "DisruptionBudget" }.map { $0.message ?? "" }
+    }
+
+    /// Worth trying again at once: the server was overloaded or failed, or did not answer. A PodDisruptionBudget's
+    /// refusal is not: its caller decides how long to keep asking (`drain-node` until its deadline).
     public var isRetryable: Bool {
         if code == .transport { return true }
         guard code == .api, let statusCode else { return false }
+        if disruptionBudget != nil { return false }
         return statusCode == 429 || statusCode >= 500
     }
 

@@ -246,6 +246,8 @@ public struct PodSpec: Codable, Sendable, Hashable {
     public var securityContext: PodSecurityContext?
     public var containers: [Container]
     public var volumes: [Volume]?
+    /// The node the scheduler bound the pod to (read by the node recipes; never set by Euphrosyne).
+    public var nodeName: String?
 
     public init(restartPolicy: String? = nil, serviceAccountName: String? = nil,
                 automountServiceAccountToken: Bool? = nil, enableServiceLinks: Bool? = nil,

@@ -6,12 +6,16 @@ import RecipeKit
 /// work directly against fake or real counterparts; each recipe lives in a file of its own.
 public enum BuiltinRecipes {
     public static let all: [String: RecipeRunner.Work] = [
+        "cordon-node": cordonNode,
+        "drain-node": drainNode,
         "dummy": dummy,
         "http-errors": httpErrors,
         "pod-diagnostics": podDiagnostics,
         "jira": jira,
+        "node-diagnostics": nodeDiagnostics,
         "prometheus-query": prometheusQuery,
         "record": record,
+        "uncordon-node": uncordonNode,
         "webhook": webhook,
     ]
 

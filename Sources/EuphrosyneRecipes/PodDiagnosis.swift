@@ -203,3 +203,13 @@ struct PodDiagnosis: Sendable, Hashable {
         return ".!?".contains(last) ? line : line + "."
     }
 }
+
+extension KubernetesEvent {
+    /// One event for an analysis: `Warning BackOff (×12) at 2026-11-28T21:13:44Z: Back-off restarting failed container.`
+    var summaryLine: String {
+        var line = "\(type ?? "Normal") \(reason ?? "")"
+        if occurrences > 1 { line += " (×\(occurrences))" }
+        if let seen = lastSeen { line += " at \(seen)" }
+        return line + ": " + PodDiagnosis.sentence(message ?? "")
+    }
+}

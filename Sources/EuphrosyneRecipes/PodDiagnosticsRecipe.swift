@@ -116,45 +116,13 @@ struct PodDiagnosticsRecipe {
 
     func run() async throws -> RecipeOutcome {
         let targets = try Self.targets(of: context.input.alert)
-        let configuration = try Self.configuration(context.environment.variables)
-        let client: KubernetesClient
-        do {
-            // A recipe has one short run: an API server that refuses connections is reported after a few quick
-            // tries, not after the reconciler-grade patience of the defaults.
-            client = try KubernetesClient(configuration: configuration, retries: 2, requestTimeout: .seconds(15),
-                                          connectTimeout: .seconds(5), retryConnectionEstablishment: false)
-        } catch {
-            throw RecipeError.failed("cannot set up the Kubernetes client: \(error)")
-        }
-        do {
-            let outcome = try await diagnose(targets, client: client)
-            try? await client.shutdown()
-            return outcome
-        } catch {
-            try? await client.shutdown()
-            throw error
+        return try await RecipeKubernetes.with(context.environment) { kubernetes in
+            try await diagnose(targets, kubernetes: kubernetes)
         }
     }
 
-    /// In a pod: its ServiceAccount; else the kubeconfig (`KUBECONFIG`, `~/.kube/config`), as the reconciler does.
-    static func configuration(_ environment: [String: String]) throws(RecipeError) -> KubernetesConfiguration {
-        do {
-            if let inCluster = try KubernetesConfiguration.inCluster(environment: environment) { return inCluster }
-            return try KubernetesConfiguration.kubeconfig(paths: KubernetesConfiguration.kubeconfigPaths(environment: environment))
-        } catch {
-            throw .failed("no way to reach the Kubernetes API: \(error.description); run the recipe in a Pod with a ServiceAccount, or set KUBECONFIG")
-        }
-    }
-
-    /// The permissions found missing, as `get pods in "shop"`, in the order met.
-    final class Missing {
-        var permissions: [String] = []
-        func add(_ permission: String) { if !permissions.contains(permission) { permissions.append(permission) } }
-    }
-
-    func diagnose(_ targets: [Target], client: KubernetesClient) async throws -> RecipeOutcome {
+    func diagnose(_ targets: [Target], kubernetes: RecipeKubernetes) async throws -> RecipeOutcome {
         var reports: [Report] = []
-        let missing = Missing()
         var skipped = 0
         for target in targets {
             let remaining = settings.maxPods - reports.filter { $0.pod != nil }.count
@@ -165,9 +133,9 @@ struct PodDiagnosticsRecipe {
             switch target.kind {
             case .pod:
                 reports.append(try await inspectPod(named: target.name, in: target.namespace, container: target.container,
-                                                    client: client, missing: missing))
+                                                    kubernetes: kubernetes))
             case .deployment:
-                reports += try await inspectDeployment(target, limit: remaining, client: client, missing: missing)
+                reports += try await inspectDeployment(target, limit: remaining, kubernetes: kubernetes)
             }
         }
 
@@ -175,10 +143,7 @@ struct PodDiagnosticsRecipe {
         if skipped > 0 {
             paragraphs.append("\(skipped) more of the alert's pods or deployments were not inspected (POD_DIAGNOSTICS_MAX_PODS is \(settings.maxPods)).")
         }
-        if !missing.permissions.isEmpty {
-            paragraphs.append("Missing Kubernetes permissions: " + missing.permissions.joined(separator: ", ")
-                + ". Grant them to the recipe's ServiceAccount with a Role (see docs/recipes.md, pod-diagnostics).")
-        }
+        if let missing = kubernetes.missing.sentence(recipe: "pod-diagnostics") { paragraphs.append(missing) }
         let analysis = paragraphs.joined(separator: "\n\n")
         guard reports.contains(where: \.inspected) else { throw RecipeError.failed(analysis) }
 
@@ -191,49 +156,23 @@ struct PodDiagnosticsRecipe {
 
     // MARK: Reading the API
 
-    /// Turns an API failure into what the recipe says about it: 403 names the permission; no answer at all, or
-    /// refused credentials, end the whole run.
-    func explain(
-        _ error: KubernetesError, verb: String, resource: String, namespace: String, client: KubernetesClient,
-        missing: Missing
-    ) throws(RecipeError) -> String {
-        if error.code == .transport {
-            throw .failed("cannot reach the Kubernetes API at \(client.configuration.server): \(error.message)")
-        }
-        if error.code == .credentials {
-            throw .failed("cannot authenticate to the Kubernetes API at \(client.configuration.server): \(error.message)")
-        }
-        switch error.statusCode {
-        case 401:
-            throw .failed("the Kubernetes API at \(client.configuration.server) refused the recipe's credentials (401 Unauthorized)")
-        case 403:
-            let permission = "\(verb) \(resource) in \"\(namespace)\""
-            missing.add(permission)
-            return "forbidden: the recipe may not \(permission) (403)"
-        case 404:
-            return "not found (404)"
-        default:
-            return error.description
-        }
-    }
-
     func inspectPod(
-        named name: String, in namespace: String, container: String?, client: KubernetesClient, missing: Missing
+        named name: String, in namespace: String, container: String?, kubernetes: RecipeKubernetes
     ) async throws -> Report {
         let pod: Pod
         do throws(KubernetesError) {
-            pod = try await client.get(Pod.self, name: name, namespace: namespace)
+            pod = try await kubernetes.client.get(Pod.self, name: name, namespace: namespace)
         } catch {
-            let why = try explain(error, verb: "get", resource: "pods", namespace: namespace, client: client, missing: missing)
+            let why = try kubernetes.explain(error, verb: "get", resource: "pods", namespace: namespace)
             let hint = error.isNotFound ? " It may have been deleted or replaced since the alert fired (a Deployment's pods get new names)." : ""
             return Report(namespace: namespace, pod: name, problem: "NotInspected",
                           paragraph: "Pod \(namespace)/\(name): cannot read it: \(why).\(hint)", inspected: false)
         }
-        return try await report(pod, namespace: namespace, container: container, client: client, missing: missing)
+        return try await report(pod, namespace: namespace, container: container, kubernetes: kubernetes)
     }
 
     func inspectDeployment(
-        _ target: Target, limit: Int, client: KubernetesClient, missing: Missing
+        _ target: Target, limit: Int, kubernetes: RecipeKubernetes
     ) async throws -> [Report] {
         let namespace = target.namespace
         func notInspected(_ text: String) -> [Report] {
@@ -242,10 +181,9 @@ struct PodDiagnosticsRecipe {
         }
         let deployment: Deployment
         do throws(KubernetesError) {
-            deployment = try await client.get(Deployment.self, name: target.name, namespace: namespace)
+            deployment = try await kubernetes.client.get(Deployment.self, name: target.name, namespace: namespace)
         } catch {
-            let why = try explain(error, verb: "get", resource: "deployments.apps", namespace: namespace, client: client,
-                                  missing: missing)
+            let why = try kubernetes.explain(error, verb: "get", resource: "deployments.apps", namespace: namespace)
             return notInspected("cannot read it: \(why).")
         }
         guard let selector = deployment.spec?.selector?.queryString else {
@@ -253,9 +191,9 @@ struct PodDiagnosticsRecipe {
         }
         let pods: [Pod]
         do throws(KubernetesError) {
-            pods = try await client.list(Pod.self, namespace: namespace, labelSelector: selector).items
+            pods = try await kubernetes.client.list(Pod.self, namespace: namespace, labelSelector: selector).items
         } catch {
-            let why = try explain(error, verb: "list", resource: "pods", namespace: namespace, client: client, missing: missing)
+            let why = try kubernetes.explain(error, verb: "list", resource: "pods", namespace: namespace)
             return notInspected("cannot list its pods (\(selector)): \(why).")
         }
 
@@ -280,15 +218,14 @@ struct PodDiagnosticsRecipe {
         var reports = [Report(namespace: namespace, deployment: target.name, problem: troubled ? "Unavailable" : "Healthy",
                               paragraph: header, inspected: true)]
         for (pod, _) in ranked.prefix(limit) {
-            reports.append(try await report(pod, namespace: namespace, container: target.container, client: client,
-                                            missing: missing))
+            reports.append(try await report(pod, namespace: namespace, container: target.container, kubernetes: kubernetes))
         }
         return reports
     }
 
     /// The paragraph about one pod: what is wrong, its events, its log tail.
     func report(
-        _ pod: Pod, namespace: String, container: String?, client: KubernetesClient, missing: Missing
+        _ pod: Pod, namespace: String, container: String?, kubernetes: RecipeKubernetes
     ) async throws -> Report {
         let name = pod.metadata.name ?? "?"
         let diagnosis = PodDiagnosis(pod, preferredContainer: container)
@@ -302,10 +239,10 @@ struct PodDiagnosticsRecipe {
         // Events: warnings first, then the most recent; those the findings already quote are left out.
         var events: [KubernetesEvent] = []
         do throws(KubernetesError) {
-            events = try await client.list(KubernetesEvent.self, namespace: namespace,
+            events = try await kubernetes.client.list(KubernetesEvent.self, namespace: namespace,
                                            fieldSelector: "involvedObject.kind=Pod,involvedObject.name=\(name)").items
         } catch {
-            let why = try explain(error, verb: "list", resource: "events", namespace: namespace, client: client, missing: missing)
+            let why = try kubernetes.explain(error, verb: "list", resource: "events", namespace: namespace)
             paragraph += " (Its events could not be read: \(why).)"
         }
         if let uid = pod.metadata.uid {
@@ -327,12 +264,7 @@ struct PodDiagnosticsRecipe {
         }
         let shown = diagnosis.isHealthy ? fresh.filter(\.isWarning) : fresh
         if !shown.isEmpty {
-            let lines = shown.prefix(settings.eventsShown).map { event -> String in
-                var line = "\(event.type ?? "Normal") \(event.reason ?? "")"
-                if event.occurrences > 1 { line += " (×\(event.occurrences))" }
-                if let seen = event.lastSeen { line += " at \(seen)" }
-                return line + ": " + PodDiagnosis.sentence(event.message ?? "")
-            }
+            let lines = shown.prefix(settings.eventsShown).map(\.summaryLine)
             paragraph += " Recent events: " + lines.joined(separator: " ")
             if shown.count > settings.eventsShown { paragraph += " (\(shown.count - settings.eventsShown) more.)" }
         }
@@ -340,7 +272,7 @@ struct PodDiagnosticsRecipe {
         if let log = diagnosis.log {
             let which = log.previous ? "before its last restart" : "current"
             do throws(KubernetesError) {
-                let text = try await client.podLog(name: name, namespace: namespace, container: log.container,
+                let text = try await kubernetes.client.podLog(name: name, namespace: namespace, container: log.container,
                                                    tailLines: settings.logLines, limitBytes: settings.logBytes,
                                                    previous: log.previous)
                 let tail = text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -354,8 +286,7 @@ struct PodDiagnosticsRecipe {
                 if error.statusCode == 400 {
                     why = error.message
                 } else {
-                    why = try explain(error, verb: "get", resource: "pods/log", namespace: namespace, client: client,
-                                      missing: missing)
+                    why = try kubernetes.explain(error, verb: "get", resource: "pods/log", namespace: namespace)
                 }
                 paragraph += " Its log (\"\(log.container)\", \(which)) could not be read: \(why)."
             }

@@ -55,6 +55,40 @@ import Testing
         #expect(output.contains("deploy/overlays/high-availability check: 3 reconciler replicas elect a leader: LEADER_ELECTION=1, POD_NAME and POD_IP from the downward API, Leases granted"))
         #expect(output.contains("deploy/overlays/ingress check: Ingress euphrosyne/euphrosyne-api routes to the API (port 8081) with authentication on: API_TOKENS_FILE=/etc/euphrosyne/api/tokens from Secret euphrosyne-api-tokens, read-only"))
         #expect(output.contains("deploy/overlays/ingress check: reconciler Pod reads only the Secrets it needs: euphrosyne-redis (reconciler-password), euphrosyne-api-tokens"))
+        // The node recipes run with accounts of their own; the reconciler gains no write on nodes or workloads.
+        #expect(output.contains("deploy/overlays/node-recipes check: recipe ServiceAccounts exist in euphrosyne: node-diagnostics runs as node-diagnostics, cordon-node runs as cordon-node, drain-node runs as drain-node, uncordon-node runs as uncordon-node"))
+        #expect(output.contains("deploy/overlays/node-recipes check: reconciler's ServiceAccount cannot change nodes or workloads, nor evict pods"))
+        #expect(output.contains("ClusterRoleBinding euphrosyne-cordon-node binds ServiceAccount euphrosyne/cordon-node"))
+    }
+
+    /// A registry entry whose ServiceAccount is missing, and a reconciler that may patch nodes, are both refused.
+    @Test func aRecipeAccountThatIsMissingAndAReconcilerThatMayPatchNodesAreRefused() throws {
+        let directory = Self.root.appendingPathComponent(".build/manifest-checks/\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data("""
+            apiVersion: kustomize.config.k8s.io/v1beta1
+            kind: Kustomization
+            resources:
+              - ../../../deploy/overlays/node-recipes
+            patches:
+              - target: {kind: ServiceAccount, name: drain-node}
+                patch: |-
+                  $patch: delete
+                  apiVersion: v1
+                  kind: ServiceAccount
+                  metadata: {name: drain-node}
+              - target: {kind: Role, name: euphrosyne}
+                patch: |-
+                  - op: add
+                    path: /rules/-
+                    value: {apiGroups: [""], resources: ["nodes"], verbs: ["patch"]}
+            """.utf8).write(to: directory.appendingPathComponent("kustomization.yaml"))
+        let (status, output) = try Self.script("validate-manifests", [directory.path])
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("check: recipe ServiceAccounts exist in euphrosyne: missing for drain-node (drain-node)"), "\(output)")
+        #expect(output.contains("check: reconciler's ServiceAccount cannot change nodes or workloads, nor evict pods: Role euphrosyne grants patch on nodes"),
+                "\(output)")
     }
 
     /// Two replicas without a leader election would both run every recipe: the check refuses an overlay that

@@ -326,6 +326,31 @@ import Testing
         #expect(incident.approvalAttempts.compactMap(\.approvalID) == [1, 1, 1, 1])
     }
 
+    @Test func aDryRunNeitherBlocksNorStandsInForTheRealRun() throws {
+        var incident = Self.analysed()
+        let dryRun = ApprovalRequest(actions: [ActionRequest(name: "jira", data: ["dryRun": .bool(true)])])
+        guard case .started = try incident.approve(dryRun, catalog: Self.catalog, defaultTimeoutSeconds: 300,
+                                                   at: Self.at(10)) else {
+            Issue.record("expected the dry run to start")
+            return
+        }
+        _ = incident.handle(.resultReceived(Self.result("jira", analysis: "would create OPS-1"), at: Self.at(11)))
+        #expect(incident.runs.last?.isDryRun == true)
+        // The dry run succeeded, yet the real approval runs the action; a second dry run is a duplicate of the first.
+        let real = try incident.approve(ApprovalRequest(actions: [ActionRequest(name: "jira")]), catalog: Self.catalog,
+                                        defaultTimeoutSeconds: 300, at: Self.at(12))
+        guard case .started(let approval, let launches) = real else {
+            Issue.record("expected the real run to start, got \(real)")
+            return
+        }
+        #expect(approval.id == 2 && launches.count == 1)
+        #expect(try incident.approve(dryRun, catalog: Self.catalog, defaultTimeoutSeconds: 300, at: Self.at(13))
+            == .duplicate(incident.approvals[0]))
+        // A chat field sends the flag as a string.
+        #expect(ActionRequest(name: "jira", data: ["dryRun": .string("true")]).isDryRun)
+        #expect(!ActionRequest(name: "jira", data: ["dryRun": .string("no")]).isDryRun)
+    }
+
     @Test func onlyTheActionsNotYetUnderwayRunWhenSomeAre() throws {
         var incident = Self.analysed()
         _ = try incident.approve([ActionRequest(name: "jira")], catalog: Self.catalog, defaultTimeoutSeconds: 300,

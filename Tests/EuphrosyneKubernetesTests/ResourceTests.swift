@@ -36,6 +36,34 @@ import Testing
         #expect(Self.job([("Failed", "False", nil), ("Suspended", "True", nil)]).outcome == .running)
     }
 
+    @Test func quantitiesParseAsTheAPIWritesThem() {
+        #expect(ResourceQuantity(parsing: "250m")?.value == 0.25)
+        #expect(ResourceQuantity(parsing: "2")?.value == 2)
+        #expect(ResourceQuantity(parsing: "1.5Gi")?.value == 1.5 * 1_073_741_824)
+        #expect(ResourceQuantity(parsing: "128974848")?.value == 128_974_848)
+        #expect(ResourceQuantity(parsing: "1e3")?.value == 1000)
+        #expect(ResourceQuantity(parsing: "64k")?.value == 64_000)
+        for garbage in ["", "nan", "inf", "Gi", "12 Mi", "1.5Gb"] {
+            #expect(ResourceQuantity(parsing: garbage) == nil, "\(garbage)")
+        }
+        #expect(ResourceQuantity(0.25).cpuDescription == "250m")
+        #expect(ResourceQuantity(3.92).cpuDescription == "3.9")
+        #expect(ResourceQuantity(1.5 * 1_073_741_824).memoryDescription == "1.5Gi")
+        #expect(ResourceQuantity(512 * 1_048_576).memoryDescription == "512Mi")
+    }
+
+    @Test func aLabelSelectorMatchesAsTheAPIServerDoes() {
+        let labels = ["app": "web", "tier": "front"]
+        #expect(LabelSelector().matches(labels))
+        #expect(LabelSelector(matchLabels: ["app": "web"]).matches(labels))
+        #expect(!LabelSelector(matchLabels: ["app": "api"]).matches(labels))
+        #expect(LabelSelector(matchExpressions: [.init(key: "tier", operator: "In", values: ["front", "back"])]).matches(labels))
+        #expect(!LabelSelector(matchExpressions: [.init(key: "tier", operator: "NotIn", values: ["front"])]).matches(labels))
+        #expect(LabelSelector(matchExpressions: [.init(key: "legacy", operator: "DoesNotExist")]).matches(labels))
+        #expect(!LabelSelector(matchExpressions: [.init(key: "legacy", operator: "Exists")]).matches(labels))
+        #expect(!LabelSelector(matchExpressions: [.init(key: "app", operator: "Gt", values: ["1"])]).matches(labels))
+    }
+
     @Test func aLabelSelectorBecomesOneQueryValue() {
         let selector = LabelSelector(matchLabels: ["app": "api", "tier": "web"], matchExpressions: [
             .init(key: "track", operator: "In", values: ["stable", "canary"]),

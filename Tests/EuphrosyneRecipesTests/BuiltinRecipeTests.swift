@@ -8,7 +8,8 @@ import Testing
 @Suite struct BuiltinRecipeTests {
     @Test func theCatalogueNamesEveryBuiltInRecipe() {
         #expect(BuiltinRecipes.all.keys.sorted() == [
-            "dummy", "http-errors", "jira", "pod-diagnostics", "prometheus-query", "record", "webhook",
+            "cordon-node", "drain-node", "dummy", "http-errors", "jira", "node-diagnostics", "pod-diagnostics",
+            "prometheus-query", "record", "uncordon-node", "webhook",
         ])
     }
 }
