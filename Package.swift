@@ -384,6 +384,8 @@ let package = Package(
             dependencies: [
                 // ChildProcess: the kubelet runs each pod as a process.
                 "EuphrosyneSupport",
+                // Permissions.granted(to:byManifests:): the shipped RBAC manifests, read as a test's permissions.
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

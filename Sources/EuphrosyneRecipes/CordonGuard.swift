@@ -28,10 +28,11 @@ struct CordonGuard: Sendable, Hashable {
 
         var cordonedFraction: Double { total == 0 ? 1 : Double(cordonedAfter) / Double(total) }
 
-        /// `4 of 6 nodes stay schedulable; 2 of 6 (33%) would be cordoned`.
-        var sentence: String {
-            "\(schedulableAfter) of \(total) node\(total == 1 ? "" : "s") would stay schedulable and "
-                + "\(cordonedAfter) (\(Int((cordonedFraction * 100).rounded()))%) would be cordoned"
+        /// `4 of 6 nodes would stay schedulable and 2 (33%) would be cordoned`; with `done`, `… stay schedulable and
+        /// 2 (33%) are cordoned`.
+        func sentence(done: Bool = false) -> String {
+            "\(schedulableAfter) of \(total) node\(total == 1 ? "" : "s") \(done ? "stay" : "would stay") schedulable and "
+                + "\(cordonedAfter) (\(Int((cordonedFraction * 100).rounded()))%) \(done ? (cordonedAfter == 1 ? "is" : "are") : "would be") cordoned"
         }
     }
 

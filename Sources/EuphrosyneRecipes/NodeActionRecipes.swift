@@ -61,10 +61,10 @@ struct NodeActions {
                     throw RecipeError.failed("the API server accepted the cordon of node \(name) but the node it returned is not unschedulable")
                 }
                 if settings.dryRun {
-                    return outcome("Dry run: cordoning node \(name) would set spec.unschedulable to true (the API server accepted the change in a dry run); \(counts.sentence). Nothing changed.",
+                    return outcome("Dry run: cordoning node \(name) would set spec.unschedulable to true (the API server accepted the change in a dry run); \(counts.sentence()). Nothing changed.",
                                    node: name, fields: ["cordoned": .bool(false), "wouldCordon": .bool(true)], undo: false)
                 }
-                return outcome("Cordoned node \(name): it takes no new pods, and the pods on it keep running; \(counts.sentence.replacingOccurrences(of: "would ", with: "")). Way back: approve uncordon-node.",
+                return outcome("Cordoned node \(name): it takes no new pods, and the pods on it keep running; \(counts.sentence(done: true)). Way back: approve uncordon-node.",
                                node: name, fields: ["cordoned": .bool(true), "changed": .bool(true)], undo: true)
             }
         }
@@ -115,7 +115,7 @@ struct NodeActions {
                 _ = try await patchNode(name, Self.cordonPatch, doing: "cordon node \(name)", kubernetes)
             }
             if settings.dryRun {
-                return try await drainDryRun(name, before, kubernetes)
+                return try await drainDryRun(name, before, alreadyCordoned: decision == .alreadyCordoned, kubernetes)
             }
             // Pods may have landed on it between the plan and the cordon.
             let plan = try await NodeReads.drainPlan(name, force: settings.force, kubernetes)
@@ -128,7 +128,9 @@ struct NodeActions {
 
     /// Every eviction of the plan as a dry run: the API server checks each (permissions, the pod, its budget) and
     /// evicts nothing.
-    func drainDryRun(_ name: String, _ plan: DrainPlan, _ kubernetes: RecipeKubernetes) async throws -> RecipeOutcome {
+    func drainDryRun(
+        _ name: String, _ plan: DrainPlan, alreadyCordoned: Bool, _ kubernetes: RecipeKubernetes
+    ) async throws -> RecipeOutcome {
         var blocked: [String] = []
         for entry in plan.toEvict {
             let answer: EvictionOutcome
@@ -140,7 +142,7 @@ struct NodeActions {
             }
             if case .blockedByBudget(let message) = answer { blocked.append("\(entry.reference): \(message)") }
         }
-        var text = "Dry run: draining node \(name) would cordon it and \(plan.summary())."
+        var text = "Dry run: draining node \(name) would \(alreadyCordoned ? "(already cordoned) " : "cordon it and ")\(plan.summary())."
         if !blocked.isEmpty { text += " Blocked now by their disruption budgets: " + blocked.joined(separator: "; ") + "." }
         text += " Nothing changed."
         return outcome(text, node: name, fields: [

@@ -103,7 +103,7 @@ struct NodeDiagnosticsRecipe {
                 switch cordonGuard.check(cordoning: name, among: allNodes) {
                 case .allowed(let counts):
                     suggested.append("cordon-node")
-                    paragraph += "\nIf you approve cordon-node: node \(name) becomes unschedulable and its pods keep running; \(counts.sentence)."
+                    paragraph += "\nIf you approve cordon-node: node \(name) becomes unschedulable and its pods keep running; \(counts.sentence())."
                 case .refused(_, let reason):
                     paragraph += "\ncordon-node is not suggested: its blast-radius guard would refuse, because \(reason)."
                 case .alreadyCordoned:

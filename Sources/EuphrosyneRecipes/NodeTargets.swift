@@ -41,7 +41,7 @@ struct NodeTargets {
         let names = Set(notification.alerts.flatMap(\.labels.keys)).union(notification.commonLabels.keys).sorted()
         let has = names.isEmpty ? "it has no labels at all" : "its labels are " + names.joined(separator: ", ")
         let data = approverData ? "the approval data has no \"node\", and " : ""
-        return .failed("no node to act on: \(data)no firing alert has a node label, or namespace and pod labels of a pod that runs on a node; \(has)")
+        return .failed("no node to \(approverData ? "act on" : "diagnose"): \(data)no firing alert has a node label, or namespace and pod labels of a pod that runs on a node; \(has)")
     }
 
     /// The nodes, with the pods' nodes looked up (a pod that is gone or not yet scheduled adds none; why is
