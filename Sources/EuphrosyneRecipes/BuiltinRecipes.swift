@@ -13,6 +13,7 @@ public enum BuiltinRecipes {
         "prometheus-query": prometheusQuery,
         "record": record,
         "webhook": webhook,
+        "webex-room": webexRoom,
     ]
 
     /// `dummy` (debugging), as in the original system: a fixed analysis of the alert that suggests `jira`.

@@ -8,7 +8,7 @@ import Testing
 @Suite struct BuiltinRecipeTests {
     @Test func theCatalogueNamesEveryBuiltInRecipe() {
         #expect(BuiltinRecipes.all.keys.sorted() == [
-            "dummy", "http-errors", "jira", "pod-diagnostics", "prometheus-query", "record", "webhook",
+            "dummy", "http-errors", "jira", "pod-diagnostics", "prometheus-query", "record", "webex-room", "webhook",
         ])
     }
 }
