@@ -31,14 +31,14 @@ extension BuiltinRecipes {
 /// fine) and posts an update, instead of opening a second space. A person Webex will not add (`400`, `403`, `404`)
 /// is reported in the result; the rest of the work goes on.
 ///
-/// **Retries.** `429` (waiting at least `Retry-After`, at most `longestRetryAfter`), `5xx` and failures to connect
-/// are retried with exponential back-off, up to `attempts` in all, as the reconciler's own Webex client does. Lists
-/// and memberships are safe to repeat (a second membership is a `409`); a message whose request may have reached
-/// Webex (a timeout, a dropped connection) is not sent again.
+/// **Retries.** `429` and `423` (waiting at least `Retry-After`, at most `longestRetryAfter`), `5xx` and failures
+/// to connect are retried with exponential back-off, up to `attempts` in all, as the reconciler's own Webex client
+/// does. Lists and memberships are safe to repeat (a second membership is a `409`); a message whose request may have
+/// reached Webex (a timeout, a dropped connection) is not sent again.
 ///
 /// **`POST /rooms` is never repeated blindly.** Webex does not make it idempotent (§13.1), and two spaces for one
-/// incident would split the discussion. A `429`, or a failure to connect, means Webex did not act, so those are
-/// retried. A `5xx`, a timeout or a dropped connection leaves the outcome unknown: Webex may have created the space
+/// incident would split the discussion. A `429` or `423`, or a failure to connect, means Webex did not act, so those
+/// are retried. A `5xx`, a timeout or a dropped connection leaves the outcome unknown: Webex may have created the space
 /// and failed to say so. Then the recipe lists the spaces again (§13.6: "list first to find out whether it already
 /// happened"); if the marker is there, that space is used; if it is not, the run fails without a second `POST`,
 /// saying so. A space created but not listed yet (the list may lag) would be duplicated by a retry here, whereas a
@@ -405,7 +405,8 @@ public struct WebexRoomRecipe: Sendable {
         } else {
             blocks.append("_The incident has no analysis yet._")
         }
-        return blocks
+        // Alert and analysis text comes from whoever can send an alert: it mentions nobody (`<@all>`, `<@personEmail:…>`).
+        return blocks.map { $0.replacingOccurrences(of: "<@", with: "< @") }
     }
 
     /// Web links about the incident: Alertmanager or Grafana, each alert's source, annotations that are web
@@ -751,7 +752,7 @@ public struct WebexRoomRecipe: Sendable {
                     return .done(Answer(status: code, json: object, next: try nextPage(response.headers["Link"])))
                 case _ where accepting.contains(code):
                     return .done(Answer(status: code, json: [:], next: nil))
-                case 429, 500..<600:
+                case 423, 429, 500..<600:
                     var retryAfter: Duration?
                     if let seconds = response.headers.first(name: "Retry-After").flatMap(Int.init), seconds >= 0 {
                         retryAfter = .seconds(seconds)
@@ -760,7 +761,8 @@ public struct WebexRoomRecipe: Sendable {
                                 + "longer than this recipe waits")
                         }
                     }
-                    if code != 429, repeatable == .onlyWhenNotDone {
+                    // 429 and 423 (locked) are refusals before anything was done; a 5xx may come after.
+                    if code >= 500, repeatable == .onlyWhenNotDone {
                         throw Unknown(problem: "Webex answered \(code)\(detail)")
                     }
                     return .retry(problem: "Webex answered \(code)\(detail)", retryAfter: retryAfter)
