@@ -221,6 +221,34 @@ import Testing
         }
     }
 
+    @Test func aSpaceCreatedDespiteAnErrorIsFoundAndUsed() async throws {
+        let webex = Self.fake()
+        try await RunningServer.with([webex.router]) { ports in
+            // Webex creates the space, but its answer is lost (a 504 from a gateway).
+            webex.failNext(1, status: 504, pathPrefix: "/v1/rooms", method: "POST", afterDoing: true)
+            let outcome = try await Self.run(
+                Self.environment(port: ports[0]), ActionInputs.input(data: ["members": .string("alice@example.com")])
+            )
+            #expect(outcome.status == .successful, "\(outcome.analysis)")
+            #expect(outcome.analysis.contains("the space was found by its marker"), "\(outcome.analysis)")
+            #expect(webex.rooms.count == 1)
+            let room = try #require(webex.rooms.first)
+            #expect(webex.requestLog.filter { $0.path == "/v1/rooms" }.map { "\($0.method) \($0.status)" }
+                == ["GET 200", "POST 504", "GET 200"])
+            #expect(Set(webex.members(roomID: room.id)) == ["euphrosyne@webex.bot", "alice@example.com"])
+            #expect(webex.messages(roomID: room.id).count == 1)
+        }
+    }
+
+    @Test func unreachableWebexFailsWithTheReason() async throws {
+        let port = try await ActionInputs.closedPort()
+        let outcome = try await Self.run(Self.environment(port: port), ActionInputs.input(), recipe: Self.recipe(attempts: 2))
+        #expect(outcome.status == .failed)
+        #expect(outcome.analysis.contains("Webex at http://127.0.0.1:\(port) is unreachable"), "\(outcome.analysis)")
+        #expect(outcome.analysis.contains("while listing the bot's spaces; gave up after 2 attempts"), "\(outcome.analysis)")
+        #expect(!outcome.analysis.contains(Self.token))
+    }
+
     @Test func aRefusedTokenIsNamedNeverShown() async throws {
         let webex = Self.fake(token: "the-real-bot-token")
         try await RunningServer.with([webex.router]) { ports in

@@ -189,6 +189,7 @@ public final class FakeWebex: Sendable {
         var retryAfterSeconds: Int?
         var pathPrefix: String?
         var method: String?
+        var afterDoing: Bool
     }
 
     /// The fake's whole state, behind `state`'s lock (internal so the rooms and memberships part of the API, in
@@ -264,16 +265,18 @@ public final class FakeWebex: Sendable {
 
     /// Makes the next `count` requests (whose path starts with `pathPrefix`, e.g. `/v1/messages`, when given) fail
     /// with `status` and a Webex error body, with `Retry-After` when `retryAfterSeconds` is given. Failed requests
-    /// change nothing. Requests without a valid token are refused (401) before this applies. `method` (e.g. "POST")
-    /// limits it to requests of that method.
+    /// change nothing, unless `afterDoing`: then the request is carried out and only its answer is replaced (an
+    /// answer lost on the way back). Requests without a valid token are refused (401) before this applies. `method`
+    /// (e.g. "POST") limits it to requests of that method.
     public func failNext(
-        _ count: Int, status: Int, retryAfterSeconds: Int? = nil, pathPrefix: String? = nil, method: String? = nil
+        _ count: Int, status: Int, retryAfterSeconds: Int? = nil, pathPrefix: String? = nil, method: String? = nil,
+        afterDoing: Bool = false
     ) {
         guard count > 0 else { return }
         state.withLock {
             $0.failures.append(PlannedFailure(
                 remaining: count, status: status, retryAfterSeconds: retryAfterSeconds, pathPrefix: pathPrefix,
-                method: method
+                method: method, afterDoing: afterDoing
             ))
         }
     }
@@ -440,6 +443,9 @@ public final class FakeWebex: Sendable {
             let failure = state.failures[index]
             state.failures[index].remaining -= 1
             if state.failures[index].remaining == 0 { state.failures.remove(at: index) }
+            if failure.afterDoing {
+                _ = route(&state, method: method, path: path, list: list, authorization: authorization, body: body)
+            }
             var reply = Self.error(failure.status, HTTPResponse.Status(code: failure.status).reasonPhrase
                 + " (injected by failNext)")
             reply.retryAfterSeconds = failure.retryAfterSeconds
