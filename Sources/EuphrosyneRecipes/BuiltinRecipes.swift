@@ -17,6 +17,7 @@ public enum BuiltinRecipes {
         "record": record,
         "uncordon-node": uncordonNode,
         "webhook": webhook,
+        "webex-room": webexRoom,
     ]
 
     /// `dummy` (debugging), as in the original system: a fixed analysis of the alert that suggests `jira`.

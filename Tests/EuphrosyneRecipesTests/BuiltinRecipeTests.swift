@@ -9,7 +9,7 @@ import Testing
     @Test func theCatalogueNamesEveryBuiltInRecipe() {
         #expect(BuiltinRecipes.all.keys.sorted() == [
             "cordon-node", "drain-node", "dummy", "http-errors", "jira", "node-diagnostics", "pod-diagnostics",
-            "prometheus-query", "record", "uncordon-node", "webhook",
+            "prometheus-query", "record", "uncordon-node", "webex-room", "webhook",
         ])
     }
 }

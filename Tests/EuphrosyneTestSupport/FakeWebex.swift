@@ -183,14 +183,18 @@ public final class FakeWebex: Sendable {
     public let orgID: String
     public let appID: String
 
-    private struct PlannedFailure {
+    struct PlannedFailure {
         var remaining: Int
         var status: Int
         var retryAfterSeconds: Int?
         var pathPrefix: String?
+        var method: String?
+        var afterDoing: Bool
     }
 
-    private struct State {
+    /// The fake's whole state, behind `state`'s lock (internal so the rooms and memberships part of the API, in
+    /// `FakeWebex+Rooms.swift`, can share it).
+    struct State {
         var people: [Person] = []
         var messages: [Message] = []
         var webhooks: [Webhook] = []
@@ -198,9 +202,12 @@ public final class FakeWebex: Sendable {
         var requestLog: [LoggedRequest] = []
         var failures: [PlannedFailure] = []
         var directRooms: [String: String] = [:]
+        /// Group rooms (spaces) created with `POST /rooms` or `seedRoom`, oldest first.
+        var rooms: [Room] = []
+        var memberships: [Membership] = []
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
 
     public init(
         botToken: String = "fake-bot-token", botEmail: String = "euphrosyne@webex.bot",
@@ -258,12 +265,18 @@ public final class FakeWebex: Sendable {
 
     /// Makes the next `count` requests (whose path starts with `pathPrefix`, e.g. `/v1/messages`, when given) fail
     /// with `status` and a Webex error body, with `Retry-After` when `retryAfterSeconds` is given. Failed requests
-    /// change nothing. Requests without a valid token are refused (401) before this applies.
-    public func failNext(_ count: Int, status: Int, retryAfterSeconds: Int? = nil, pathPrefix: String? = nil) {
+    /// change nothing, unless `afterDoing`: then the request is carried out and only its answer is replaced (an
+    /// answer lost on the way back). Requests without a valid token are refused (401) before this applies. `method`
+    /// (e.g. "POST") limits it to requests of that method.
+    public func failNext(
+        _ count: Int, status: Int, retryAfterSeconds: Int? = nil, pathPrefix: String? = nil, method: String? = nil,
+        afterDoing: Bool = false
+    ) {
         guard count > 0 else { return }
         state.withLock {
             $0.failures.append(PlannedFailure(
-                remaining: count, status: status, retryAfterSeconds: retryAfterSeconds, pathPrefix: pathPrefix
+                remaining: count, status: status, retryAfterSeconds: retryAfterSeconds, pathPrefix: pathPrefix,
+                method: method, afterDoing: afterDoing
             ))
         }
     }
@@ -371,12 +384,14 @@ public final class FakeWebex: Sendable {
             router.on("/**", method: method) { [self] request, _ -> Response in
                 let body = try await request.body.collect(upTo: 4 << 20)
                 let reply = answer(
-                    method: request.method.rawValue, path: request.uri.path,
-                    authorization: request.headers[.authorization], body: Data(body.readableBytesView)
+                    method: request.method.rawValue, path: request.uri.path, query: request.uri.query,
+                    authority: request.head.authority, authorization: request.headers[.authorization],
+                    body: Data(body.readableBytesView)
                 )
                 var headers = HTTPFields()
                 headers[HTTPField.Name("Trackingid")!] = reply.trackingID
                 if let retryAfter = reply.retryAfterSeconds { headers[.retryAfter] = String(retryAfter) }
+                if let link = reply.link { headers[HTTPField.Name("Link")!] = link }
                 guard let json = reply.json else { return Response(status: .init(code: reply.status), headers: headers) }
                 headers[.contentType] = "application/json;charset=UTF-8"
                 return Response(
@@ -388,17 +403,22 @@ public final class FakeWebex: Sendable {
         return router
     }
 
-    private struct Reply {
+    struct Reply {
         var status: Int
         var json: JSONValue?
         var trackingID = ""
         var retryAfterSeconds: Int?
+        /// A `Link` header (`<url>; rel="next"` on a list with more pages).
+        var link: String?
     }
 
-    private func answer(method: String, path: String, authorization: String?, body: Data) -> Reply {
+    private func answer(
+        method: String, path: String, query: String?, authority: String?, authorization: String?, body: Data
+    ) -> Reply {
         let trackingID = "FAKEWEBEX_" + UUID().uuidString
+        let request = ListRequest(query: query, base: "http://\(authority ?? "127.0.0.1")", path: path)
         return state.withLock { state in
-            var reply = route(&state, method: method, path: path, authorization: authorization, body: body)
+            var reply = route(&state, method: method, path: path, list: request, authorization: authorization, body: body)
             reply.trackingID = trackingID
             if case .object(var object) = reply.json, object["errors"] != nil {
                 object["trackingId"] = .string(trackingID)
@@ -410,17 +430,22 @@ public final class FakeWebex: Sendable {
     }
 
     private func route(
-        _ state: inout State, method: String, path: String, authorization: String?, body: Data
+        _ state: inout State, method: String, path: String, list: ListRequest, authorization: String?, body: Data
     ) -> Reply {
         guard authorization == "Bearer \(botToken)" else {
             return Self.error(401, authorization == nil
                 ? "The request requires a valid access token set in the Authorization request header (none was sent)."
                 : "The request requires a valid access token set in the Authorization request header (this one is not valid).")
         }
-        if let index = state.failures.firstIndex(where: { $0.pathPrefix.map(path.hasPrefix) ?? true }) {
+        if let index = state.failures.firstIndex(where: {
+            ($0.pathPrefix.map(path.hasPrefix) ?? true) && ($0.method.map { $0 == method } ?? true)
+        }) {
             let failure = state.failures[index]
             state.failures[index].remaining -= 1
             if state.failures[index].remaining == 0 { state.failures.remove(at: index) }
+            if failure.afterDoing {
+                _ = route(&state, method: method, path: path, list: list, authorization: authorization, body: body)
+            }
             var reply = Self.error(failure.status, HTTPResponse.Status(code: failure.status).reasonPhrase
                 + " (injected by failNext)")
             reply.retryAfterSeconds = failure.retryAfterSeconds
@@ -430,6 +455,10 @@ public final class FakeWebex: Sendable {
         guard components.first == "v1" else { return Self.error(404, "No endpoint \(method) \(path): the API is under /v1.") }
         let parts = Array(components.dropFirst())
         let (first, second, third) = (parts.first ?? "", parts.count > 1 ? parts[1] : nil, parts.count > 2 ? parts[2] : nil)
+        if first == "rooms" || first == "memberships",
+           let reply = routeRooms(&state, method: method, parts: parts, list: list, body: body) {
+            return reply
+        }
         switch (method, parts.count, first, second, third) {
         case ("POST", 1, "messages", _, _):
             return withObject(body) { createMessage(&state, $0) }
@@ -482,7 +511,7 @@ public final class FakeWebex: Sendable {
         }
     }
 
-    private func withObject(_ body: Data, _ handle: ([String: JSONValue]) -> Reply) -> Reply {
+    func withObject(_ body: Data, _ handle: ([String: JSONValue]) -> Reply) -> Reply {
         do {
             return handle(try JSONValue.parseObject(body))
         } catch {
@@ -546,6 +575,11 @@ public final class FakeWebex: Sendable {
         case "roomId":
             roomID = target.value
             roomType = "group"
+            // A space the fake knows (from POST /rooms) records the activity; other ids are accepted as rooms made
+            // elsewhere (the notifier's configured room).
+            if let index = state.rooms.firstIndex(where: { $0.id == roomID }) {
+                state.rooms[index].lastActivity = Self.timestamp()
+            }
         default:
             let personKey = target.key == "toPersonId"
                 ? target.value
@@ -683,7 +717,7 @@ public final class FakeWebex: Sendable {
 
     // MARK: Helpers
 
-    private static func error(_ status: Int, _ description: String) -> Reply {
+    static func error(_ status: Int, _ description: String) -> Reply {
         Reply(status: status, json: .object([
             "message": .string(description), "errors": .array([.object(["description": .string(description)])]),
         ]))

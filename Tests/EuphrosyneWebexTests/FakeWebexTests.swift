@@ -282,4 +282,59 @@ import Testing
         }
         #expect(webex.attachmentActions.count == 2)
     }
+
+    @Test func createsListsAndPagesSpacesAndTheirMembers() async throws {
+        let webex = FakeWebex()
+        webex.addPerson(email: "alice@example.com", displayName: "Alice Doe")
+        try await RunningServer.with([webex.router]) { ports in
+            let base = FakeWebex.baseURL(port: ports[0])
+            let noTitle = try await Self.call(.POST, base + "/rooms", json: .object([:]))
+            #expect(noTitle.status == 400)
+            let created = try await Self.call(.POST, base + "/rooms", json: .object(["title": .string("INC one")]))
+            #expect(created.status == 200)  // 200, not 201
+            let roomID = try #require(created.json?["id"]?.stringValue)
+            #expect(created.json?["type"]?.stringValue == "group")
+            #expect(created.json?["creatorId"]?.stringValue == webex.botID)
+            let fetched = try await Self.call(.GET, base + "/rooms/\(roomID)")
+            #expect(fetched.json?["title"]?.stringValue == "INC one")
+            #expect(try await Self.call(.GET, base + "/rooms/nope").status == 404)
+
+            // Members: the bot is one already; a second add is 409; unknown people and bad emails are refused.
+            let add: (String) async throws -> Answer = { email in
+                try await Self.call(.POST, base + "/memberships", json: .object([
+                    "roomId": .string(roomID), "personEmail": .string(email),
+                ]))
+            }
+            let added = try await add("alice@example.com")
+            #expect(added.status == 200)
+            #expect(added.json?["personEmail"]?.stringValue == "alice@example.com")
+            #expect(try await add("alice@example.com").status == 409)
+            #expect(try await add("nobody@example.com").status == 404)
+            #expect(try await add("not an email").status == 400)
+            let members = try await Self.call(.GET, base + "/memberships?roomId=\(roomID)")
+            #expect(members.json?["items"]?.arrayValue?.compactMap { $0["personEmail"]?.stringValue }
+                == ["euphrosyne@webex.bot", "alice@example.com"])
+
+            // Lists page with max and a Link to the next page; sortBy=created is newest first.
+            for index in 0..<4 { webex.seedRoom(title: "space \(index)") }
+            let first = try await Self.call(.GET, base + "/rooms?type=group&sortBy=created&max=3")
+            #expect(first.json?["items"]?.arrayValue?.compactMap { $0["title"]?.stringValue }
+                == ["space 3", "space 2", "space 1"])
+            let link = try #require(first.headers.first(name: "Link"))
+            #expect(link.hasSuffix("; rel=\"next\""))
+            let next = String(link.dropFirst().prefix { $0 != ">" })
+            #expect(next.hasPrefix(base + "/rooms?"))
+            let second = try await Self.call(.GET, next)
+            #expect(second.json?["items"]?.arrayValue?.compactMap { $0["title"]?.stringValue } == ["space 0", "INC one"])
+            #expect(second.headers.first(name: "Link") == nil)
+            #expect(try await Self.call(.GET, base + "/rooms?max=0").status == 400)
+
+            // Messages go into the space.
+            let posted = try await Self.call(.POST, base + "/messages", json: .object([
+                "roomId": .string(roomID), "markdown": .string("**hello**"),
+            ]))
+            #expect(posted.status == 200)
+            #expect(webex.messages(roomID: roomID).count == 1)
+        }
+    }
 }
