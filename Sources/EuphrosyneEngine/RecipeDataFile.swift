@@ -11,12 +11,21 @@ enum RecipeDataFile {
     }
 
     /// For an action recipe: the approver's data plus `"uuid"`, and — where the data does not already use those
-    /// keys — the incident's `"alert"` payload and `"analysis"` text, so an action like Jira can describe it.
+    /// keys — the incident's `"alert"` payload, `"analysis"` text, `"analysisLinks"` and `"suggestedActions"`, so an
+    /// action like Jira or webex-room can describe it. RecipeKit's `RecipeInput.approverData` leaves these out.
     static func action(data: [String: JSONValue], incident: Incident) -> Data {
         var object = data
         object["uuid"] = .string(incident.id.uuidString.lowercased())
         if object["alert"] == nil { object["alert"] = .object(incident.payload) }
-        if object["analysis"] == nil, let analysis = incident.analysis { object["analysis"] = .string(analysis.text) }
+        if let analysis = incident.analysis {
+            if object["analysis"] == nil { object["analysis"] = .string(analysis.text) }
+            if object["analysisLinks"] == nil, !analysis.links.isEmpty {
+                object["analysisLinks"] = .array(analysis.links.map { .string($0) })
+            }
+            if object["suggestedActions"] == nil, !analysis.actions.isEmpty {
+                object["suggestedActions"] = .array(analysis.actions.map { .string($0) })
+            }
+        }
         return encode(object)
     }
 

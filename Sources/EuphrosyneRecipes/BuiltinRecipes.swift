@@ -46,7 +46,7 @@ public enum BuiltinRecipes {
         else {
             throw RecipeError.failed("no file to record to: give \"file\" in the approval data or set RECORD_FILE")
         }
-        var entry = context.input.data
+        var entry = context.input.data.filter { !["analysisLinks", "suggestedActions"].contains($0.key) }
         entry["recordedAt"] = .string(RFC3339.formatWithMilliseconds(Date()))
         entry["alert"] = .string(context.input.alert.summary)
         entry["analysis"] = nil

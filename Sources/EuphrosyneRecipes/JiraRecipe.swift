@@ -252,7 +252,7 @@ public struct JiraRecipe: Sendable {
                 blocks.append(ADF.paragraph([ADF.text("… and \(alert.alerts.count - alertLimit) more alerts.", [.em])]))
             }
         }
-        let approval = context.input.data.filter { !["alert", "uuid", "analysis"].contains($0.key) }
+        let approval = context.input.approverData
         if !approval.isEmpty {
             blocks.append(ADF.heading(3, "Approval data"))
             blocks.append(ADF.bulletList(approval.sorted { $0.key < $1.key }.map { key, value in

@@ -123,7 +123,7 @@ public struct WebhookRecipe: Sendable {
             return .object(entry)
         }
         let status: JSONValue = alert.aggregateStatus.map { JSONValue.string($0.rawValue) } ?? .null
-        let data = context.input.data.filter { !["alert", "uuid", "analysis"].contains($0.key) }
+        let data = context.input.approverData
         var object: [String: JSONValue] = [
             "uuid": .string(context.input.incident),
             "summary": .string(alert.summary),

@@ -22,6 +22,13 @@ public struct RecipeInput: Sendable {
         return AlertNotification(raw: raw)
     }
 
+    /// The keys the reconciler adds to an action's data file beside what the approver gave: the incident's `uuid`,
+    /// its `alert` payload, the `analysis` text, its `analysisLinks` and its `suggestedActions`.
+    public static let incidentKeys: Set<String> = ["uuid", "alert", "analysis", "analysisLinks", "suggestedActions"]
+
+    /// What the approver gave: the data file without `incidentKeys`.
+    public var approverData: [String: JSONValue] { data.filter { !Self.incidentKeys.contains($0.key) } }
+
     /// A string field of the data file (for action recipes: what the approver gave).
     public func string(_ key: String) -> String? { data[key]?.stringValue }
 

@@ -118,6 +118,8 @@ import Testing
         #expect(actionData["uuid"] == .string(action.incidentID.uuidString.lowercased()))
         #expect(actionData["alert"] == .object(payload))
         #expect(actionData["analysis"] == .string("dummy: all good\n\nslow: checked"))
+        #expect(actionData["suggestedActions"] == .array([.string("jira"), .string("webhook")]))
+        #expect(actionData["analysisLinks"] == nil)
     }
 
     @Test func runsTheRecipesOfAnIncidentConcurrently() async throws {
