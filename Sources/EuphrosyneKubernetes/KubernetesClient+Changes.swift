@@ -1,3 +1,4 @@
+import EuphrosyneCore
 import Foundation
 import NIOHTTP1
 
@@ -65,7 +66,63 @@ extension KubernetesClient {
         }
     }
 
+    /// A Deployment's scale (`deployments/{name}/scale`).
+    public func scale(deployment name: String, namespace: String) async throws(KubernetesError) -> Scale {
+        try decode(Scale.self, from: try await send(.GET, Deployment.resource.objectPath(name: name, namespace: namespace) + "/scale"))
+    }
+
+    /// Sets a Deployment's replicas through its scale subresource, as `kubectl scale` does (a merge patch of
+    /// `spec.replicas`); returns the Scale as stored (or, with `dryRun`, as it would be).
+    public func scale(
+        deployment name: String, namespace: String, replicas: Int, dryRun: Bool = false
+    ) async throws(KubernetesError) -> Scale {
+        try decode(Scale.self, from: try await send(
+            .PATCH, Deployment.resource.objectPath(name: name, namespace: namespace) + "/scale",
+            query: Self.dryRunQuery(dryRun), body: Data(#"{"spec":{"replicas":\#(replicas)}}"#.utf8),
+            contentType: PatchType.merge.rawValue))
+    }
+
+    /// Deletes one object, or with `dryRun` only checks that it could be deleted. `preconditionUID` refuses (409)
+    /// when the object by that name is no longer the one that was read.
+    public func delete<Object: KubernetesObject>(
+        _ type: Object.Type, name: String, namespace: String?, preconditionUID: String?, dryRun: Bool
+    ) async throws(KubernetesError) {
+        var options: [String: JSONValue] = ["kind": .string("DeleteOptions"), "apiVersion": .string("v1")]
+        if let preconditionUID { options["preconditions"] = .object(["uid": .string(preconditionUID)]) }
+        if dryRun { options["dryRun"] = .array([.string("All")]) }
+        _ = try await send(.DELETE, Object.resource.objectPath(name: name, namespace: namespace),
+                           query: Self.dryRunQuery(dryRun), body: try encode(options))
+    }
+
     static func dryRunQuery(_ dryRun: Bool) -> [(String, String)] {
         dryRun ? [("dryRun", "All")] : []
+    }
+}
+
+/// Objects as the API server sent them, every field kept: what a write built from a read must use (the typed
+/// values know only the fields Euphrosyne reads, and a template rebuilt from them would lose the rest).
+extension KubernetesClient {
+    /// The object at `path` (e.g. `ReplicaSet.resource.objectPath(…)`), whole.
+    public func getJSON(_ path: String) async throws(KubernetesError) -> [String: JSONValue] {
+        let data = try await send(.GET, path)
+        do {
+            return try JSONValue.parseObject(data)
+        } catch {
+            throw KubernetesError(.unexpectedResponse, message: "the answer to GET \(path) is not a JSON object: \(error)")
+        }
+    }
+
+    /// Every object of a collection matching `labelSelector`, whole (one page of up to 500).
+    public func listJSON<Object: KubernetesObject>(
+        _ type: Object.Type, namespace: String?, labelSelector: String? = nil
+    ) async throws(KubernetesError) -> [[String: JSONValue]] {
+        var query: [(String, String)] = [("limit", "500")]
+        if let labelSelector { query.append(("labelSelector", labelSelector)) }
+        let data = try await send(.GET, Object.resource.collectionPath(namespace: namespace), query: query)
+        do {
+            return (try JSONValue.parseObject(data)["items"]?.arrayValue ?? []).compactMap(\.objectValue)
+        } catch {
+            throw KubernetesError(.unexpectedResponse, message: "the list of \(Object.resource.plural) is not a JSON object: \(error)")
+        }
     }
 }

@@ -11,6 +11,14 @@ public struct ResourceType: Sendable, Hashable {
 
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
 
+    public init(group: String, version: String, plural: String, kind: String, namespaced: Bool) {
+        self.group = group
+        self.version = version
+        self.plural = plural
+        self.kind = kind
+        self.namespaced = namespaced
+    }
+
     /// The collection path, e.g. `/apis/batch/v1/namespaces/alerts/jobs`.
     public func collectionPath(namespace: String?) -> String {
         let base = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
@@ -43,6 +51,8 @@ public struct ObjectMeta: Codable, Sendable, Hashable {
     public var uid: String?
     public var resourceVersion: String?
     public var creationTimestamp: String?
+    /// Bumped by the server on every change of the spec (Deployments, Jobs); compare with `status.observedGeneration`.
+    public var generation: Int?
     public var deletionTimestamp: String?
     public var labels: [String: String]?
     public var annotations: [String: String]?
@@ -291,6 +301,8 @@ public struct Container: Codable, Sendable, Hashable {
     public var volumeMounts: [VolumeMount]?
     public var resources: ResourceRequirements?
     public var securityContext: SecurityContext?
+    /// The ports it listens on (read by `network-diagnostics`: a Service's named `targetPort` resolves to these).
+    public var ports: [ContainerPort]?
 
     public init(name: String, image: String?, command: [String]? = nil, args: [String]? = nil, env: [EnvVar]? = nil,
                 volumeMounts: [VolumeMount]? = nil, resources: ResourceRequirements? = nil,
@@ -425,6 +437,7 @@ public struct Pod: KubernetesObject, Hashable {
         public var reason: String?
         public var message: String?
         public var startTime: String?
+        public var podIP: String?
         /// `PodScheduled`, `Initialized`, `ContainersReady`, `Ready`…: why a pod is Pending or not ready.
         public var conditions: [Condition]?
         public var initContainerStatuses: [ContainerStatus]?
@@ -578,6 +591,9 @@ public struct Deployment: KubernetesObject, Hashable {
         public var replicas: Int?
         public var selector: LabelSelector?
         public var template: PodTemplateSpec?
+        /// A paused Deployment rolls nothing out: `kubectl rollout restart` and `undo` refuse it.
+        public var paused: Bool?
+        public var progressDeadlineSeconds: Int?
 
         public init(replicas: Int? = nil, selector: LabelSelector?, template: PodTemplateSpec?) {
             self.replicas = replicas
@@ -586,7 +602,9 @@ public struct Deployment: KubernetesObject, Hashable {
         }
     }
 
+    /// Every counter is omitted when 0 (PROTOCOLS §9.6).
     public struct Status: Codable, Sendable, Hashable {
+        public var observedGeneration: Int?
         public var replicas: Int?
         public var updatedReplicas: Int?
         public var readyReplicas: Int?

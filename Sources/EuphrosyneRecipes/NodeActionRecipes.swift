@@ -98,7 +98,7 @@ struct NodeActions {
 
     func drain() async throws -> RecipeOutcome {
         let cordonGuard = try CordonGuard(context.environment)
-        let timing = try DrainTiming(context.environment)
+        let timing = try ActionTiming(context.environment, prefix: "DRAIN", retryDefault: 5)
         return try await RecipeKubernetes.with(context.environment) { kubernetes in
             let name = try await NodeTargets(context.input, approverData: true).single(context.input, kubernetes)
             let node = try await readNode(name, kubernetes)
@@ -152,7 +152,7 @@ struct NodeActions {
     }
 
     /// Evicts until every pod of the plan is gone or the deadline passes; a budget's 429 is asked again.
-    func evictAll(_ plan: DrainPlan, timing: DrainTiming, _ kubernetes: RecipeKubernetes) async throws -> RecipeOutcome {
+    func evictAll(_ plan: DrainPlan, timing: ActionTiming, _ kubernetes: RecipeKubernetes) async throws -> RecipeOutcome {
         let name = plan.node
         var pending = plan.toEvict
         var leaving: [DrainPlan.Entry] = []
@@ -209,7 +209,7 @@ struct NodeActions {
     /// Waits until each evicted pod is gone (404, or a new pod with another uid under its name); returns those
     /// still there at the deadline.
     func waitUntilGone(
-        _ entries: [DrainPlan.Entry], timing: DrainTiming, _ kubernetes: RecipeKubernetes
+        _ entries: [DrainPlan.Entry], timing: ActionTiming, _ kubernetes: RecipeKubernetes
     ) async throws -> [DrainPlan.Entry] {
         var remaining = entries
         while !remaining.isEmpty {
@@ -279,33 +279,5 @@ struct NodeActions {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(JSONValue.object(object))).map { String(decoding: $0, as: UTF8.self) } ?? ""
-    }
-}
-
-/// How long `drain-node` keeps asking: until the recipe's deadline (`EUPHROSYNE_DEADLINE`, less a few seconds to
-/// report), else `DRAIN_TIMEOUT_SECONDS` (default 300); a budget's refusal is asked again every
-/// `DRAIN_RETRY_SECONDS` (default 5, as kubectl), and evicted pods are checked every second until gone.
-struct DrainTiming {
-    var deadline: Date
-    var retryInterval: Duration
-    var pollInterval: Duration
-
-    init(_ environment: RecipeEnvironment, now: Date = Date()) throws(RecipeError) {
-        func seconds(_ name: String, _ fallback: Double, _ range: ClosedRange<Double>) throws(RecipeError) -> Double {
-            guard let text = environment.value(name) else { return fallback }
-            guard let value = Double(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
-                throw .failed("\(name) must be a number of seconds between \(range.lowerBound) and \(range.upperBound); it is \"\(text)\"")
-            }
-            return value
-        }
-        let timeout = try seconds("DRAIN_TIMEOUT_SECONDS", 300, 0...86_400)
-        let retry = try seconds("DRAIN_RETRY_SECONDS", 5, 0.05...300)
-        deadline = environment.deadline.map { $0.addingTimeInterval(-5) } ?? now.addingTimeInterval(timeout)
-        retryInterval = .milliseconds(Int64(retry * 1000))
-        pollInterval = .milliseconds(Int64(min(retry, 1) * 1000))
-    }
-
-    func hasTime(for pause: Duration) -> Bool {
-        Date().addingTimeInterval(Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18) < deadline
     }
 }
