@@ -8,6 +8,9 @@ struct APIRequest: Sendable {
     var headers: [String: String]
     var body: [UInt8]
 
+    /// Who sent it, once authenticated.
+    var identity = Identity(user: "")
+
     var wantsTable: Bool { (headers["accept"] ?? "").contains("as=Table") }
     var isDryRun: Bool { query["dryRun"] == "All" }
 }
@@ -84,17 +87,23 @@ extension KubernetesEmulator {
 
     /// Answers one request and records it in the request log.
     func handle(_ request: APIRequest) -> APIResponse {
-        let response = route(request)
+        let identity = authenticate(request)
+        let response = route(request, identity: identity)
         settle()
-        logEntries.append(LoggedRequest(method: request.method, path: request.path, query: request.query, status: response.code))
+        logEntries.append(LoggedRequest(method: request.method, path: request.path, query: request.query, status: response.code,
+                                        user: identity?.user ?? "",
+                                        contentType: (request.headers["content-type"] ?? "").split(separator: ";").first
+                                            .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""))
         return response
     }
 
-    private func route(_ request: APIRequest) -> APIResponse {
+    private func route(_ request: APIRequest, identity: Identity?) -> APIResponse {
         if stopped { return .status(503, "ServiceUnavailable", "the emulator is stopping") }
-        guard request.headers["authorization"] == "Bearer \(token)" else {
+        guard let identity else {
             return .status(401, "Unauthorized", "Unauthorized")
         }
+        var request = request
+        request.identity = identity
         let target = "\(request.method) \(request.path)"
         if let index = injections.firstIndex(where: { $0.remaining > 0 && ($0.matching.map { target.contains($0) } ?? true) }) {
             injections[index].remaining -= 1
@@ -140,8 +149,8 @@ extension KubernetesEmulator {
     static let unknownPath = APIResponse.status(404, "NotFound", "the server could not find the requested resource", details: [:])
     static let methodNotAllowed = APIResponse.status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", details: [:])
 
-    private func forbidden(verb: String, group: String, resource: String, subresource: String, namespace: String, name: String?) -> APIResponse? {
-        guard !permissions.allows(verb: verb, group: group, resource: resource, subresource: subresource, namespace: namespace) else { return nil }
+    private func forbidden(_ identity: Identity, verb: String, group: String, resource: String, subresource: String, namespace: String, name: String?) -> APIResponse? {
+        guard !permissions(of: identity).allows(verb: verb, group: group, resource: resource, subresource: subresource, namespace: namespace) else { return nil }
         let qualified = group.isEmpty ? resource : "\(resource).\(group)"
         let full = subresource.isEmpty ? resource : "\(resource)/\(subresource)"
         let subject = name.map { "\(qualified) \(quoted($0))" } ?? qualified
@@ -150,7 +159,7 @@ extension KubernetesEmulator {
         if let name { details["name"] = .string(name) }
         if !group.isEmpty { details["group"] = .string(group) }
         return .status(403, "Forbidden",
-                       "\(subject) is forbidden: User \"system:serviceaccount:default:emulator\" cannot \(verb) resource \(quoted(full)) in API group \(quoted(group)) \(scope)",
+                       "\(subject) is forbidden: User \(quoted(identity.user)) cannot \(verb) resource \(quoted(full)) in API group \(quoted(group)) \(scope)",
                        details: details)
     }
 
@@ -163,7 +172,7 @@ extension KubernetesEmulator {
             guard method == "GET" else { return Self.methodNotAllowed }
             let name = rest.count == 2 ? rest[1] : nil
             let verb = name == nil ? "list" : "get"
-            if let denied = forbidden(verb: verb, group: "", resource: "namespaces", subresource: "", namespace: "", name: name) { return denied }
+            if let denied = forbidden(request.identity, verb: verb, group: "", resource: "namespaces", subresource: "", namespace: "", name: name) { return denied }
             if let name {
                 guard let namespace = namespaces[name] else {
                     return .status(404, "NotFound", "namespaces \(quoted(name)) not found", details: ["name": .string(name), "kind": "namespaces"])
@@ -207,7 +216,7 @@ extension KubernetesEmulator {
             guard allowed else { return subresource == "log" || subresource == "status" ? Self.methodNotAllowed : Self.unknownPath }
         }
         if namespace == nil, verb != "list", verb != "watch" { return Self.methodNotAllowed }
-        if let denied = forbidden(verb: verb, group: group, resource: resource.rawValue, subresource: subresource,
+        if let denied = forbidden(request.identity, verb: verb, group: group, resource: resource.rawValue, subresource: subresource,
                                   namespace: namespace ?? "", name: name) {
             return denied
         }
@@ -581,7 +590,7 @@ extension KubernetesEmulator {
         if attributes.isNull {
             allowed = true
         } else {
-            allowed = permissions.allows(
+            allowed = permissions(of: request.identity).allows(
                 verb: attributes["verb"].string ?? "", group: attributes["group"].string ?? "",
                 resource: attributes["resource"].string ?? "", subresource: attributes["subresource"].string ?? "",
                 namespace: attributes["namespace"].string ?? ""
