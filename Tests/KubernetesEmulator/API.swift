@@ -197,10 +197,13 @@ extension KubernetesEmulator {
         let name = tail.count >= 2 ? tail[1] : nil
         let subresource = tail.count >= 3 ? tail[2] : ""
         guard tail.count <= 3 else { return Self.unknownPath }
-        if namespace == nil, name != nil { return Self.unknownPath }
+        // A cluster-scoped resource has no namespaced URLs; a namespaced one no un-namespaced URL for one object.
+        if resource.isNamespaced ? (namespace == nil && name != nil) : namespace != nil { return Self.unknownPath }
+        if !resource.isNamespaced { namespace = "" }
         let isWatch = ["true", "1"].contains(request.query["watch"] ?? "")
         let verb: String
         switch (method, name, subresource) {
+        case ("POST", .some, "eviction") where resource == .pods: verb = "create"
         case ("GET", nil, _): verb = isWatch ? "watch" : "list"
         case ("POST", nil, _): verb = "create"
         case ("DELETE", nil, _): verb = "deletecollection"
@@ -212,8 +215,9 @@ extension KubernetesEmulator {
         }
         if !subresource.isEmpty {
             let allowed = (resource == .pods && subresource == "log" && verb == "get")
+                || (resource == .pods && subresource == "eviction" && verb == "create")
                 || (resource.hasStatusSubresource && subresource == "status" && ["get", "update", "patch"].contains(verb))
-            guard allowed else { return subresource == "log" || subresource == "status" ? Self.methodNotAllowed : Self.unknownPath }
+            guard allowed else { return ["log", "status", "eviction"].contains(subresource) ? Self.methodNotAllowed : Self.unknownPath }
         }
         if namespace == nil, verb != "list", verb != "watch" { return Self.methodNotAllowed }
         if let denied = forbidden(request.identity, verb: verb, group: group, resource: resource.rawValue, subresource: subresource,
@@ -223,7 +227,9 @@ extension KubernetesEmulator {
         switch verb {
         case "list": return list(resource, namespace: namespace, request: request)
         case "watch": return openWatch(resource, namespace: namespace, query: request.query)
-        case "create": return create(resource, namespace: namespace!, body: request.body, query: request.query)
+        case "create":
+            if subresource == "eviction" { return evict(namespace: namespace!, name: name!, request: request) }
+            return create(resource, namespace: namespace!, body: request.body, query: request.query)
         case "deletecollection": return deleteCollection(resource, namespace: namespace!, request: request)
         case "get":
             if subresource == "log" { return podLog(namespace: namespace!, name: name!, query: request.query) }
@@ -281,7 +287,7 @@ extension KubernetesEmulator {
 
     // MARK: Create
 
-    private func parseBody(_ body: [UInt8]) -> Result<JSON, APIResponse> {
+    func parseBody(_ body: [UInt8]) -> Result<JSON, APIResponse> {
         do {
             let object = try JSON.parse(body)
             guard case .object = object else {
@@ -310,10 +316,10 @@ extension KubernetesEmulator {
         case .success(let parsed): object = parsed
         }
         if let mismatch = checkTypeMeta(object, resource) { return mismatch }
-        if let bodyNamespace = object["metadata"]["namespace"].string, !bodyNamespace.isEmpty, bodyNamespace != namespace {
+        if resource.isNamespaced, let bodyNamespace = object["metadata"]["namespace"].string, !bodyNamespace.isEmpty, bodyNamespace != namespace {
             return .status(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
         }
-        guard namespaces[namespace] != nil else {
+        guard namespaces[namespace] != nil || !resource.isNamespaced else {
             return .status(404, "NotFound", "namespaces \(quoted(namespace)) not found", details: ["name": .string(namespace), "kind": "namespaces"])
         }
         object["kind"] = .string(resource.kind)
@@ -326,13 +332,13 @@ extension KubernetesEmulator {
             metadata["name"] = .string(Names.generate(from: prefix))
         }
         let uid = UUID().uuidString.lowercased()
-        metadata["namespace"] = .string(namespace)
+        if resource.isNamespaced { metadata["namespace"] = .string(namespace) } else { metadata.removeValue(forKey: "namespace") }
         metadata["uid"] = .string(uid)
         metadata["creationTimestamp"] = .string(Timestamp.rfc3339())
         for key in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
             metadata.removeValue(forKey: key)
         }
-        if resource == .jobs || resource == .pods || resource == .deployments { metadata["generation"] = 1 }
+        if resource.tracksGeneration || resource == .pods { metadata["generation"] = 1 }
         object["metadata"] = .object(metadata)
         let name = metadata["name"]?.string ?? ""
         if resource == .secrets, let failure = normalizeSecret(&object) { return failure }
@@ -353,6 +359,10 @@ extension KubernetesEmulator {
             object["status"] = ["phase": "Pending", "qosClass": "BestEffort"]
         case .deployments:
             object["status"] = [:]
+        case .podDisruptionBudgets:
+            object["status"] = Disruption.emptyStatus
+        case .daemonSets:
+            object["status"] = ["currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0]
         default:
             break
         }
@@ -395,7 +405,7 @@ extension KubernetesEmulator {
         if let bodyName = object["metadata"]["name"].string, bodyName != name {
             return .status(400, "BadRequest", "the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
-        if let bodyNamespace = object["metadata"]["namespace"].string, !bodyNamespace.isEmpty, bodyNamespace != namespace {
+        if resource.isNamespaced, let bodyNamespace = object["metadata"]["namespace"].string, !bodyNamespace.isEmpty, bodyNamespace != namespace {
             return .status(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
         }
         return replace(resource, namespace: namespace, name: name, with: object, subresource: subresource, request: request)
@@ -478,7 +488,7 @@ extension KubernetesEmulator {
 
     // MARK: Delete
 
-    private struct DeleteOptions {
+    struct DeleteOptions {
         var policy: Propagation?
         var grace: Int?
         var dryRun = false
@@ -486,7 +496,7 @@ extension KubernetesEmulator {
         var preconditionVersion: String?
     }
 
-    private func deleteOptions(_ request: APIRequest) -> Result<DeleteOptions, APIResponse> {
+    func deleteOptions(_ request: APIRequest) -> Result<DeleteOptions, APIResponse> {
         var options = DeleteOptions()
         if !request.body.isEmpty, let body = try? JSON.parse(request.body) {
             if let policy = body["propagationPolicy"].string {

@@ -213,7 +213,10 @@ extension KubernetesEmulator {
             }
             return fresh
         }
-        return .array([
+        // Conditions others own (DisruptionTarget from an eviction) stay.
+        let owned: Set<String> = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
+        let others = previous.filter { !owned.contains($0["type"].string ?? "") }
+        return .array(others + [
             keep(condition("PodReadyToStartContainers", true, at: now)),
             keep(condition("Initialized", true, at: now)),
             keep(condition("Ready", ready, reason: ready ? nil : reason, at: now)),
@@ -242,6 +245,8 @@ extension KubernetesEmulator {
             storeRemove(.pods, ref.namespace, ref.name)
             return .stop
         }
+        // Once Node objects exist, a pod runs only when the scheduler has bound it.
+        guard isSchedulingSettled(pod) else { return .retry }
         let now = Timestamp.rfc3339()
         let spec = pod["spec"]
         let containers = spec["containers"].array ?? []
@@ -275,7 +280,7 @@ extension KubernetesEmulator {
         }
         if !waiting.isEmpty {
             updatePod(ref, uid: uid) { pod in
-                pod["spec"]["nodeName"] = "emulator-node"
+                if pod["spec"]["nodeName"].isNull { pod["spec"]["nodeName"] = "emulator-node" }
                 var status = pod["status"]
                 status["phase"] = "Pending"
                 if status["startTime"].isNull { status["startTime"] = .string(now) }
@@ -388,7 +393,7 @@ extension KubernetesEmulator {
             let allStarted = failures.isEmpty
             status["phase"] = allStarted ? "Running" : "Failed"
             if status["startTime"].isNull { status["startTime"] = .string(now) }
-            pod["spec"]["nodeName"] = "emulator-node"
+            if pod["spec"]["nodeName"].isNull { pod["spec"]["nodeName"] = "emulator-node" }
             status["podIP"] = "127.0.0.1"
             status["podIPs"] = [["ip": "127.0.0.1"]]
             status["conditions"] = Self.podConditions(status["conditions"], ready: allStarted, reason: "ContainersNotReady", now: now)
@@ -583,7 +588,7 @@ extension KubernetesEmulator {
         }
         switch path {
         case "status.podIP", "status.hostIP": return "127.0.0.1"
-        case "spec.nodeName": return "emulator-node"
+        case "spec.nodeName": return pod["spec"]["nodeName"].string ?? "emulator-node"
         default: return pod[path: path].string ?? ""
         }
     }

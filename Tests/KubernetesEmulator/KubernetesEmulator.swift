@@ -6,8 +6,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// An in-process Kubernetes API server for tests: HTTPS on 127.0.0.1 (OS-chosen port) with a fresh CA, bearer-token
-/// auth (an admin identity plus ServiceAccounts), ConfigMaps, Secrets, Pods (+ logs), Jobs, Leases, Events, Deployments
-/// and SelfSubjectAccessReviews, with the API conventions of
+/// auth (an admin identity plus ServiceAccounts), ConfigMaps, Secrets, Pods (+ logs, evictions), Jobs, Leases, Events,
+/// Deployments, DaemonSets, PodDisruptionBudgets, Nodes and SelfSubjectAccessReviews, with the API conventions of
 /// PROTOCOLS §3 (Status errors, resourceVersions, label selectors, watch with bookmarks and 410 Expired, propagation
 /// policies, ownerReference garbage collection, TTL after finished). With a ``Kubelet/Configuration`` it also runs
 /// Jobs: a job controller makes pods and a local "kubelet" runs each container as a process (no shell).
@@ -98,6 +98,9 @@ public actor KubernetesEmulator {
     var jobTracking: [String: JobTracking] = [:]
     var ttlTimers: [String: UUID] = [:]
     var pendingJobSyncs: [ObjectKey] = []
+    var pendingNodeSyncs: [String] = []
+    var schedulingPending = false
+    var pendingBudgetSyncs: Set<String> = []
     var timers: [UUID: Task<Void, Never>] = [:]
     var podRuns: [String: PodRun] = [:]
     var kubeletTasks: [String: Task<Void, Never>] = [:]
