@@ -8,6 +8,9 @@ struct APIRequest: Sendable {
     var headers: [String: String]
     var body: [UInt8]
 
+    /// Who sent it, once authenticated.
+    var identity = Identity(user: "")
+
     var wantsTable: Bool { (headers["accept"] ?? "").contains("as=Table") }
     var isDryRun: Bool { query["dryRun"] == "All" }
 }
@@ -84,17 +87,23 @@ extension KubernetesEmulator {
 
     /// Answers one request and records it in the request log.
     func handle(_ request: APIRequest) -> APIResponse {
-        let response = route(request)
+        let identity = authenticate(request)
+        let response = route(request, identity: identity)
         settle()
-        logEntries.append(LoggedRequest(method: request.method, path: request.path, query: request.query, status: response.code))
+        logEntries.append(LoggedRequest(method: request.method, path: request.path, query: request.query, status: response.code,
+                                        user: identity?.user ?? "",
+                                        contentType: (request.headers["content-type"] ?? "").split(separator: ";").first
+                                            .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""))
         return response
     }
 
-    private func route(_ request: APIRequest) -> APIResponse {
+    private func route(_ request: APIRequest, identity: Identity?) -> APIResponse {
         if stopped { return .status(503, "ServiceUnavailable", "the emulator is stopping") }
-        guard request.headers["authorization"] == "Bearer \(token)" else {
+        guard let identity else {
             return .status(401, "Unauthorized", "Unauthorized")
         }
+        var request = request
+        request.identity = identity
         let target = "\(request.method) \(request.path)"
         if let index = injections.firstIndex(where: { $0.remaining > 0 && ($0.matching.map { target.contains($0) } ?? true) }) {
             injections[index].remaining -= 1
@@ -140,8 +149,8 @@ extension KubernetesEmulator {
     static let unknownPath = APIResponse.status(404, "NotFound", "the server could not find the requested resource", details: [:])
     static let methodNotAllowed = APIResponse.status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", details: [:])
 
-    private func forbidden(verb: String, group: String, resource: String, subresource: String, namespace: String, name: String?) -> APIResponse? {
-        guard !permissions.allows(verb: verb, group: group, resource: resource, subresource: subresource, namespace: namespace) else { return nil }
+    private func forbidden(_ identity: Identity, verb: String, group: String, resource: String, subresource: String, namespace: String, name: String?) -> APIResponse? {
+        guard !permissions(of: identity).allows(verb: verb, group: group, resource: resource, subresource: subresource, namespace: namespace) else { return nil }
         let qualified = group.isEmpty ? resource : "\(resource).\(group)"
         let full = subresource.isEmpty ? resource : "\(resource)/\(subresource)"
         let subject = name.map { "\(qualified) \(quoted($0))" } ?? qualified
@@ -150,7 +159,7 @@ extension KubernetesEmulator {
         if let name { details["name"] = .string(name) }
         if !group.isEmpty { details["group"] = .string(group) }
         return .status(403, "Forbidden",
-                       "\(subject) is forbidden: User \"system:serviceaccount:default:emulator\" cannot \(verb) resource \(quoted(full)) in API group \(quoted(group)) \(scope)",
+                       "\(subject) is forbidden: User \(quoted(identity.user)) cannot \(verb) resource \(quoted(full)) in API group \(quoted(group)) \(scope)",
                        details: details)
     }
 
@@ -163,7 +172,7 @@ extension KubernetesEmulator {
             guard method == "GET" else { return Self.methodNotAllowed }
             let name = rest.count == 2 ? rest[1] : nil
             let verb = name == nil ? "list" : "get"
-            if let denied = forbidden(verb: verb, group: "", resource: "namespaces", subresource: "", namespace: "", name: name) { return denied }
+            if let denied = forbidden(request.identity, verb: verb, group: "", resource: "namespaces", subresource: "", namespace: "", name: name) { return denied }
             if let name {
                 guard let namespace = namespaces[name] else {
                     return .status(404, "NotFound", "namespaces \(quoted(name)) not found", details: ["name": .string(name), "kind": "namespaces"])
@@ -188,10 +197,13 @@ extension KubernetesEmulator {
         let name = tail.count >= 2 ? tail[1] : nil
         let subresource = tail.count >= 3 ? tail[2] : ""
         guard tail.count <= 3 else { return Self.unknownPath }
-        if namespace == nil, name != nil { return Self.unknownPath }
+        // A cluster-scoped resource has no namespaced URLs; a namespaced one no un-namespaced URL for one object.
+        if resource.isNamespaced ? (namespace == nil && name != nil) : namespace != nil { return Self.unknownPath }
+        if !resource.isNamespaced { namespace = "" }
         let isWatch = ["true", "1"].contains(request.query["watch"] ?? "")
         let verb: String
         switch (method, name, subresource) {
+        case ("POST", .some, "eviction") where resource == .pods: verb = "create"
         case ("GET", nil, _): verb = isWatch ? "watch" : "list"
         case ("POST", nil, _): verb = "create"
         case ("DELETE", nil, _): verb = "deletecollection"
@@ -203,18 +215,21 @@ extension KubernetesEmulator {
         }
         if !subresource.isEmpty {
             let allowed = (resource == .pods && subresource == "log" && verb == "get")
+                || (resource == .pods && subresource == "eviction" && verb == "create")
                 || (resource.hasStatusSubresource && subresource == "status" && ["get", "update", "patch"].contains(verb))
-            guard allowed else { return subresource == "log" || subresource == "status" ? Self.methodNotAllowed : Self.unknownPath }
+            guard allowed else { return ["log", "status", "eviction"].contains(subresource) ? Self.methodNotAllowed : Self.unknownPath }
         }
         if namespace == nil, verb != "list", verb != "watch" { return Self.methodNotAllowed }
-        if let denied = forbidden(verb: verb, group: group, resource: resource.rawValue, subresource: subresource,
+        if let denied = forbidden(request.identity, verb: verb, group: group, resource: resource.rawValue, subresource: subresource,
                                   namespace: namespace ?? "", name: name) {
             return denied
         }
         switch verb {
         case "list": return list(resource, namespace: namespace, request: request)
         case "watch": return openWatch(resource, namespace: namespace, query: request.query)
-        case "create": return create(resource, namespace: namespace!, body: request.body, query: request.query)
+        case "create":
+            if subresource == "eviction" { return evict(namespace: namespace!, name: name!, request: request) }
+            return create(resource, namespace: namespace!, body: request.body, query: request.query)
         case "deletecollection": return deleteCollection(resource, namespace: namespace!, request: request)
         case "get":
             if subresource == "log" { return podLog(namespace: namespace!, name: name!, query: request.query) }
@@ -272,7 +287,7 @@ extension KubernetesEmulator {
 
     // MARK: Create
 
-    private func parseBody(_ body: [UInt8]) -> Result<JSON, APIResponse> {
+    func parseBody(_ body: [UInt8]) -> Result<JSON, APIResponse> {
         do {
             let object = try JSON.parse(body)
             guard case .object = object else {
@@ -301,10 +316,10 @@ extension KubernetesEmulator {
         case .success(let parsed): object = parsed
         }
         if let mismatch = checkTypeMeta(object, resource) { return mismatch }
-        if let bodyNamespace = object["metadata"]["namespace"].string, !bodyNamespace.isEmpty, bodyNamespace != namespace {
+        if resource.isNamespaced, let bodyNamespace = object["metadata"]["namespace"].string, !bodyNamespace.isEmpty, bodyNamespace != namespace {
             return .status(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
         }
-        guard namespaces[namespace] != nil else {
+        guard namespaces[namespace] != nil || !resource.isNamespaced else {
             return .status(404, "NotFound", "namespaces \(quoted(namespace)) not found", details: ["name": .string(namespace), "kind": "namespaces"])
         }
         object["kind"] = .string(resource.kind)
@@ -317,13 +332,13 @@ extension KubernetesEmulator {
             metadata["name"] = .string(Names.generate(from: prefix))
         }
         let uid = UUID().uuidString.lowercased()
-        metadata["namespace"] = .string(namespace)
+        if resource.isNamespaced { metadata["namespace"] = .string(namespace) } else { metadata.removeValue(forKey: "namespace") }
         metadata["uid"] = .string(uid)
         metadata["creationTimestamp"] = .string(Timestamp.rfc3339())
         for key in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
             metadata.removeValue(forKey: key)
         }
-        if resource == .jobs || resource == .pods || resource == .deployments { metadata["generation"] = 1 }
+        if resource.tracksGeneration || resource == .pods { metadata["generation"] = 1 }
         object["metadata"] = .object(metadata)
         let name = metadata["name"]?.string ?? ""
         if resource == .secrets, let failure = normalizeSecret(&object) { return failure }
@@ -344,6 +359,10 @@ extension KubernetesEmulator {
             object["status"] = ["phase": "Pending", "qosClass": "BestEffort"]
         case .deployments:
             object["status"] = [:]
+        case .podDisruptionBudgets:
+            object["status"] = Disruption.emptyStatus
+        case .daemonSets:
+            object["status"] = ["currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0]
         default:
             break
         }
@@ -386,7 +405,7 @@ extension KubernetesEmulator {
         if let bodyName = object["metadata"]["name"].string, bodyName != name {
             return .status(400, "BadRequest", "the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
-        if let bodyNamespace = object["metadata"]["namespace"].string, !bodyNamespace.isEmpty, bodyNamespace != namespace {
+        if resource.isNamespaced, let bodyNamespace = object["metadata"]["namespace"].string, !bodyNamespace.isEmpty, bodyNamespace != namespace {
             return .status(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
         }
         return replace(resource, namespace: namespace, name: name, with: object, subresource: subresource, request: request)
@@ -469,7 +488,7 @@ extension KubernetesEmulator {
 
     // MARK: Delete
 
-    private struct DeleteOptions {
+    struct DeleteOptions {
         var policy: Propagation?
         var grace: Int?
         var dryRun = false
@@ -477,7 +496,7 @@ extension KubernetesEmulator {
         var preconditionVersion: String?
     }
 
-    private func deleteOptions(_ request: APIRequest) -> Result<DeleteOptions, APIResponse> {
+    func deleteOptions(_ request: APIRequest) -> Result<DeleteOptions, APIResponse> {
         var options = DeleteOptions()
         if !request.body.isEmpty, let body = try? JSON.parse(request.body) {
             if let policy = body["propagationPolicy"].string {
@@ -581,7 +600,7 @@ extension KubernetesEmulator {
         if attributes.isNull {
             allowed = true
         } else {
-            allowed = permissions.allows(
+            allowed = permissions(of: request.identity).allows(
                 verb: attributes["verb"].string ?? "", group: attributes["group"].string ?? "",
                 resource: attributes["resource"].string ?? "", subresource: attributes["subresource"].string ?? "",
                 namespace: attributes["namespace"].string ?? ""

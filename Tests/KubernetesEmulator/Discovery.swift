@@ -3,7 +3,7 @@ import Foundation
 /// Discovery documents (legacy, non-aggregated: clients fall back to them), a minimal OpenAPI v3 that lets
 /// `kubectl create` use server-side field validation, and `Table` rendering for `kubectl get`.
 enum Discovery {
-    static let groups = ["apps", "batch", "authorization.k8s.io", "coordination.k8s.io"]
+    static let groups = ["apps", "batch", "authorization.k8s.io", "coordination.k8s.io", "policy"]
 
     static let version: JSON = [
         "major": "1", "minor": "32", "gitVersion": "v1.32.0-emulator", "gitCommit": "0000000000000000000000000000000000000000",
@@ -41,19 +41,22 @@ enum Discovery {
         var resources: [JSON] = []
         for resource in Resource.allCases where resource.group == group {
             var entry: JSON = [
-                "name": .string(resource.rawValue), "singularName": .string(resource.singular), "namespaced": true,
+                "name": .string(resource.rawValue), "singularName": .string(resource.singular), "namespaced": .bool(resource.isNamespaced),
                 "kind": .string(resource.kind), "verbs": .array(resource.verbs.map { .string($0) }),
                 "storageVersionHash": .string(Data(resource.kind.utf8).base64EncodedString()),
             ]
             if !resource.shortNames.isEmpty { entry["shortNames"] = .array(resource.shortNames.map { .string($0) }) }
-            if resource == .pods || resource == .jobs || resource == .deployments { entry["categories"] = ["all"] }
+            if [.pods, .jobs, .deployments, .daemonSets].contains(resource) { entry["categories"] = ["all"] }
             resources.append(entry)
             if resource.hasStatusSubresource {
-                resources.append(["name": .string("\(resource.rawValue)/status"), "singularName": "", "namespaced": true,
+                resources.append(["name": .string("\(resource.rawValue)/status"), "singularName": "", "namespaced": .bool(resource.isNamespaced),
                                   "kind": .string(resource.kind), "verbs": ["get", "patch", "update"]])
             }
             if resource == .pods {
                 resources.append(["name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]])
+                // kubectl drain evicts (instead of deleting) when discovery lists this, with its group and version.
+                resources.append(["name": "pods/eviction", "singularName": "", "namespaced": true, "group": "policy", "version": "v1",
+                                  "kind": "Eviction", "verbs": ["create"]])
             }
         }
         if group.isEmpty {
@@ -80,7 +83,7 @@ enum Discovery {
         }
         guard rest.first == "v3" else { return KubernetesEmulator.unknownPath }
         let documents = ["api/v1": "", "apis/apps/v1": "apps", "apis/batch/v1": "batch", "apis/authorization.k8s.io/v1": "authorization.k8s.io",
-                         "apis/coordination.k8s.io/v1": "coordination.k8s.io"]
+                         "apis/coordination.k8s.io/v1": "coordination.k8s.io", "apis/policy/v1": "policy"]
         if rest.count == 1 {
             var paths: JSON = [:]
             for key in documents.keys.sorted() {
@@ -92,7 +95,8 @@ enum Discovery {
         guard let group = documents[key] else { return KubernetesEmulator.unknownPath }
         var paths: JSON = [:]
         for resource in Resource.allCases where resource.group == group {
-            let path = "/\(key)/namespaces/{namespace}/\(resource.rawValue)/{name}"
+            let collection = resource.isNamespaced ? "/\(key)/namespaces/{namespace}/\(resource.rawValue)" : "/\(key)/\(resource.rawValue)"
+            let path = "\(collection)/{name}"
             let gvk: JSON = ["group": .string(group), "version": "v1", "kind": .string(resource.kind)]
             let operation: JSON = [
                 "operationId": .string("patch\(resource.kind)"),
@@ -113,7 +117,7 @@ enum Discovery {
                 "x-kubernetes-group-version-kind": gvk,
             ]
             paths[path] = ["patch": operation]
-            paths["/\(key)/namespaces/{namespace}/\(resource.rawValue)"] = ["post": post]
+            paths[collection] = ["post": post]
         }
         return .json(200, ["openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.32.0"], "paths": paths,
                            "components": ["schemas": [:]]], [:])
@@ -135,8 +139,12 @@ enum Discovery {
         case .leases: columns += [column("Holder")]
         case .events: columns += [column("Type"), column("Reason"), column("Object"), column("Message")]
         case .deployments: columns += [column("Ready"), column("Up-to-date", "integer"), column("Available", "integer")]
+        case .nodes: columns += [column("Status"), column("Roles")]
+        case .podDisruptionBudgets: columns += [column("Min Available"), column("Max Unavailable"), column("Allowed Disruptions", "integer")]
+        case .daemonSets: columns += [column("Desired", "integer"), column("Current", "integer"), column("Ready", "integer")]
         }
         columns.append(column("Age"))
+        if resource == .nodes { columns.append(column("Version")) }
         let rows = objects.map { object -> JSON in
             let metadata = object["metadata"]
             var cells: [JSON] = [metadata["name"]]
@@ -174,8 +182,19 @@ enum Discovery {
                 let status = object["status"]
                 cells += [.string("\(status["readyReplicas"].int ?? 0)/\(object["spec"]["replicas"].int ?? 1)"),
                           .int(Int64(status["updatedReplicas"].int ?? 0)), .int(Int64(status["availableReplicas"].int ?? 0))]
+            case .nodes:
+                cells += [.string(Nodes.statusText(object)), .string(Nodes.roles(object))]
+            case .podDisruptionBudgets:
+                func text(_ value: JSON) -> JSON { value.isNull ? "N/A" : .string(value.string ?? value.int.map(String.init) ?? "") }
+                cells += [text(object["spec"]["minAvailable"]), text(object["spec"]["maxUnavailable"]),
+                          .int(Int64(object["status"]["disruptionsAllowed"].int ?? 0))]
+            case .daemonSets:
+                let status = object["status"]
+                cells += [.int(Int64(status["desiredNumberScheduled"].int ?? 0)), .int(Int64(status["currentNumberScheduled"].int ?? 0)),
+                          .int(Int64(status["numberReady"].int ?? 0))]
             }
             cells.append(.string(Timestamp.age(since: metadata["creationTimestamp"].string.flatMap(Timestamp.parse))))
+            if resource == .nodes { cells.append(.string(object["status"]["nodeInfo"]["kubeletVersion"].string ?? "")) }
             var partial = metadata
             partial.removeValue(forKey: "managedFields")
             return ["cells": .array(cells), "object": ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": partial]]

@@ -23,7 +23,8 @@ extension KubernetesEmulator {
         conditions.first { $0["type"].string == type && $0["status"].string == "True" }
     }
 
-    private static func isTerminal(_ pod: JSON) -> Bool {
+    /// Whether a pod has finished (`Succeeded` or `Failed`).
+    static func isTerminal(_ pod: JSON) -> Bool {
         let phase = pod["status"]["phase"].string
         return phase == "Succeeded" || phase == "Failed"
     }

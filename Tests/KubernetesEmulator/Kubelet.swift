@@ -9,6 +9,13 @@ import Darwin
 
 /// The emulator's stand-in for nodes: a job controller plus a "kubelet" that runs each pod container as a local
 /// process (posix_spawn, own process group, never a shell).
+///
+/// A pod whose `spec.serviceAccountName` names an account registered with
+/// ``KubernetesEmulator/addServiceAccount(namespace:name:permissions:)`` in its namespace (and that does not set
+/// `automountServiceAccountToken: false`) gets that account's credentials: a kubeconfig (this server, its CA, the
+/// account's token, the pod's namespace) in the pod's scratch directory, named by `KUBECONFIG` in every container's
+/// environment (the container's own `env` still wins). That stands in for the projected token volume, so a recipe's
+/// pod talks to the API as its own ServiceAccount. A pod naming an unregistered account gets no credentials.
 public enum Kubelet {
     /// What an image "contains": a directory searched for the container's command (like PATH inside the image),
     /// and the image's ENTRYPOINT/CMD used when the container does not set `command`/`args`.
@@ -206,7 +213,10 @@ extension KubernetesEmulator {
             }
             return fresh
         }
-        return .array([
+        // Conditions others own (DisruptionTarget from an eviction) stay.
+        let owned: Set<String> = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
+        let others = previous.filter { !owned.contains($0["type"].string ?? "") }
+        return .array(others + [
             keep(condition("PodReadyToStartContainers", true, at: now)),
             keep(condition("Initialized", true, at: now)),
             keep(condition("Ready", ready, reason: ready ? nil : reason, at: now)),
@@ -235,6 +245,8 @@ extension KubernetesEmulator {
             storeRemove(.pods, ref.namespace, ref.name)
             return .stop
         }
+        // Once Node objects exist, a pod runs only when the scheduler has bound it.
+        guard isSchedulingSettled(pod) else { return .retry }
         let now = Timestamp.rfc3339()
         let spec = pod["spec"]
         let containers = spec["containers"].array ?? []
@@ -253,10 +265,14 @@ extension KubernetesEmulator {
         if waiting.isEmpty, let missing = missingVolumeSource(pod) {
             for container in containers { waiting[container["name"].string ?? ""] = ("ContainerCreating", missing) }
         }
+        let directory = "\(workDirectory)/pods/\(ref.namespace)_\(ref.name)_\(uid.prefix(8))"
+        // The pod's ServiceAccount credentials, in place of the projected token volume (see `podKubeconfig`).
+        let credentials = podKubeconfig(pod)
+        let kubeconfigPath = credentials == nil ? nil : "\(directory)/serviceaccount/kubeconfig"
         var environments: [String: [String: String]] = [:]
         if waiting.isEmpty {
             for container in containers {
-                switch containerEnvironment(pod, container) {
+                switch containerEnvironment(pod, container, kubeconfig: kubeconfigPath) {
                 case .success(let environment): environments[container["name"].string ?? ""] = environment
                 case .failure(let error): waiting[container["name"].string ?? ""] = ("CreateContainerConfigError", error.description)
                 }
@@ -264,7 +280,7 @@ extension KubernetesEmulator {
         }
         if !waiting.isEmpty {
             updatePod(ref, uid: uid) { pod in
-                pod["spec"]["nodeName"] = "emulator-node"
+                if pod["spec"]["nodeName"].isNull { pod["spec"]["nodeName"] = "emulator-node" }
                 var status = pod["status"]
                 status["phase"] = "Pending"
                 if status["startTime"].isNull { status["startTime"] = .string(now) }
@@ -281,12 +297,16 @@ extension KubernetesEmulator {
             return .retry
         }
 
-        // Everything is there: materialise volumes, resolve commands.
-        let directory = "\(workDirectory)/pods/\(ref.namespace)_\(ref.name)_\(uid.prefix(8))"
+        // Everything is there: materialise volumes and credentials, resolve commands.
         var run = PodRun(directory: directory)
         var mounts: [String: String] = [:]  // volume name → host directory
         do {
             try FileManager.default.createDirectory(atPath: "\(directory)/logs", withIntermediateDirectories: true)
+            if let credentials, let kubeconfigPath {
+                try FileManager.default.createDirectory(atPath: "\(directory)/serviceaccount", withIntermediateDirectories: true)
+                try Data(credentials.utf8).write(to: URL(fileURLWithPath: kubeconfigPath))
+                chmod(kubeconfigPath, 0o600)
+            }
             for volume in spec["volumes"].array ?? [] {
                 let name = volume["name"].string ?? ""
                 let path = "\(directory)/volumes/\(name)"
@@ -373,7 +393,7 @@ extension KubernetesEmulator {
             let allStarted = failures.isEmpty
             status["phase"] = allStarted ? "Running" : "Failed"
             if status["startTime"].isNull { status["startTime"] = .string(now) }
-            pod["spec"]["nodeName"] = "emulator-node"
+            if pod["spec"]["nodeName"].isNull { pod["spec"]["nodeName"] = "emulator-node" }
             status["podIP"] = "127.0.0.1"
             status["podIPs"] = [["ip": "127.0.0.1"]]
             status["conditions"] = Self.podConditions(status["conditions"], ready: allStarted, reason: "ContainersNotReady", now: now)
@@ -492,9 +512,10 @@ extension KubernetesEmulator {
 
     struct EnvironmentError: Error, CustomStringConvertible { var description: String }
 
-    /// The container's environment: configured extras, PATH and HOSTNAME, `envFrom`, then `env` (values,
-    /// `secretKeyRef` (decoded), `configMapKeyRef`, `fieldRef`), with `$(VAR)` expansion.
-    private func containerEnvironment(_ pod: JSON, _ container: JSON) -> Result<[String: String], EnvironmentError> {
+    /// The container's environment: configured extras, PATH and HOSTNAME, `KUBECONFIG` when the pod gets its
+    /// ServiceAccount's credentials, `envFrom`, then `env` (values, `secretKeyRef` (decoded), `configMapKeyRef`,
+    /// `fieldRef`), with `$(VAR)` expansion.
+    private func containerEnvironment(_ pod: JSON, _ container: JSON, kubeconfig: String?) -> Result<[String: String], EnvironmentError> {
         guard let configuration = kubelet else { return .success([:]) }
         let namespace = pod["metadata"]["namespace"].string ?? ""
         let image = configuration.images[container["image"].string ?? ""]
@@ -503,6 +524,7 @@ extension KubernetesEmulator {
             "HOSTNAME": pod["metadata"]["name"].string ?? "",
         ]
         environment.merge(configuration.environment) { _, new in new }
+        if let kubeconfig { environment["KUBECONFIG"] = kubeconfig }
         func lookup(_ resource: Resource, _ name: String, _ key: String, optional: Bool) -> Result<String?, EnvironmentError> {
             guard let object = stored(resource, namespace, name) else {
                 return optional ? .success(nil) : .failure(EnvironmentError(description: "\(resource.singular) \(quoted(name)) not found"))
@@ -566,7 +588,7 @@ extension KubernetesEmulator {
         }
         switch path {
         case "status.podIP", "status.hostIP": return "127.0.0.1"
-        case "spec.nodeName": return "emulator-node"
+        case "spec.nodeName": return pod["spec"]["nodeName"].string ?? "emulator-node"
         default: return pod[path: path].string ?? ""
         }
     }

@@ -6,7 +6,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// An in-process Kubernetes API server for tests: HTTPS on 127.0.0.1 (OS-chosen port) with a fresh CA, bearer-token
-/// auth, ConfigMaps, Secrets, Pods (+ logs), Jobs, Leases, Events, Deployments and SelfSubjectAccessReviews, with the API conventions of
+/// auth (an admin identity plus ServiceAccounts), ConfigMaps, Secrets, Pods (+ logs, evictions), Jobs, Leases, Events,
+/// Deployments, DaemonSets, PodDisruptionBudgets, Nodes and SelfSubjectAccessReviews, with the API conventions of
 /// PROTOCOLS §3 (Status errors, resourceVersions, label selectors, watch with bookmarks and 410 Expired, propagation
 /// policies, ownerReference garbage collection, TTL after finished). With a ``Kubelet/Configuration`` it also runs
 /// Jobs: a job controller makes pods and a local "kubelet" runs each container as a process (no shell).
@@ -42,6 +43,13 @@ public actor KubernetesEmulator {
         public var query: [String: String]
         /// The HTTP status answered (200 for a watch stream, even one that carries an ERROR event).
         public var status: Int
+        /// Who made the request: `system:serviceaccount:<namespace>:<name>` for a ServiceAccount's token, the
+        /// admin's `system:serviceaccount:default:emulator` for ``KubernetesEmulator/validToken()``, `""` when the
+        /// request did not authenticate. Lets tests prove which identity (e.g. a recipe's own account) acted.
+        public var user: String = ""
+        /// The request's `Content-Type` without parameters (`application/strategic-merge-patch+json` for kubectl's
+        /// cordon), `""` without one.
+        public var contentType: String = ""
 
         public var isWatch: Bool { query["watch"] == "true" || query["watch"] == "1" }
         public var description: String { "\(method) \(path)\(query.isEmpty ? "" : "?" + query.keys.sorted().map { "\($0)=\(query[$0]!)" }.joined(separator: "&")) → \(status)" }
@@ -74,6 +82,7 @@ public actor KubernetesEmulator {
 
     var token: String
     var permissions: Permissions
+    var serviceAccounts: [ObjectKey: ServiceAccountIdentity] = [:]
     var injections: [Injection] = []
     var hangs: [CheckedContinuation<Void, Never>] = []
     var logEntries: [LoggedRequest] = []
@@ -89,6 +98,9 @@ public actor KubernetesEmulator {
     var jobTracking: [String: JobTracking] = [:]
     var ttlTimers: [String: UUID] = [:]
     var pendingJobSyncs: [ObjectKey] = []
+    var pendingNodeSyncs: [String] = []
+    var schedulingPending = false
+    var pendingBudgetSyncs: Set<String> = []
     var timers: [UUID: Task<Void, Never>] = [:]
     var podRuns: [String: PodRun] = [:]
     var kubeletTasks: [String: Task<Void, Never>] = [:]
@@ -210,7 +222,7 @@ public actor KubernetesEmulator {
 
     // MARK: Auth
 
-    private static func newToken() -> String {
+    static func newToken() -> String {
         "emulator-" + (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
     }
 
@@ -227,35 +239,13 @@ public actor KubernetesEmulator {
     /// Writes a kubeconfig for this server: `server`, `certificate-authority-data` (base64 of the CA PEM), the
     /// current `token` and a `current-context` with `namespace`. kubectl and our client can use it as is.
     public func writeKubeconfig(to path: String, namespace: String) throws {
-        let ca = Data(caPEM.utf8).base64EncodedString()
-        let text = """
-        apiVersion: v1
-        kind: Config
-        clusters:
-        - name: emulator
-          cluster:
-            server: \(baseURL)
-            certificate-authority-data: \(ca)
-        users:
-        - name: emulator
-          user:
-            token: "\(token)"
-        contexts:
-        - name: emulator
-          context:
-            cluster: emulator
-            user: emulator
-            namespace: "\(namespace)"
-        current-context: emulator
-        preferences: {}
-
-        """
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try Data(kubeconfigText(token: token, namespace: namespace).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     // MARK: Test hooks
 
-    /// Replaces the permission set: both what `SelfSubjectAccessReview` answers and what is enforced (403).
+    /// Replaces the admin identity's permission set: both what `SelfSubjectAccessReview` answers and what is
+    /// enforced (403). ServiceAccounts keep their own (``addServiceAccount(namespace:name:permissions:)``).
     public func setPermissions(_ permissions: Permissions) {
         self.permissions = permissions
     }

@@ -16,7 +16,7 @@ enum Objects {
         case .secrets: return common.union(["data", "stringData", "type", "immutable"])
         case .pods, .jobs: return common.union(["spec", "status"])
         case .leases: return common.union(["spec"])
-        case .deployments: return common.union(["spec", "status"])
+        case .deployments, .nodes, .podDisruptionBudgets, .daemonSets: return common.union(["spec", "status"])
         case .events:
             return common.union(["involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count",
                                  "type", "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"])
@@ -104,7 +104,17 @@ enum Objects {
             defaultPodSpec(&templateSpec)
             spec["template"]["spec"] = templateSpec
             object["spec"] = spec
-        case .configMaps, .leases, .events:
+        case .nodes:
+            Nodes.applyDefaults(&object)
+        case .daemonSets:
+            var spec = object["spec"]
+            if spec["revisionHistoryLimit"].isNull { spec["revisionHistoryLimit"] = 10 }
+            if spec["updateStrategy"].isNull { spec["updateStrategy"] = ["type": "RollingUpdate", "rollingUpdate": ["maxUnavailable": 1, "maxSurge": 0]] }
+            var templateSpec = spec["template"]["spec"]
+            defaultPodSpec(&templateSpec)
+            spec["template"]["spec"] = templateSpec
+            object["spec"] = spec
+        case .configMaps, .leases, .events, .podDisruptionBudgets:
             break
         }
     }
@@ -221,6 +231,13 @@ enum Objects {
             causes += validateDeployment(object["spec"])
         case .events:
             causes += validateEvent(object)
+        case .nodes:
+            causes += Nodes.validate(object)
+        case .podDisruptionBudgets:
+            causes += Disruption.validate(object)
+        case .daemonSets:
+            if object["spec"]["selector"].isNull { causes.append(.required("spec.selector")) }
+            causes += validatePodSpec(object["spec"]["template"]["spec"], field: "spec.template.spec", allowedRestart: ["Always"])
         case .leases:
             break
         }
@@ -366,7 +383,7 @@ enum Objects {
             if old["spec"]["completions"] != new["spec"]["completions"] {
                 causes.append(.invalid("spec.completions", new["spec"]["completions"].serialized(), "field is immutable"))
             }
-        case .deployments:
+        case .deployments, .daemonSets:
             if old["spec"]["selector"] != new["spec"]["selector"] {
                 causes.append(.invalid("spec.selector", new["spec"]["selector"].serialized(), "field is immutable"))
             }
@@ -386,7 +403,7 @@ enum Objects {
             if oldSpec != newSpec {
                 causes.append(.forbidden("spec", "pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations), `spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"))
             }
-        case .leases, .events:
+        case .leases, .events, .nodes, .podDisruptionBudgets:
             break
         }
         return causes

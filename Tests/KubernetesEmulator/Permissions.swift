@@ -1,5 +1,8 @@
-/// What the emulator's single identity may do: RBAC-style allow rules, plus deny rules that win over them (a test
-/// convenience RBAC itself lacks). Both the `SelfSubjectAccessReview` answers and enforcement (403 `Forbidden`) use it.
+/// What an identity may do (the emulator's admin, or a ServiceAccount added with
+/// ``KubernetesEmulator/addServiceAccount(namespace:name:permissions:)``): RBAC-style allow rules, plus deny rules that
+/// win over them (a test convenience RBAC itself lacks). Both the `SelfSubjectAccessReview` answers and enforcement
+/// (403 `Forbidden`) use the caller's. Cluster-scoped requests (Nodes, all-namespace lists) are checked with
+/// namespace `""`, which only rules with `namespaces == nil` (a ClusterRoleBinding) grant.
 ///
 /// ```swift
 /// let emulator = try await KubernetesEmulator.start(permissions: .reconciler())

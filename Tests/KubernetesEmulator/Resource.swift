@@ -1,4 +1,5 @@
-/// The namespaced resources the emulator stores.
+/// The resources the emulator stores. Cluster-scoped ones (``isNamespaced`` false: Nodes) are kept under the
+/// namespace `""`: seed and read them with `namespace: ""`.
 public enum Resource: String, Sendable, CaseIterable, Hashable {
     case configMaps = "configmaps"
     case secrets
@@ -11,14 +12,24 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
     /// apps/v1 Deployments: stored, validated and defaulted; no controller makes their ReplicaSets or pods, so tests
     /// seed the pods the selector matches.
     case deployments
+    /// core/v1 Nodes, cluster-scoped: stored, validated; a node controller keeps the `unschedulable` taint in step
+    /// with `spec.unschedulable`, and a scheduler binds pods to them once any exist. Tests seed them
+    /// (`seed(.nodes, namespace: "", node)`), with the `status.conditions` they need.
+    case nodes
+    /// policy/v1 PodDisruptionBudgets: stored, validated; a disruption controller computes their `status` from the
+    /// pods, and the `pods/eviction` subresource honours them.
+    case podDisruptionBudgets = "poddisruptionbudgets"
+    /// apps/v1 DaemonSets: stored and listed only (no controller); `kubectl drain` GETs a pod's DaemonSet.
+    case daemonSets = "daemonsets"
 
     /// The API group; `""` is the core group.
     public var group: String {
         switch self {
-        case .configMaps, .secrets, .pods, .events: ""
+        case .configMaps, .secrets, .pods, .events, .nodes: ""
         case .jobs: "batch"
         case .leases: "coordination.k8s.io"
-        case .deployments: "apps"
+        case .deployments, .daemonSets: "apps"
+        case .podDisruptionBudgets: "policy"
         }
     }
 
@@ -36,6 +47,9 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
         case .leases: "Lease"
         case .events: "Event"
         case .deployments: "Deployment"
+        case .nodes: "Node"
+        case .podDisruptionBudgets: "PodDisruptionBudget"
+        case .daemonSets: "DaemonSet"
         }
     }
 
@@ -49,6 +63,9 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
         case .pods: ["po"]
         case .events: ["ev"]
         case .deployments: ["deploy"]
+        case .nodes: ["no"]
+        case .podDisruptionBudgets: ["pdb"]
+        case .daemonSets: ["ds"]
         default: []
         }
     }
@@ -59,10 +76,19 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
     /// The URL prefix of the group version: `/api/v1` or `/apis/batch/v1`.
     var groupVersionPath: String { group.isEmpty ? "/api/v1" : "/apis/\(group)/\(version)" }
 
-    func collectionPath(namespace: String) -> String { "\(groupVersionPath)/namespaces/\(namespace)/\(rawValue)" }
+    func collectionPath(namespace: String) -> String {
+        isNamespaced ? "\(groupVersionPath)/namespaces/\(namespace)/\(rawValue)" : "\(groupVersionPath)/\(rawValue)"
+    }
+
+    /// Whether objects live in a namespace; cluster-scoped ones (Nodes) are stored under namespace `""`, answer
+    /// 404 on namespaced URLs, and are authorised with namespace `""` (only rules with `namespaces == nil` grant them).
+    public var isNamespaced: Bool { self != .nodes }
 
     /// Whether the resource has a `/status` subresource (updates of the main resource then keep the stored status).
-    var hasStatusSubresource: Bool { self == .pods || self == .jobs || self == .deployments }
+    var hasStatusSubresource: Bool { [.pods, .jobs, .deployments, .nodes, .podDisruptionBudgets, .daemonSets].contains(self) }
+
+    /// Whether `metadata.generation` counts spec changes.
+    var tracksGeneration: Bool { [.jobs, .deployments, .podDisruptionBudgets, .daemonSets].contains(self) }
 
     /// Whether a single DELETE answers with the deleted object (pods, jobs) or with a `Status` (the rest), as the
     /// generic registry's `ReturnDeletedObject` does.

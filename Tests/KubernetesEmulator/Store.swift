@@ -104,7 +104,7 @@ extension KubernetesEmulator {
         if candidate == old { return old }
         revision += 1
         candidate["metadata"]["resourceVersion"] = .string(String(revision))
-        if resource == .jobs || resource == .deployments, old["spec"] != candidate["spec"] {
+        if resource.tracksGeneration, old["spec"] != candidate["spec"] {
             candidate["metadata"]["generation"] = .int(Int64((old["metadata"]["generation"].int ?? 1) + 1))
         }
         store[resource, default: [:]][namespace, default: [:]][name] = candidate
@@ -364,6 +364,20 @@ extension KubernetesEmulator {
             if event.type == .deleted, let uid = metadata["uid"].string {
                 statusOverridden.remove(uid)
             }
+        case .nodes:
+            if event.type != .deleted { pendingNodeSyncs.append(name) }
+        default:
+            break
+        }
+        // The scheduler and the disruption controller look again whenever pods, nodes or budgets change.
+        switch event.resource {
+        case .pods:
+            schedulingPending = true
+            pendingBudgetSyncs.insert(event.namespace)
+        case .nodes:
+            schedulingPending = true
+        case .podDisruptionBudgets:
+            if event.type != .deleted { pendingBudgetSyncs.insert(event.namespace) }
         default:
             break
         }
@@ -378,13 +392,25 @@ extension KubernetesEmulator {
         }
     }
 
-    /// Runs the controllers until nothing is pending. Called at the end of every entry point that changes state.
+    /// Runs the controllers (jobs, the node controller, the scheduler, the disruption controller) until nothing
+    /// is pending. Called at the end of every entry point that changes state.
     func settle() {
         var rounds = 0
-        while !pendingJobSyncs.isEmpty, rounds < 10_000 {
+        while rounds < 10_000 {
             rounds += 1
-            let key = pendingJobSyncs.removeFirst()
-            syncJob(key)
+            if !pendingJobSyncs.isEmpty {
+                syncJob(pendingJobSyncs.removeFirst())
+            } else if !pendingNodeSyncs.isEmpty {
+                syncNode(pendingNodeSyncs.removeFirst())
+            } else if schedulingPending {
+                schedulingPending = false
+                schedulePods()
+            } else if let namespace = pendingBudgetSyncs.first {
+                pendingBudgetSyncs.remove(namespace)
+                syncDisruptionBudgets(namespace)
+            } else {
+                return
+            }
         }
     }
 }

@@ -322,6 +322,7 @@ struct FieldSelector: Sendable {
                                       "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"])
         case .jobs: fields.insert("status.successful")
         case .secrets: fields.insert("type")
+        case .nodes: fields.insert("spec.unschedulable")
         case .events:
             fields.formUnion(["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
                               "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
@@ -340,7 +341,7 @@ struct FieldSelector: Sendable {
             case .string(let text): actual = text
             case .int(let number): actual = String(number)
             case .bool(let flag): actual = String(flag)
-            default: actual = path == "status.succeeded" ? "0" : ""
+            default: actual = path == "status.succeeded" ? "0" : path == "spec.unschedulable" ? "false" : ""
             }
             return (actual == term.value) != term.negated
         }
