@@ -88,10 +88,11 @@ extension KubernetesEmulator {
     /// Answers one request and records it in the request log.
     func handle(_ request: APIRequest) -> APIResponse {
         let identity = authenticate(request)
+        checkedPermission = ""
         let response = route(request, identity: identity)
         settle()
         logEntries.append(LoggedRequest(method: request.method, path: request.path, query: request.query, status: response.code,
-                                        user: identity?.user ?? "",
+                                        user: identity?.user ?? "", permission: checkedPermission,
                                         contentType: (request.headers["content-type"] ?? "").split(separator: ";").first
                                             .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""))
         return response
@@ -150,6 +151,7 @@ extension KubernetesEmulator {
     static let methodNotAllowed = APIResponse.status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", details: [:])
 
     private func forbidden(_ identity: Identity, verb: String, group: String, resource: String, subresource: String, namespace: String, name: String?) -> APIResponse? {
+        checkedPermission = "\(verb) \(subresource.isEmpty ? resource : "\(resource)/\(subresource)")\(group.isEmpty ? "" : ".\(group)")"
         guard !permissions(of: identity).allows(verb: verb, group: group, resource: resource, subresource: subresource, namespace: namespace) else { return nil }
         let qualified = group.isEmpty ? resource : "\(resource).\(group)"
         let full = subresource.isEmpty ? resource : "\(resource)/\(subresource)"

@@ -18,7 +18,7 @@ struct ServiceAccountIdentity: Sendable {
 
 extension KubernetesEmulator {
     /// The user the admin token authenticates as (what 403 messages have always named).
-    static let adminUser = "system:serviceaccount:default:emulator"
+    public static let adminUser = "system:serviceaccount:default:emulator"
 
     /// Registers (or updates) the ServiceAccount `namespace/name` with `permissions`, the rules its RoleBindings and
     /// ClusterRoleBindings would grant, and returns its bearer token. Calling it again replaces the permissions

@@ -47,6 +47,10 @@ public actor KubernetesEmulator {
         /// admin's `system:serviceaccount:default:emulator` for ``KubernetesEmulator/validToken()``, `""` when the
         /// request did not authenticate. Lets tests prove which identity (e.g. a recipe's own account) acted.
         public var user: String = ""
+        /// The RBAC permission the request was authorised against, as `Permissions.grantedPermissions` names one
+        /// (`patch nodes`, `create pods/eviction`, `list poddisruptionbudgets.policy`); `""` when none was checked
+        /// (discovery, a 401).
+        public var permission: String = ""
         /// The request's `Content-Type` without parameters (`application/strategic-merge-patch+json` for kubectl's
         /// cordon), `""` without one.
         public var contentType: String = ""
@@ -86,6 +90,8 @@ public actor KubernetesEmulator {
     var injections: [Injection] = []
     var hangs: [CheckedContinuation<Void, Never>] = []
     var logEntries: [LoggedRequest] = []
+    /// The permission the request being answered was checked against (for its log entry).
+    var checkedPermission = ""
 
     var namespaces: [String: JSON] = [:]
     var store: [Resource: [String: [String: JSON]]] = [:]
