@@ -330,6 +330,12 @@ extension KubernetesEmulator {
             mountMap.sort { $0.0.count > $1.0.count }
             var environment = environments[name] ?? [:]
             for (key, value) in environment { environment[key] = Self.rewrite(value, mountMap) }
+            // The credentials file is a path of this machine, not of the container: a container mount such as
+            // `/tmp` must not rewrite it (the scratch directory itself may lie under /tmp).
+            if let kubeconfigPath, environment["KUBECONFIG"] == Self.rewrite(kubeconfigPath, mountMap),
+               (container["env"].array ?? []).allSatisfy({ $0["name"].string != "KUBECONFIG" }) {
+                environment["KUBECONFIG"] = kubeconfigPath
+            }
             let command = (container["command"].array ?? []).compactMap(\.string)
             let args = (container["args"].array ?? []).compactMap(\.string)
             var argv: [String]

@@ -81,15 +81,20 @@ import Testing
             let configuration = Kubelet.Configuration(images: ["test/recipes:1": .init(directory: directory)])
             try await withEmulator(namespaces: ["default", "recipes"], kubelet: configuration) { emulator, client in
                 let token = await emulator.addServiceAccount(namespace: "recipes", name: "cordon-node", permissions: Self.readConfigMaps)
-                func pod(_ name: String, account: String?, automount: Bool? = nil, env: [JSON] = []) -> JSON {
+                func pod(_ name: String, account: String?, automount: Bool? = nil, env: [JSON] = [], tmp: Bool = false) -> JSON {
                     var container: JSON = ["name": "main", "image": "test/recipes:1", "command": ["whoami.sh"]]
                     if !env.isEmpty { container["env"] = .array(env) }
+                    // A recipe pod mounts an emptyDir at /tmp: the credentials' path (this machine's) is not the
+                    // container's /tmp, even when the scratch directory lies under /tmp.
+                    if tmp { container["volumeMounts"] = [["name": "tmp", "mountPath": "/tmp"]] }
                     var spec: JSON = ["restartPolicy": "Never", "containers": [container]]
+                    if tmp { spec["volumes"] = [["name": "tmp", "emptyDir": [:]]] }
                     if let account { spec["serviceAccountName"] = .string(account) }
                     if let automount { spec["automountServiceAccountToken"] = .bool(automount) }
                     return ["metadata": ["name": .string(name)], "spec": spec]
                 }
                 for manifest in [pod("registered", account: "cordon-node"), pod("unregistered", account: "nobody"),
+                                 pod("with-tmp", account: "cordon-node", tmp: true),
                                  pod("opted-out", account: "cordon-node", automount: false),
                                  pod("own-env", account: "cordon-node", env: [["name": "KUBECONFIG", "value": "/mine"]])] {
                     #expect(try await client.send(.POST, "/api/v1/namespaces/recipes/pods", manifest).status == 201)
@@ -105,6 +110,7 @@ import Testing
                 #expect(registered.contains("token: \"\(token)\""))
                 #expect(registered.contains("namespace: \"recipes\"") && registered.contains("server: \(emulator.baseURL)"))
                 #expect(registered.contains("certificate-authority-data: \(Data(emulator.caPEM.utf8).base64EncodedString())"))
+                #expect(try await log("with-tmp").contains("token: \"\(token)\""))
                 #expect(try await log("unregistered").hasPrefix("KUBECONFIG=\n"))
                 #expect(try await log("opted-out").hasPrefix("KUBECONFIG=\n"))
                 #expect(try await log("own-env").hasPrefix("KUBECONFIG=/mine\n"))
