@@ -55,9 +55,9 @@ import Testing
         #expect(output.contains("deploy/overlays/high-availability check: 3 reconciler replicas elect a leader: LEADER_ELECTION=1, POD_NAME and POD_IP from the downward API, Leases granted"))
         #expect(output.contains("deploy/overlays/ingress check: Ingress euphrosyne/euphrosyne-api routes to the API (port 8081) with authentication on: API_TOKENS_FILE=/etc/euphrosyne/api/tokens from Secret euphrosyne-api-tokens, read-only"))
         #expect(output.contains("deploy/overlays/ingress check: reconciler Pod reads only the Secrets it needs: euphrosyne-redis (reconciler-password), euphrosyne-api-tokens"))
-        // The node recipes run with accounts of their own; the reconciler gains no write on nodes or workloads.
-        #expect(output.contains("deploy/overlays/node-recipes check: recipe ServiceAccounts exist in euphrosyne: node-diagnostics runs as node-diagnostics, cordon-node runs as cordon-node, drain-node runs as drain-node, uncordon-node runs as uncordon-node"))
-        #expect(output.contains("deploy/overlays/node-recipes check: reconciler's ServiceAccount cannot change nodes or workloads, nor evict pods"))
+        // The cluster recipes run with accounts of their own; the reconciler gains no write on nodes or workloads.
+        #expect(output.contains("deploy/overlays/cluster-recipes check: recipe ServiceAccounts exist in euphrosyne: network-diagnostics runs as network-diagnostics, node-diagnostics runs as node-diagnostics, cordon-node runs as cordon-node, delete-pod runs as delete-pod, drain-node runs as drain-node, rollout-restart runs as rollout-restart, rollout-undo runs as rollout-undo, scale-deployment runs as scale-deployment, uncordon-node runs as uncordon-node"))
+        #expect(output.contains("deploy/overlays/cluster-recipes check: reconciler's ServiceAccount cannot change nodes or workloads, nor evict pods"))
         #expect(output.contains("ClusterRoleBinding euphrosyne-cordon-node binds ServiceAccount euphrosyne/cordon-node"))
     }
 
@@ -70,7 +70,7 @@ import Testing
             apiVersion: kustomize.config.k8s.io/v1beta1
             kind: Kustomization
             resources:
-              - ../../../deploy/overlays/node-recipes
+              - ../../../deploy/overlays/cluster-recipes
             patches:
               - target: {kind: ServiceAccount, name: drain-node}
                 patch: |-

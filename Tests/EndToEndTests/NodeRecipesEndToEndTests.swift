@@ -5,16 +5,17 @@ import KubernetesEmulator
 import Testing
 import Yams
 
-/// The node recipes in cluster mode, as `deploy/components/node-recipes` installs them: its registry entries and its
-/// RBAC, each recipe's Job running with its own ServiceAccount in the emulator (whose kubelet hands a pod the
+/// The node recipes in cluster mode, as `deploy/overlays/cluster-recipes` installs them: its registry entries and
+/// the RBAC of `deploy/components/node-recipes`, each recipe's Job running with its own ServiceAccount in the emulator (whose kubelet hands a pod the
 /// credentials of its `serviceAccountName`).
 @Suite struct NodeRecipesEndToEndTests {
     static let namespace = ClusterModeEndToEndTests.namespace
     static let component = DeploymentTests.root.appendingPathComponent("deploy/components/node-recipes")
 
-    /// The registry ConfigMap of the component (`registry.yaml`), as the overlay installs it.
+    /// The registry ConfigMap of `deploy/overlays/cluster-recipes`, as it installs it.
     static func shippedRegistry() throws -> JSON {
-        let yaml = try String(contentsOf: component.appendingPathComponent("registry.yaml"), encoding: .utf8)
+        let yaml = try String(contentsOf: DeploymentTests.root.appendingPathComponent("deploy/overlays/cluster-recipes/registry.yaml"),
+                              encoding: .utf8)
         let object = try #require(try Yams.load(yaml: yaml) as? [String: Any])
         return try JSON.parse(JSONSerialization.data(withJSONObject: object))
     }
