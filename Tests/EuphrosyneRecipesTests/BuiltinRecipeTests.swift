@@ -8,8 +8,9 @@ import Testing
 @Suite struct BuiltinRecipeTests {
     @Test func theCatalogueNamesEveryBuiltInRecipe() {
         #expect(BuiltinRecipes.all.keys.sorted() == [
-            "cordon-node", "drain-node", "dummy", "http-errors", "jira", "node-diagnostics", "pod-diagnostics",
-            "prometheus-query", "record", "uncordon-node", "webex-room", "webhook",
+            "cordon-node", "delete-pod", "drain-node", "dummy", "http-errors", "jira", "network-diagnostics",
+            "node-diagnostics", "pod-diagnostics", "prometheus-query", "record", "rollout-restart", "rollout-undo",
+            "scale-deployment", "uncordon-node", "webex-room", "webhook",
         ])
     }
 }
