@@ -4,8 +4,9 @@ import KubernetesEmulator
 import RecipeKit
 import Testing
 
-/// A cluster of worker nodes in the Kubernetes API emulator, for the node recipes: each recipe runs with a kubeconfig
-/// of its own ServiceAccount, holding exactly what `deploy/components/node-recipes/rbac.yaml` grants it.
+/// A cluster in the Kubernetes API emulator for the cluster recipes (worker nodes; with `images`, a kubelet that runs
+/// the pods of Deployments): each recipe runs with a kubeconfig of its own ServiceAccount, holding exactly what
+/// `deploy/components/node-recipes/rbac.yaml` or `deploy/components/workload-recipes/rbac.yaml` grants it.
 struct NodeCluster {
     let emulator: KubernetesEmulator
     let directory: String
@@ -16,15 +17,21 @@ struct NodeCluster {
 
     /// What the shipped manifests grant the ServiceAccount `account`.
     static func shippedPermissions(_ account: String) throws -> Permissions {
-        let yaml = try String(contentsOf: root.appendingPathComponent("deploy/components/node-recipes/rbac.yaml"), encoding: .utf8)
+        let yaml = try ["node-recipes", "workload-recipes"].map {
+            try String(contentsOf: root.appendingPathComponent("deploy/components/\($0)/rbac.yaml"), encoding: .utf8)
+        }.joined(separator: "\n---\n")
         return try Permissions.granted(to: account, byManifests: yaml)
     }
 
     /// Runs `body` with an emulator serving `shop`, `kube-system` and `default`, and the nodes `worker-1` … `worker-<nodes>`
     /// (Ready, schedulable); stops it after, on every path.
-    static func with<T: Sendable>(nodes: Int = 5, _ body: (NodeCluster) async throws -> T) async throws -> T {
-        let emulator = try await KubernetesEmulator.start(namespaces: ["shop", "kube-system", "default", "euphrosyne"])
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("node-recipes-\(UUID().uuidString.prefix(8))").path
+    static func with<T: Sendable>(
+        nodes: Int = 5, images: [String: Kubelet.Image]? = nil, _ body: (NodeCluster) async throws -> T
+    ) async throws -> T {
+        let emulator = try await KubernetesEmulator.start(
+            namespaces: ["shop", "kube-system", "default", "euphrosyne"],
+            kubelet: images.map { Kubelet.Configuration(images: $0, environment: ["PATH": "/usr/bin:/bin"]) })
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-recipes-\(UUID().uuidString.prefix(8))").path
         let cluster = NodeCluster(emulator: emulator, directory: directory)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
