@@ -256,7 +256,8 @@ import Testing
 
             let paragraphs = outcome.analysis.components(separatedBy: "\n\n")
             try #require(paragraphs.count == 3)
-            #expect(paragraphs[0] == "Deployment shop/api: 0 of 2 replicas available, 2 pods.")
+            // The emulator's deployment controller reports what a cluster would: no replica is available.
+            #expect(paragraphs[0] == "Deployment shop/api: 0 of 2 replicas available, 2 pods. Available is False (MinimumReplicasUnavailable): Deployment does not have minimum availability.")
             #expect(paragraphs[1].hasPrefix("Pod shop/api-bbbb (Running): Its container \"api\" is in CrashLoopBackOff, restarted 4 times."))
             #expect(paragraphs[1].contains("config: missing DATABASE_URL"))
             #expect(paragraphs[2] == "Pod shop/api-aaaa looks healthy: Running, 1/1 containers ready, no restarts.")

@@ -219,13 +219,15 @@ extension KubernetesEmulator {
             let allowed = (resource == .pods && subresource == "log" && verb == "get")
                 || (resource == .pods && subresource == "eviction" && verb == "create")
                 || (resource.hasStatusSubresource && subresource == "status" && ["get", "update", "patch"].contains(verb))
-            guard allowed else { return ["log", "status", "eviction"].contains(subresource) ? Self.methodNotAllowed : Self.unknownPath }
+                || (resource.hasScaleSubresource && subresource == "scale" && ["get", "update", "patch"].contains(verb))
+            guard allowed else { return ["log", "status", "eviction", "scale"].contains(subresource) ? Self.methodNotAllowed : Self.unknownPath }
         }
         if namespace == nil, verb != "list", verb != "watch" { return Self.methodNotAllowed }
         if let denied = forbidden(request.identity, verb: verb, group: group, resource: resource.rawValue, subresource: subresource,
                                   namespace: namespace ?? "", name: name) {
             return denied
         }
+        if subresource == "scale" { return scale(resource, namespace: namespace!, name: name!, verb: verb, request: request) }
         switch verb {
         case "list": return list(resource, namespace: namespace, request: request)
         case "watch": return openWatch(resource, namespace: namespace, query: request.query)
@@ -363,6 +365,8 @@ extension KubernetesEmulator {
             object["status"] = [:]
         case .podDisruptionBudgets:
             object["status"] = Disruption.emptyStatus
+        case .replicaSets, .statefulSets:
+            object["status"] = ["replicas": 0]
         case .daemonSets:
             object["status"] = ["currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0]
         default:

@@ -46,11 +46,15 @@ enum Discovery {
                 "storageVersionHash": .string(Data(resource.kind.utf8).base64EncodedString()),
             ]
             if !resource.shortNames.isEmpty { entry["shortNames"] = .array(resource.shortNames.map { .string($0) }) }
-            if [.pods, .jobs, .deployments, .daemonSets].contains(resource) { entry["categories"] = ["all"] }
+            if [.pods, .jobs, .deployments, .daemonSets, .replicaSets, .statefulSets].contains(resource) { entry["categories"] = ["all"] }
             resources.append(entry)
             if resource.hasStatusSubresource {
                 resources.append(["name": .string("\(resource.rawValue)/status"), "singularName": "", "namespaced": .bool(resource.isNamespaced),
                                   "kind": .string(resource.kind), "verbs": ["get", "patch", "update"]])
+            }
+            if resource.hasScaleSubresource {
+                resources.append(["name": .string("\(resource.rawValue)/scale"), "singularName": "", "namespaced": true,
+                                  "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]])
             }
             if resource == .pods {
                 resources.append(["name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]])
@@ -142,6 +146,8 @@ enum Discovery {
         case .nodes: columns += [column("Status"), column("Roles")]
         case .podDisruptionBudgets: columns += [column("Min Available"), column("Max Unavailable"), column("Allowed Disruptions", "integer")]
         case .daemonSets: columns += [column("Desired", "integer"), column("Current", "integer"), column("Ready", "integer")]
+        case .replicaSets: columns += [column("Desired", "integer"), column("Current", "integer"), column("Ready", "integer")]
+        case .statefulSets: columns += [column("Ready")]
         }
         columns.append(column("Age"))
         if resource == .nodes { columns.append(column("Version")) }
@@ -192,6 +198,12 @@ enum Discovery {
                 let status = object["status"]
                 cells += [.int(Int64(status["desiredNumberScheduled"].int ?? 0)), .int(Int64(status["currentNumberScheduled"].int ?? 0)),
                           .int(Int64(status["numberReady"].int ?? 0))]
+            case .replicaSets:
+                let status = object["status"]
+                cells += [.int(Int64(object["spec"]["replicas"].int ?? 1)), .int(Int64(status["replicas"].int ?? 0)),
+                          .int(Int64(status["readyReplicas"].int ?? 0))]
+            case .statefulSets:
+                cells.append(.string("\(object["status"]["readyReplicas"].int ?? 0)/\(object["spec"]["replicas"].int ?? 1)"))
             }
             cells.append(.string(Timestamp.age(since: metadata["creationTimestamp"].string.flatMap(Timestamp.parse))))
             if resource == .nodes { cells.append(.string(object["status"]["nodeInfo"]["kubeletVersion"].string ?? "")) }

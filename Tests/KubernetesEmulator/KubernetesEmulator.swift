@@ -7,7 +7,8 @@ import Synchronization
 
 /// An in-process Kubernetes API server for tests: HTTPS on 127.0.0.1 (OS-chosen port) with a fresh CA, bearer-token
 /// auth (an admin identity plus ServiceAccounts), ConfigMaps, Secrets, Pods (+ logs, evictions), Jobs, Leases, Events,
-/// Deployments, DaemonSets, PodDisruptionBudgets, Nodes and SelfSubjectAccessReviews, with the API conventions of
+/// Deployments (rolled out through ReplicaSets by a deployment controller), ReplicaSets, StatefulSets, DaemonSets,
+/// PodDisruptionBudgets, Nodes and SelfSubjectAccessReviews, with the API conventions of
 /// PROTOCOLS §3 (Status errors, resourceVersions, label selectors, watch with bookmarks and 410 Expired, propagation
 /// policies, ownerReference garbage collection, TTL after finished). With a ``Kubelet/Configuration`` it also runs
 /// Jobs: a job controller makes pods and a local "kubelet" runs each container as a process (no shell).
@@ -107,6 +108,12 @@ public actor KubernetesEmulator {
     var pendingNodeSyncs: [String] = []
     var schedulingPending = false
     var pendingBudgetSyncs: Set<String> = []
+    var pendingDeploymentSyncs: [ObjectKey] = []
+    var pendingReplicaSetSyncs: [ObjectKey] = []
+    /// Deployment uid → the timer that looks again when its progress deadline passes.
+    var progressTimers: [String: (id: UUID, due: String)] = [:]
+    /// Deployments whose progress deadline ``expireProgressDeadline(namespace:name:)`` declared passed.
+    var expiredProgressDeadlines: Set<String> = []
     var timers: [UUID: Task<Void, Never>] = [:]
     var podRuns: [String: PodRun] = [:]
     var kubeletTasks: [String: Task<Void, Never>] = [:]

@@ -16,7 +16,7 @@ enum Objects {
         case .secrets: return common.union(["data", "stringData", "type", "immutable"])
         case .pods, .jobs: return common.union(["spec", "status"])
         case .leases: return common.union(["spec"])
-        case .deployments, .nodes, .podDisruptionBudgets, .daemonSets: return common.union(["spec", "status"])
+        case .deployments, .nodes, .podDisruptionBudgets, .daemonSets, .replicaSets, .statefulSets: return common.union(["spec", "status"])
         case .events:
             return common.union(["involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count",
                                  "type", "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"])
@@ -110,6 +110,18 @@ enum Objects {
             var spec = object["spec"]
             if spec["revisionHistoryLimit"].isNull { spec["revisionHistoryLimit"] = 10 }
             if spec["updateStrategy"].isNull { spec["updateStrategy"] = ["type": "RollingUpdate", "rollingUpdate": ["maxUnavailable": 1, "maxSurge": 0]] }
+            var templateSpec = spec["template"]["spec"]
+            defaultPodSpec(&templateSpec)
+            spec["template"]["spec"] = templateSpec
+            object["spec"] = spec
+        case .replicaSets, .statefulSets:
+            var spec = object["spec"]
+            if spec["replicas"].isNull { spec["replicas"] = 1 }
+            if resource == .statefulSets {
+                if spec["podManagementPolicy"].isNull { spec["podManagementPolicy"] = "OrderedReady" }
+                if spec["revisionHistoryLimit"].isNull { spec["revisionHistoryLimit"] = 10 }
+                if spec["updateStrategy"].isNull { spec["updateStrategy"] = ["type": "RollingUpdate", "rollingUpdate": ["partition": 0]] }
+            }
             var templateSpec = spec["template"]["spec"]
             defaultPodSpec(&templateSpec)
             spec["template"]["spec"] = templateSpec
@@ -238,6 +250,14 @@ enum Objects {
         case .daemonSets:
             if object["spec"]["selector"].isNull { causes.append(.required("spec.selector")) }
             causes += validatePodSpec(object["spec"]["template"]["spec"], field: "spec.template.spec", allowedRestart: ["Always"])
+        case .replicaSets, .statefulSets:
+            // The same selector, template-label and replica rules as a Deployment's (apps/v1 ValidateReplicaSetSpec,
+            // ValidateStatefulSetSpec), with a resource-specific message for an empty selector.
+            causes += validateDeployment(object["spec"]).map { cause in
+                var cause = cause
+                cause.message = cause.message.replacingOccurrences(of: "for deployment", with: "for \(resource.singular)")
+                return cause
+            }
         case .leases:
             break
         }
@@ -383,7 +403,7 @@ enum Objects {
             if old["spec"]["completions"] != new["spec"]["completions"] {
                 causes.append(.invalid("spec.completions", new["spec"]["completions"].serialized(), "field is immutable"))
             }
-        case .deployments, .daemonSets:
+        case .deployments, .daemonSets, .replicaSets, .statefulSets:
             if old["spec"]["selector"] != new["spec"]["selector"] {
                 causes.append(.invalid("spec.selector", new["spec"]["selector"].serialized(), "field is immutable"))
             }

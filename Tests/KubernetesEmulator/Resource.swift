@@ -9,8 +9,8 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
     /// core/v1 Events: stored and listed (field selectors on `involvedObject.*`, `reason`, `type`, `source`); nothing
     /// emits them on its own, tests seed them.
     case events
-    /// apps/v1 Deployments: stored, validated and defaulted; no controller makes their ReplicaSets or pods, so tests
-    /// seed the pods the selector matches.
+    /// apps/v1 Deployments: stored, validated and defaulted; a deployment controller (`DeploymentController.swift`)
+    /// rolls them out through ReplicaSets and writes their status; `deployments/{name}/scale` is the Scale subresource.
     case deployments
     /// core/v1 Nodes, cluster-scoped: stored, validated; a node controller keeps the `unschedulable` taint in step
     /// with `spec.unschedulable`, and a scheduler binds pods to them once any exist. Tests seed them
@@ -21,6 +21,11 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
     case podDisruptionBudgets = "poddisruptionbudgets"
     /// apps/v1 DaemonSets: stored and listed only (no controller); `kubectl drain` GETs a pod's DaemonSet.
     case daemonSets = "daemonsets"
+    /// apps/v1 ReplicaSets: made by the deployment controller (or seeded); a replica-set controller
+    /// (`ReplicaSets.swift`) makes and deletes their pods when a kubelet is configured, and writes their status.
+    case replicaSets = "replicasets"
+    /// apps/v1 StatefulSets: stored and listed only (no controller); recipes read their `status.readyReplicas`.
+    case statefulSets = "statefulsets"
 
     /// The API group; `""` is the core group.
     public var group: String {
@@ -28,7 +33,7 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
         case .configMaps, .secrets, .pods, .events, .nodes: ""
         case .jobs: "batch"
         case .leases: "coordination.k8s.io"
-        case .deployments, .daemonSets: "apps"
+        case .deployments, .daemonSets, .replicaSets, .statefulSets: "apps"
         case .podDisruptionBudgets: "policy"
         }
     }
@@ -50,6 +55,8 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
         case .nodes: "Node"
         case .podDisruptionBudgets: "PodDisruptionBudget"
         case .daemonSets: "DaemonSet"
+        case .replicaSets: "ReplicaSet"
+        case .statefulSets: "StatefulSet"
         }
     }
 
@@ -66,6 +73,8 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
         case .nodes: ["no"]
         case .podDisruptionBudgets: ["pdb"]
         case .daemonSets: ["ds"]
+        case .replicaSets: ["rs"]
+        case .statefulSets: ["sts"]
         default: []
         }
     }
@@ -85,14 +94,17 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
     public var isNamespaced: Bool { self != .nodes }
 
     /// Whether the resource has a `/status` subresource (updates of the main resource then keep the stored status).
-    var hasStatusSubresource: Bool { [.pods, .jobs, .deployments, .nodes, .podDisruptionBudgets, .daemonSets].contains(self) }
+    var hasStatusSubresource: Bool { [.pods, .jobs, .deployments, .nodes, .podDisruptionBudgets, .daemonSets, .replicaSets, .statefulSets].contains(self) }
 
     /// Whether `metadata.generation` counts spec changes.
-    var tracksGeneration: Bool { [.jobs, .deployments, .podDisruptionBudgets, .daemonSets].contains(self) }
+    var tracksGeneration: Bool { [.jobs, .deployments, .podDisruptionBudgets, .daemonSets, .replicaSets, .statefulSets].contains(self) }
 
     /// Whether a single DELETE answers with the deleted object (pods, jobs) or with a `Status` (the rest), as the
     /// generic registry's `ReturnDeletedObject` does.
     var returnsDeletedObject: Bool { self == .pods || self == .jobs }
+
+    /// Whether the resource has an autoscaling/v1 `/scale` subresource.
+    var hasScaleSubresource: Bool { self == .deployments || self == .replicaSets }
 
     var verbs: [String] {
         ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]

@@ -366,8 +366,27 @@ extension KubernetesEmulator {
             }
         case .nodes:
             if event.type != .deleted { pendingNodeSyncs.append(name) }
+        case .deployments:
+            // Status-only writes (the controller's own, or a test's) do not start a new pass.
+            var now = event.object
+            var before = event.previous ?? .null
+            for key in ["status"] { now.removeValue(forKey: key); before.removeValue(forKey: key) }
+            now["metadata"].removeValue(forKey: "resourceVersion")
+            before["metadata"].removeValue(forKey: "resourceVersion")
+            if event.type != .deleted, now != before { enqueueDeploymentSync(ObjectKey(namespace: event.namespace, name: name)) }
+            if event.type == .deleted, let uid = metadata["uid"].string { forgetDeployment(uid) }
+        case .replicaSets:
+            if event.type != .deleted { enqueueReplicaSetSync(ObjectKey(namespace: event.namespace, name: name)) }
+            for object in [event.object, event.previous].compactMap({ $0 }) {
+                if let owner = Self.controllerOwner(object, kind: "Deployment") { enqueueDeploymentSync(ObjectKey(namespace: event.namespace, name: owner)) }
+            }
         default:
             break
+        }
+        if event.resource == .pods {
+            for object in [event.object, event.previous].compactMap({ $0 }) {
+                if let owner = Self.controllerOwner(object, kind: "ReplicaSet") { enqueueReplicaSetSync(ObjectKey(namespace: event.namespace, name: owner)) }
+            }
         }
         // The scheduler and the disruption controller look again whenever pods, nodes or budgets change.
         switch event.resource {
@@ -392,7 +411,13 @@ extension KubernetesEmulator {
         }
     }
 
-    /// Runs the controllers (jobs, the node controller, the scheduler, the disruption controller) until nothing
+    /// The name in an object's `controller: true` ownerReference of `kind`.
+    static func controllerOwner(_ object: JSON, kind: String) -> String? {
+        (object["metadata"]["ownerReferences"].array ?? []).first { $0["kind"].string == kind && $0["controller"].bool == true }?["name"].string
+    }
+
+    /// Runs the controllers (jobs, the node controller, replica sets, deployments, the scheduler, the disruption
+    /// controller) until nothing
     /// is pending. Called at the end of every entry point that changes state.
     func settle() {
         var rounds = 0
@@ -402,6 +427,10 @@ extension KubernetesEmulator {
                 syncJob(pendingJobSyncs.removeFirst())
             } else if !pendingNodeSyncs.isEmpty {
                 syncNode(pendingNodeSyncs.removeFirst())
+            } else if !pendingReplicaSetSyncs.isEmpty {
+                syncReplicaSet(pendingReplicaSetSyncs.removeFirst())
+            } else if !pendingDeploymentSyncs.isEmpty {
+                syncDeployment(pendingDeploymentSyncs.removeFirst())
             } else if schedulingPending {
                 schedulingPending = false
                 schedulePods()

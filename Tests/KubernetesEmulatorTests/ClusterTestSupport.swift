@@ -60,7 +60,7 @@ enum Cluster {
                                "spec": ["containers": [["name": "agent", "image": "test/recipes:1"]]]]]]
     }
 
-    /// A Deployment to own pods (no controller makes its pods; tests seed them with it as their controller).
+    /// A Deployment to own pods (without a kubelet its ReplicaSet gets no pods; tests seed them with it as their controller).
     static func deployment(_ name: String) -> JSON {
         ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": .string(name)],
          "spec": ["selector": ["matchLabels": ["app": .string(name)]],

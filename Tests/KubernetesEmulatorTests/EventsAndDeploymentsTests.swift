@@ -78,7 +78,9 @@ import Testing
             let noSelector = try await client.send(.POST, path, Self.deployment(labels: ["app": "api"], selector: .null))
             #expect(noSelector.status == 422 && noSelector.body["details"]["causes"][0]["field"] == "spec.selector")
 
-            var status = created.body
+            // The deployment controller has written the Deployment since (revision, status): PUT the latest.
+            var status = try await client.send(.GET, "\(path)/api").body
+            #expect(status["metadata"]["resourceVersion"] != created.body["metadata"]["resourceVersion"])
             status["status"] = ["replicas": 3, "readyReplicas": 1, "availableReplicas": 1, "unavailableReplicas": 2]
             let updated = try await client.send(.PUT, "\(path)/api/status", status)
             #expect(updated.status == 200 && updated.body["status"]["availableReplicas"] == 1)
