@@ -88,8 +88,11 @@ import Testing
     @Test func aRolloutPastItsProgressDeadlineFailsAtOnce() async throws {
         try await Self.withWorkloads { cluster in
             try await Self.deploy(cluster, image: "shop/web:broken")
+            async let restarted = BuiltinRecipes.rolloutRestart(try await Self.context("rollout-restart", cluster))
+            // Once the restart's ReplicaSet exists, its rollout runs out of time (the controller's clock, not ours).
+            try await waitUntil("the restart's ReplicaSet") { await Self.replicaSets(cluster).count == 2 }
             try await cluster.emulator.expireProgressDeadline(namespace: "shop", name: "web")
-            let outcome = try await BuiltinRecipes.rolloutRestart(try await Self.context("rollout-restart", cluster))
+            let outcome = try await restarted
             #expect(outcome.status == .failed)
             #expect(outcome.analysis.contains("exceeded its progress deadline"), "\(outcome.analysis)")
         }

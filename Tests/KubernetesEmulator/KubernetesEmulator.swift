@@ -327,6 +327,17 @@ public actor KubernetesEmulator {
         settle()
     }
 
+    /// Replaces the `status` of an object no controller here maintains (a StatefulSet's or a DaemonSet's ready
+    /// counts): a MODIFIED event.
+    public func setStatus(_ resource: Resource, namespace: String, name: String, status: JSON) throws {
+        guard var object = store[resource]?[namespace]?[name] else {
+            throw EmulatorError(description: "no \(resource.singular) \(namespace)/\(name)")
+        }
+        object["status"] = status
+        storeUpdate(resource, namespace, object)
+        settle()
+    }
+
     /// Sets the text `pods/{name}/log` returns for `container` (for pods the kubelet does not run); with `previous`,
     /// what `previous=true` returns: the log of the container's last terminated instance, which is all a crash-looping
     /// container has to show. Without one, `previous=true` answers 400 as a container that never restarted does.
