@@ -137,7 +137,7 @@ extension WebexRoomRecipe {
         for block in blocks {
             if block.utf8.count <= budget { pieces.append(block); continue }
             for line in block.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-                pieces.append(line.utf8.count <= budget ? line : WebexRoomRecipe.cut(line, bytes: budget))
+                pieces.append(line.cut(toUTF8Bytes: budget, marker: "…(cut)"))
             }
         }
         var parts: [String] = []
@@ -169,19 +169,6 @@ extension WebexRoomRecipe {
         }
     }
 
-    /// At most `bytes` bytes of UTF-8 of `text`, cut on a character boundary, ending in "…(cut)".
-    static func cut(_ text: String, bytes limit: Int) -> String {
-        let marker = "…(cut)"
-        var result = ""
-        var used = marker.utf8.count
-        for character in text {
-            let size = String(character).utf8.count
-            guard used + size <= limit else { break }
-            result.append(character)
-            used += size
-        }
-        return result + marker
-    }
 
     static func resultJSON(
         room: Room?, title: String, created: Bool, reused: Bool, dryRun: Bool, added: [String], already: [String],

@@ -82,17 +82,7 @@ public struct WebexClient: Sendable {
     /// Webex limits `text` and `markdown` to 7439 bytes of UTF-8: longer text is cut on a character boundary and
     /// says so.
     public static func truncated(_ text: String, limit: Int = 7439) -> String {
-        guard text.utf8.count > limit else { return text }
-        let marker = "\n…(truncated)"
-        var result = ""
-        var used = marker.utf8.count
-        for character in text {
-            let size = String(character).utf8.count
-            guard used + size <= limit else { break }
-            result.append(character)
-            used += size
-        }
-        return result + marker
+        text.cut(toUTF8Bytes: limit, marker: "\n…(truncated)")
     }
 
     // MARK: Webhooks
