@@ -226,7 +226,10 @@ extension KubernetesEmulator {
                 || (resource == .pods && subresource == "eviction" && verb == "create")
                 || (resource.hasStatusSubresource && subresource == "status" && ["get", "update", "patch"].contains(verb))
                 || (resource.hasScaleSubresource && subresource == "scale" && ["get", "update", "patch"].contains(verb))
-            guard allowed else { return ["log", "status", "eviction"].contains(subresource) ? Self.methodNotAllowed : Self.unknownPath }
+            guard allowed else {
+                let known = ["log", "status", "eviction"].contains(subresource) || (subresource == "scale" && resource.hasScaleSubresource)
+                return known ? Self.methodNotAllowed : Self.unknownPath
+            }
         }
         if namespace == nil, verb != "list", verb != "watch" { return Self.methodNotAllowed }
         if let denied = forbidden(request.identity, verb: verb, group: group, resource: resource.rawValue, subresource: subresource,
