@@ -181,7 +181,13 @@ extension KubernetesEmulator {
                 }
                 return .json(200, namespace, [:])
             }
-            let items = namespaces.keys.sorted().map { key -> JSON in
+            let labels: LabelSelector
+            do throws(LabelSelector.ParseError) {
+                labels = try LabelSelector(parsing: request.query["labelSelector"] ?? "")
+            } catch {
+                return .status(400, "BadRequest", error.message)
+            }
+            let items = namespaces.keys.sorted().filter { labels.matches(namespaces[$0]!["metadata"]["labels"].stringMap) }.map { key -> JSON in
                 var item = namespaces[key]!
                 item.removeValue(forKey: "kind")
                 item.removeValue(forKey: "apiVersion")
@@ -220,7 +226,10 @@ extension KubernetesEmulator {
                 || (resource == .pods && subresource == "eviction" && verb == "create")
                 || (resource.hasStatusSubresource && subresource == "status" && ["get", "update", "patch"].contains(verb))
                 || (resource.hasScaleSubresource && subresource == "scale" && ["get", "update", "patch"].contains(verb))
-            guard allowed else { return ["log", "status", "eviction", "scale"].contains(subresource) ? Self.methodNotAllowed : Self.unknownPath }
+            guard allowed else {
+                let known = ["log", "status", "eviction"].contains(subresource) || (subresource == "scale" && resource.hasScaleSubresource)
+                return known ? Self.methodNotAllowed : Self.unknownPath
+            }
         }
         if namespace == nil, verb != "list", verb != "watch" { return Self.methodNotAllowed }
         if let denied = forbidden(request.identity, verb: verb, group: group, resource: resource.rawValue, subresource: subresource,
@@ -375,6 +384,7 @@ extension KubernetesEmulator {
         Objects.applyDefaults(resource, &object)
         let causes = Objects.validate(resource, object)
         if !causes.isEmpty { return .invalid(resource, name, causes) }
+        if resource == .services { allocateClusterIP(&object) }
         if stored(resource, namespace, name) != nil {
             return .status(409, "AlreadyExists", "\(resource.qualifiedName) \(quoted(name)) already exists",
                            details: APIResponse.details(resource, name))
@@ -483,6 +493,7 @@ extension KubernetesEmulator {
         object["metadata"] = .object(metadata)
         if resource == .secrets, let failure = normalizeSecret(&object) { return failure }
         if let failure = Objects.checkMicroTimes(resource, object) { return failure }
+        if resource == .services { Self.keepClusterIP(&object, from: existing) }
         Objects.applyDefaults(resource, &object)
         let causes = Objects.validate(resource, object) + Objects.validateUpdate(resource, old: existing, new: object)
         if !causes.isEmpty { return .invalid(resource, name, causes) }

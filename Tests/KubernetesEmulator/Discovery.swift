@@ -3,7 +3,7 @@ import Foundation
 /// Discovery documents (legacy, non-aggregated: clients fall back to them), a minimal OpenAPI v3 that lets
 /// `kubectl create` use server-side field validation, and `Table` rendering for `kubectl get`.
 enum Discovery {
-    static let groups = ["apps", "batch", "authorization.k8s.io", "coordination.k8s.io", "policy"]
+    static let groups = ["apps", "batch", "authorization.k8s.io", "coordination.k8s.io", "policy", "discovery.k8s.io", "networking.k8s.io"]
 
     static let version: JSON = [
         "major": "1", "minor": "32", "gitVersion": "v1.32.0-emulator", "gitCommit": "0000000000000000000000000000000000000000",
@@ -87,7 +87,8 @@ enum Discovery {
         }
         guard rest.first == "v3" else { return KubernetesEmulator.unknownPath }
         let documents = ["api/v1": "", "apis/apps/v1": "apps", "apis/batch/v1": "batch", "apis/authorization.k8s.io/v1": "authorization.k8s.io",
-                         "apis/coordination.k8s.io/v1": "coordination.k8s.io", "apis/policy/v1": "policy"]
+                         "apis/coordination.k8s.io/v1": "coordination.k8s.io",
+                         "apis/discovery.k8s.io/v1": "discovery.k8s.io", "apis/networking.k8s.io/v1": "networking.k8s.io", "apis/policy/v1": "policy"]
         if rest.count == 1 {
             var paths: JSON = [:]
             for key in documents.keys.sorted() {
@@ -148,6 +149,9 @@ enum Discovery {
         case .daemonSets: columns += [column("Desired", "integer"), column("Current", "integer"), column("Ready", "integer")]
         case .replicaSets: columns += [column("Desired", "integer"), column("Current", "integer"), column("Ready", "integer")]
         case .statefulSets: columns += [column("Ready")]
+        case .services: columns += [column("Type"), column("Cluster-IP"), column("External-IP"), column("Port(s)")]
+        case .endpointSlices: columns += [column("AddressType"), column("Ports"), column("Endpoints")]
+        case .networkPolicies: columns += [column("Pod-Selector")]
         }
         columns.append(column("Age"))
         if resource == .nodes { columns.append(column("Version")) }
@@ -202,6 +206,19 @@ enum Discovery {
                 let status = object["status"]
                 cells += [.int(Int64(object["spec"]["replicas"].int ?? 1)), .int(Int64(status["replicas"].int ?? 0)),
                           .int(Int64(status["readyReplicas"].int ?? 0))]
+            case .services:
+                let ports = (object["spec"]["ports"].array ?? []).map { "\($0["port"].int ?? 0)\($0["nodePort"].int.map { ":\($0)" } ?? "")/\($0["protocol"].string ?? "TCP")" }
+                let external = object["spec"]["externalName"].string ?? (object["spec"]["externalIPs"].array ?? []).compactMap(\.string).joined(separator: ",")
+                cells += [object["spec"]["type"], object["spec"]["clusterIP"].isNull ? "" : object["spec"]["clusterIP"],
+                          .string(external.isEmpty ? "<none>" : external), .string(ports.isEmpty ? "<none>" : ports.joined(separator: ","))]
+            case .endpointSlices:
+                let ports = (object["ports"].array ?? []).compactMap { $0["port"].int.map(String.init) }
+                let addresses = (object["endpoints"].array ?? []).flatMap { ($0["addresses"].array ?? []).compactMap(\.string) }
+                cells += [object["addressType"], .string(ports.isEmpty ? "<unset>" : ports.joined(separator: ",")),
+                          .string(addresses.isEmpty ? "<unset>" : addresses.prefix(3).joined(separator: ",") + (addresses.count > 3 ? " + \(addresses.count - 3) more..." : ""))]
+            case .networkPolicies:
+                let selector = KubernetesEmulator.selectorString(object["spec"]["podSelector"])
+                cells.append(.string(selector.isEmpty ? "<none>" : selector))
             case .statefulSets:
                 cells.append(.string("\(object["status"]["readyReplicas"].int ?? 0)/\(object["spec"]["replicas"].int ?? 1)"))
             }

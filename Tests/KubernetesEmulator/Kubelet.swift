@@ -394,14 +394,16 @@ extension KubernetesEmulator {
             podRuns[uid]?.terminate(grace: kubelet?.maxTerminationGracePeriod ?? .seconds(1))
         }
         let containers = pod["spec"]["containers"].array ?? []
+        let address = pod["status"]["podIP"].string ?? allocatePodIP(node: pod["spec"]["nodeName"].string ?? "emulator-node")
         updatePod(ref, uid: uid) { pod in
             var status = pod["status"]
             let allStarted = failures.isEmpty
             status["phase"] = allStarted ? "Running" : "Failed"
             if status["startTime"].isNull { status["startTime"] = .string(now) }
             if pod["spec"]["nodeName"].isNull { pod["spec"]["nodeName"] = "emulator-node" }
-            status["podIP"] = "127.0.0.1"
-            status["podIPs"] = [["ip": "127.0.0.1"]]
+            // An address on the pod network (the processes themselves listen on the host's loopback).
+            status["podIP"] = .string(address)
+            status["podIPs"] = [["ip": .string(address)]]
             status["conditions"] = Self.podConditions(status["conditions"], ready: allStarted, reason: "ContainersNotReady", now: now)
             status["containerStatuses"] = .array(containers.map { container in
                 let name = container["name"].string ?? ""

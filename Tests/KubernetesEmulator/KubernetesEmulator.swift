@@ -8,7 +8,7 @@ import Synchronization
 /// An in-process Kubernetes API server for tests: HTTPS on 127.0.0.1 (OS-chosen port) with a fresh CA, bearer-token
 /// auth (an admin identity plus ServiceAccounts), ConfigMaps, Secrets, Pods (+ logs, evictions), Jobs, Leases, Events,
 /// Deployments (rolled out through ReplicaSets by a deployment controller), ReplicaSets, StatefulSets, DaemonSets,
-/// PodDisruptionBudgets, Nodes and SelfSubjectAccessReviews, with the API conventions of
+/// PodDisruptionBudgets, Nodes, Services (with EndpointSlices kept from the pods), NetworkPolicies and SelfSubjectAccessReviews, with the API conventions of
 /// PROTOCOLS §3 (Status errors, resourceVersions, label selectors, watch with bookmarks and 410 Expired, propagation
 /// policies, ownerReference garbage collection, TTL after finished). With a ``Kubelet/Configuration`` it also runs
 /// Jobs: a job controller makes pods and a local "kubelet" runs each container as a process (no shell).
@@ -110,6 +110,8 @@ public actor KubernetesEmulator {
     var pendingBudgetSyncs: Set<String> = []
     var pendingDeploymentSyncs: [ObjectKey] = []
     var pendingReplicaSetSyncs: [ObjectKey] = []
+    /// Namespaces whose EndpointSlices the endpoint-slice controller must look at again.
+    var pendingEndpointSyncs: Set<String> = []
     /// Deployment uid → the timer that looks again when its progress deadline passes.
     var progressTimers: [String: (id: UUID, due: String)] = [:]
     /// Deployments whose progress deadline ``expireProgressDeadline(namespace:name:)`` declared passed.

@@ -15,7 +15,9 @@ enum Objects {
         case .configMaps: return common.union(["data", "binaryData", "immutable"])
         case .secrets: return common.union(["data", "stringData", "type", "immutable"])
         case .pods, .jobs: return common.union(["spec", "status"])
-        case .leases: return common.union(["spec"])
+        case .leases, .networkPolicies: return common.union(["spec"])
+        case .services: return common.union(["spec", "status"])
+        case .endpointSlices: return common.union(["addressType", "endpoints", "ports"])
         case .deployments, .nodes, .podDisruptionBudgets, .daemonSets, .replicaSets, .statefulSets: return common.union(["spec", "status"])
         case .events:
             return common.union(["involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count",
@@ -126,7 +128,11 @@ enum Objects {
             defaultPodSpec(&templateSpec)
             spec["template"]["spec"] = templateSpec
             object["spec"] = spec
-        case .configMaps, .leases, .events, .podDisruptionBudgets:
+        case .services:
+            Networking.defaultService(&object)
+        case .networkPolicies:
+            Networking.defaultNetworkPolicy(&object)
+        case .configMaps, .leases, .events, .podDisruptionBudgets, .endpointSlices:
             break
         }
     }
@@ -258,6 +264,12 @@ enum Objects {
                 cause.message = cause.message.replacingOccurrences(of: "for deployment", with: "for \(resource.singular)")
                 return cause
             }
+        case .services:
+            causes += Networking.validateService(object)
+        case .endpointSlices:
+            causes += Networking.validateEndpointSlice(object)
+        case .networkPolicies:
+            causes += Networking.validateNetworkPolicy(object)
         case .leases:
             break
         }
@@ -423,7 +435,16 @@ enum Objects {
             if oldSpec != newSpec {
                 causes.append(.forbidden("spec", "pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations), `spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"))
             }
-        case .leases, .events, .nodes, .podDisruptionBudgets:
+        case .services:
+            let oldIP = old["spec"]["clusterIP"].string ?? ""
+            if !oldIP.isEmpty, new["spec"]["clusterIP"].string != oldIP {
+                causes.append(.invalid("spec.clusterIPs[0]", new["spec"]["clusterIP"].string ?? "", "may not change once set"))
+            }
+        case .endpointSlices:
+            if old["addressType"] != new["addressType"] {
+                causes.append(.invalid("addressType", new["addressType"].string ?? "", "field is immutable"))
+            }
+        case .leases, .events, .nodes, .podDisruptionBudgets, .networkPolicies:
             break
         }
         return causes

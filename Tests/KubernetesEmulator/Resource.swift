@@ -26,11 +26,20 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
     case replicaSets = "replicasets"
     /// apps/v1 StatefulSets: stored and listed only (no controller); recipes read their `status.readyReplicas`.
     case statefulSets = "statefulsets"
+    /// core/v1 Services: stored with a `clusterIP` allocated from 10.96.0.0/12 and the server's defaults (`Networking.swift`).
+    case services
+    /// discovery.k8s.io/v1 EndpointSlices: an endpoint-slice controller (`EndpointSlices.swift`) keeps one set per
+    /// Service with a selector, from the pods it selects; others can be seeded.
+    case endpointSlices = "endpointslices"
+    /// networking.k8s.io/v1 NetworkPolicies: stored, validated, `policyTypes` defaulted; nothing enforces them.
+    case networkPolicies = "networkpolicies"
 
     /// The API group; `""` is the core group.
     public var group: String {
         switch self {
-        case .configMaps, .secrets, .pods, .events, .nodes: ""
+        case .configMaps, .secrets, .pods, .events, .nodes, .services: ""
+        case .endpointSlices: "discovery.k8s.io"
+        case .networkPolicies: "networking.k8s.io"
         case .jobs: "batch"
         case .leases: "coordination.k8s.io"
         case .deployments, .daemonSets, .replicaSets, .statefulSets: "apps"
@@ -57,6 +66,9 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
         case .daemonSets: "DaemonSet"
         case .replicaSets: "ReplicaSet"
         case .statefulSets: "StatefulSet"
+        case .services: "Service"
+        case .endpointSlices: "EndpointSlice"
+        case .networkPolicies: "NetworkPolicy"
         }
     }
 
@@ -75,6 +87,8 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
         case .daemonSets: ["ds"]
         case .replicaSets: ["rs"]
         case .statefulSets: ["sts"]
+        case .services: ["svc"]
+        case .networkPolicies: ["netpol"]
         default: []
         }
     }
@@ -94,14 +108,14 @@ public enum Resource: String, Sendable, CaseIterable, Hashable {
     public var isNamespaced: Bool { self != .nodes }
 
     /// Whether the resource has a `/status` subresource (updates of the main resource then keep the stored status).
-    var hasStatusSubresource: Bool { [.pods, .jobs, .deployments, .nodes, .podDisruptionBudgets, .daemonSets, .replicaSets, .statefulSets].contains(self) }
+    var hasStatusSubresource: Bool { [.pods, .jobs, .deployments, .nodes, .podDisruptionBudgets, .daemonSets, .replicaSets, .statefulSets, .services].contains(self) }
 
     /// Whether `metadata.generation` counts spec changes.
-    var tracksGeneration: Bool { [.jobs, .deployments, .podDisruptionBudgets, .daemonSets, .replicaSets, .statefulSets].contains(self) }
+    var tracksGeneration: Bool { [.jobs, .deployments, .podDisruptionBudgets, .daemonSets, .replicaSets, .statefulSets, .networkPolicies].contains(self) }
 
     /// Whether a single DELETE answers with the deleted object (pods, jobs) or with a `Status` (the rest), as the
     /// generic registry's `ReturnDeletedObject` does.
-    var returnsDeletedObject: Bool { self == .pods || self == .jobs }
+    var returnsDeletedObject: Bool { self == .pods || self == .jobs || self == .services }
 
     /// Whether the resource has an autoscaling/v1 `/scale` subresource.
     var hasScaleSubresource: Bool { self == .deployments || self == .replicaSets }

@@ -91,6 +91,12 @@ extension KubernetesEmulator {
             if let best = fitting.min(by: { (load[$0] ?? 0, $0) < (load[$1] ?? 0, $1) }) {
                 load[best, default: 0] += 1
                 pod["spec"]["nodeName"] = .string(best)
+                // The pod's address on that node's pod network (for EndpointSlices), unless it has one.
+                if pod["status"]["podIP"].isNull {
+                    let address = allocatePodIP(node: best)
+                    pod["status"]["podIP"] = .string(address)
+                    pod["status"]["podIPs"] = [["ip": .string(address)]]
+                }
                 condition = ["type": "PodScheduled", "status": "True", "lastProbeTime": .null, "lastTransitionTime": .string(now)]
             } else {
                 condition = ["type": "PodScheduled", "status": "False", "lastProbeTime": .null, "lastTransitionTime": .string(now),

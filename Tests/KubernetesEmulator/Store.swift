@@ -383,6 +383,16 @@ extension KubernetesEmulator {
         default:
             break
         }
+        switch event.resource {
+        case .pods, .services:
+            pendingEndpointSyncs.insert(event.namespace)
+        case .endpointSlices where event.type == .deleted:
+            if event.object["metadata"]["labels"][Self.managedByLabel].string == Self.endpointSliceControllerName {
+                pendingEndpointSyncs.insert(event.namespace)
+            }
+        default:
+            break
+        }
         if event.resource == .pods {
             for object in [event.object, event.previous].compactMap({ $0 }) {
                 if let owner = Self.controllerOwner(object, kind: "ReplicaSet") { enqueueReplicaSetSync(ObjectKey(namespace: event.namespace, name: owner)) }
@@ -417,7 +427,7 @@ extension KubernetesEmulator {
     }
 
     /// Runs the controllers (jobs, the node controller, replica sets, deployments, the scheduler, the disruption
-    /// controller) until nothing
+    /// controller, endpoint slices) until nothing
     /// is pending. Called at the end of every entry point that changes state.
     func settle() {
         var rounds = 0
@@ -437,6 +447,9 @@ extension KubernetesEmulator {
             } else if let namespace = pendingBudgetSyncs.first {
                 pendingBudgetSyncs.remove(namespace)
                 syncDisruptionBudgets(namespace)
+            } else if let namespace = pendingEndpointSyncs.first {
+                pendingEndpointSyncs.remove(namespace)
+                syncEndpointSlices(namespace)
             } else {
                 return
             }

@@ -422,7 +422,7 @@ import Testing
             #expect(configMaps["kind"] == "ConfigMap" && configMaps["namespaced"] == true && configMaps["shortNames"] == ["cm"])
             #expect(resources.contains { $0["name"] == "pods/log" })
             let groups = try await client.send(.GET, "/apis")
-            #expect(groups.body["groups"].array?.compactMap { $0["name"].string } == ["apps", "authorization.k8s.io", "batch", "coordination.k8s.io", "policy"])
+            #expect(groups.body["groups"].array?.compactMap { $0["name"].string } == ["apps", "authorization.k8s.io", "batch", "coordination.k8s.io", "discovery.k8s.io", "networking.k8s.io", "policy"])
             #expect(try await client.send(.GET, "/apis/batch/v1").body["resources"][0]["kind"] == "Job")
             #expect(try await client.send(.GET, "/version").body["minor"] == "32")
             #expect(try await client.send(.GET, "/nonsense").status == 404)
