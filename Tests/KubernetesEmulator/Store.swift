@@ -377,6 +377,7 @@ extension KubernetesEmulator {
             if event.type == .deleted, let uid = metadata["uid"].string { forgetDeployment(uid) }
         case .replicaSets:
             if event.type != .deleted { enqueueReplicaSetSync(ObjectKey(namespace: event.namespace, name: name)) }
+            if event.type == .deleted, let uid = metadata["uid"].string { replicaSetBackoffs.removeValue(forKey: uid) }
             for object in [event.object, event.previous].compactMap({ $0 }) {
                 if let owner = Self.controllerOwner(object, kind: "Deployment") { enqueueDeploymentSync(ObjectKey(namespace: event.namespace, name: owner)) }
             }
