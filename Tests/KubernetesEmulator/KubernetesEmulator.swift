@@ -110,6 +110,10 @@ public actor KubernetesEmulator {
     var pendingBudgetSyncs: Set<String> = []
     var pendingDeploymentSyncs: [ObjectKey] = []
     var pendingReplicaSetSyncs: [ObjectKey] = []
+    /// ReplicaSet uid → how many of its pods ended, and when it may replace the next one.
+    var replicaSetBackoffs: [String: (failures: Int, next: ContinuousClock.Instant?)] = [:]
+    /// ReplicaSets (by uid) with a timer pending to look at them again.
+    var replicaSetTimers: Set<String> = []
     /// Namespaces whose EndpointSlices the endpoint-slice controller must look at again.
     var pendingEndpointSyncs: Set<String> = []
     /// Deployment uid → the timer that looks again when its progress deadline passes.

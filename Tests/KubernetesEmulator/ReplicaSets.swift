@@ -42,11 +42,24 @@ extension KubernetesEmulator {
         func active() -> [JSON] {
             controlledPods(uid, namespace: key.namespace).filter { !Self.isTerminal($0) && $0["metadata"]["deletionTimestamp"].isNull }
         }
-        if kubelet != nil, !deleting {
+        if let configuration = kubelet, !deleting {
             let wanted = replicaSet["spec"]["replicas"].int ?? 1
+            // The kubelet does not restart containers: a pod whose process ended is replaced, after a back-off that
+            // doubles per ended pod (the emulator's CrashLoopBackOff), so a command that exits at once does not spin.
+            var backoff = replicaSetBackoffs[uid] ?? (failures: 0, next: nil)
+            for pod in controlledPods(uid, namespace: key.namespace) where Self.isTerminal(pod) {
+                _ = removePod(key.namespace, pod["metadata"]["name"].string ?? "", grace: 0)
+                backoff.failures += 1
+                backoff.next = .now + min(configuration.retryBackoff * (1 << min(backoff.failures - 1, 12)), .seconds(10))
+            }
+            replicaSetBackoffs[uid] = backoff
             let pods = active()
             if pods.count < wanted {
-                for _ in pods.count..<wanted { createPod(for: replicaSet) }
+                if let next = backoff.next, ContinuousClock.now < next {
+                    resyncReplicaSet(key, uid: uid, after: next - ContinuousClock.now)
+                } else {
+                    for _ in pods.count..<wanted { createPod(for: replicaSet) }
+                }
             } else if pods.count > wanted {
                 let ranked = pods.sorted { a, b in
                     func rank(_ pod: JSON) -> (Int, Int, String) {
@@ -79,7 +92,16 @@ extension KubernetesEmulator {
         }
         if minReady > 0, ready > available {
             // Look again when the ready pods have been ready long enough.
-            schedule(after: .seconds(minReady)) { emulator in emulator.pendingReplicaSetSyncs.append(key) }
+            resyncReplicaSet(key, uid: uid, after: .seconds(minReady))
+        }
+    }
+
+    /// Looks at a ReplicaSet again after `delay` (one timer at a time per ReplicaSet).
+    private func resyncReplicaSet(_ key: ObjectKey, uid: String, after delay: Duration) {
+        guard replicaSetTimers.insert(uid).inserted else { return }
+        schedule(after: delay) { emulator in
+            emulator.replicaSetTimers.remove(uid)
+            emulator.enqueueReplicaSetSync(key)
         }
     }
 

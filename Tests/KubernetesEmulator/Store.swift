@@ -368,15 +368,17 @@ extension KubernetesEmulator {
             if event.type != .deleted { pendingNodeSyncs.append(name) }
         case .deployments:
             // Status-only writes (the controller's own, or a test's) do not start a new pass.
-            var now = event.object
-            var before = event.previous ?? .null
-            for key in ["status"] { now.removeValue(forKey: key); before.removeValue(forKey: key) }
-            now["metadata"].removeValue(forKey: "resourceVersion")
-            before["metadata"].removeValue(forKey: "resourceVersion")
-            if event.type != .deleted, now != before { enqueueDeploymentSync(ObjectKey(namespace: event.namespace, name: name)) }
+            func withoutStatus(_ object: JSON) -> JSON {
+                var object = object
+                object.removeValue(forKey: "status")
+                object["metadata"].removeValue(forKey: "resourceVersion")
+                return object
+            }
+            if event.type != .deleted, event.previous.map(withoutStatus) != withoutStatus(event.object) { enqueueDeploymentSync(ObjectKey(namespace: event.namespace, name: name)) }
             if event.type == .deleted, let uid = metadata["uid"].string { forgetDeployment(uid) }
         case .replicaSets:
             if event.type != .deleted { enqueueReplicaSetSync(ObjectKey(namespace: event.namespace, name: name)) }
+            if event.type == .deleted, let uid = metadata["uid"].string { replicaSetBackoffs.removeValue(forKey: uid) }
             for object in [event.object, event.previous].compactMap({ $0 }) {
                 if let owner = Self.controllerOwner(object, kind: "Deployment") { enqueueDeploymentSync(ObjectKey(namespace: event.namespace, name: owner)) }
             }
@@ -427,8 +429,7 @@ extension KubernetesEmulator {
     }
 
     /// Runs the controllers (jobs, the node controller, replica sets, deployments, the scheduler, the disruption
-    /// controller, endpoint slices) until nothing
-    /// is pending. Called at the end of every entry point that changes state.
+    /// controller, endpoint slices) until nothing is pending. Called at the end of every entry point that changes state.
     func settle() {
         var rounds = 0
         while rounds < 10_000 {

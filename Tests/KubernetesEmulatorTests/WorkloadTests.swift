@@ -234,6 +234,23 @@ import Testing
         }
     }
 
+    @Test func podsWhoseProcessEndsAreReplacedAfterABackOff() async throws {
+        try await withEmulator(namespaces: ["shop"], kubelet: Self.kubelet) { emulator, client in
+            let watch = try await client.watch("/api/v1/namespaces/shop/pods?watch=true")
+            var manifest = Self.deployment(replicas: 1)
+            manifest["spec"]["template"]["spec"]["containers"] = [["name": "web", "image": "shop/web:1", "command": ["true"]]]
+            let started = ContinuousClock.now
+            _ = try await client.send(.POST, Self.deployments, manifest)
+            try await Self.eventually("a third pod") {
+                await watch.events.filter { $0["type"] == "ADDED" }.count >= 3
+            }
+            // 0.2 s, then 0.4 s before the replacements (the kubelet's retryBackoff, doubling): not a tight loop.
+            #expect(ContinuousClock.now - started >= .milliseconds(500))
+            await watch.cancel()
+            #expect(await emulator.objects(.pods, namespace: "shop").count <= 1)
+        }
+    }
+
     @Test func statefulSetsAreStoredWithAStatus() async throws {
         try await withEmulator(namespaces: ["shop"]) { emulator, client in
             var manifest = Self.deployment("db", replicas: 3)
