@@ -1,6 +1,7 @@
 import EuphrosyneCore
 import EuphrosyneKubernetes
 import EuphrosynePorts
+import EuphrosyneTestSupport
 import Foundation
 import Testing
 
@@ -13,27 +14,15 @@ import Testing
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// Runs a script of `scripts/` (no shell) with `input` on stdin; returns its status and output.
-    static func script(_ name: String, _ arguments: [String] = [], input: Data? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = root.appendingPathComponent("scripts/\(name)")
-        process.arguments = arguments
-        process.currentDirectoryURL = root
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let stdin = Pipe()
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(input) }
-        try stdin.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+    /// Runs a script of `scripts/` (no shell, off the cooperative pool) with `input` on stdin; returns its status and
+    /// its output and errors together.
+    static func script(_ name: String, _ arguments: [String] = [], input: Data? = nil) async throws -> (status: Int32, output: String) {
+        let run = try await runProgram(root.appendingPathComponent("scripts/\(name)").path, arguments, directory: root, input: input)
+        return (run.status, run.output + run.errors)
     }
 
-    @Test func everyRenderedManifestIsValidForKubernetes137() throws {
-        let (status, output) = try Self.script("validate-manifests")
+    @Test func everyRenderedManifestIsValidForKubernetes137() async throws {
+        let (status, output) = try await Self.script("validate-manifests")
         #expect(status == 0, "\(output)")
         #expect(output.contains("validated against Kubernetes 1.37.0: all valid"), "\(output)")
         // The separate-namespace overlay really moves the recipe Role and points it at the reconciler's account.
@@ -62,7 +51,7 @@ import Testing
     }
 
     /// A registry entry whose ServiceAccount is missing, and a reconciler that may patch nodes, are both refused.
-    @Test func aRecipeAccountThatIsMissingAndAReconcilerThatMayPatchNodesAreRefused() throws {
+    @Test func aRecipeAccountThatIsMissingAndAReconcilerThatMayPatchNodesAreRefused() async throws {
         let directory = Self.root.appendingPathComponent(".build/manifest-checks/\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -84,7 +73,7 @@ import Testing
                     path: /rules/-
                     value: {apiGroups: [""], resources: ["nodes"], verbs: ["patch"]}
             """.utf8).write(to: directory.appendingPathComponent("kustomization.yaml"))
-        let (status, output) = try Self.script("validate-manifests", [directory.path])
+        let (status, output) = try await Self.script("validate-manifests", [directory.path])
         #expect(status == 1, "\(output)")
         #expect(output.contains("check: recipe ServiceAccounts exist in euphrosyne: missing for drain-node (drain-node)"), "\(output)")
         #expect(output.contains("check: reconciler's ServiceAccount cannot change nodes or workloads, nor evict pods: Role euphrosyne grants patch on nodes"),
@@ -93,7 +82,7 @@ import Testing
 
     /// Two replicas without a leader election would both run every recipe: the check refuses an overlay that
     /// scales the reconciler without one.
-    @Test func moreThanOneReplicaWithoutALeaderElectionIsRefused() throws {
+    @Test func moreThanOneReplicaWithoutALeaderElectionIsRefused() async throws {
         // Inside the repository (kustomize takes no absolute resource paths), under .build (not in git).
         let directory = Self.root.appendingPathComponent(".build/manifest-checks/\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -110,7 +99,7 @@ import Testing
                     path: /spec/replicas
                     value: 2
             """.utf8).write(to: directory.appendingPathComponent("kustomization.yaml"))
-        let (status, output) = try Self.script("validate-manifests", [directory.path])
+        let (status, output) = try await Self.script("validate-manifests", [directory.path])
         #expect(status == 1, "\(output)")
         #expect(output.contains("check: 2 reconciler replicas elect a leader: needs LEADER_ELECTION=1, POD_NAME and POD_IP from the downward API and get, create, update on leases"),
                 "\(output)")
@@ -154,20 +143,20 @@ import Testing
         func array(_ objects: [any Encodable]) throws -> Data {
             Data(("[" + (try objects.map { String(decoding: try encoder.encode($0), as: UTF8.self) }).joined(separator: ",") + "]").utf8)
         }
-        let (status, output) = try Self.script("validate-k8s-object.py", ["--label", "launcher", "-"], input: try array(objects))
+        let (status, output) = try await Self.script("validate-k8s-object.py", ["--label", "launcher", "-"], input: try array(objects))
         #expect(status == 0, "\(output)")
         #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 9, "\(output)")
 
         // And every Job carries the recipe Pod hardening (non-root, read-only root, /tmp emptyDir, no token,
         // resources).
-        let (hardened, report) = try Self.script("validate-manifests", ["--jobs", "-"], input: try array(jobs))
+        let (hardened, report) = try await Self.script("validate-manifests", ["--jobs", "-"], input: try array(jobs))
         #expect(hardened == 0, "\(report)")
         #expect(report.contains("3 Job(s) and 0 other object(s) validated against Kubernetes 1.37.0 and checked for the recipe Pod hardening: all valid"), "\(report)")
     }
 
     /// `validate-manifests --jobs` on hand-written Jobs: one shaped as the hardened launcher builds them passes, and
     /// each departure from the hardening fails its own check, and only that one.
-    @Test func theJobsCheckHoldsEachJobToTheRecipePodHardening() throws {
+    @Test func theJobsCheckHoldsEachJobToTheRecipePodHardening() async throws {
         typealias Edit = (inout [String: Any], inout [String: Any], inout [String: Any]) -> Void  // pod, container, tmp volume
         let cases: [(name: String, failing: String?, edit: Edit)] = [
             ("hardened", nil, { _, _, _ in }),
@@ -208,7 +197,7 @@ import Testing
         ]
         let jobs = cases.map { Self.hardenedJob(named: $0.name, edit: $0.edit) }
         let input = try JSONSerialization.data(withJSONObject: jobs, options: [.sortedKeys])
-        let (status, output) = try Self.script("validate-manifests", ["--jobs", "-"], input: input)
+        let (status, output) = try await Self.script("validate-manifests", ["--jobs", "-"], input: input)
         #expect(status == 1, "\(output)")
         let lines = output.split(separator: "\n").map(String.init)
         for (name, failing, _) in cases {

@@ -88,17 +88,7 @@ enum RedisTestSupport {
 
     /// Runs a command-line tool (redis-cli) to completion and returns its standard output.
     static func run(_ tool: String, _ arguments: [String]) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try RedisServerProcess.executable(named: tool))
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let deadline = ContinuousClock.now + .seconds(15)
-        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
-        return String(decoding: data, as: UTF8.self)
+        try await runProgram(try RedisServerProcess.executable(named: tool), arguments).output
     }
 }
 

@@ -35,16 +35,8 @@ extension RedisServerProcess {
 
     /// Runs the real `redis-cli` against this server and returns its output.
     public nonisolated func cli(_ arguments: [String]) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try RedisServerProcess.executable(named: "redis-cli"))
-        process.arguments = ["-h", "127.0.0.1", "-p", String(port)] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        try await waitUntil("redis-cli to exit") { !process.isRunning }
-        return String(decoding: data, as: UTF8.self)
+        try await runProgram(try RedisServerProcess.executable(named: "redis-cli"),
+                             ["-h", "127.0.0.1", "-p", String(port)] + arguments).output
     }
 }
 

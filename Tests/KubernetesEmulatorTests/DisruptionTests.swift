@@ -194,7 +194,9 @@ import Testing
     @Test func evictionDeletesGracefullyWithTheGivenGracePeriod() async throws {
         try await withTemporaryDirectory { directory in
             try writeExecutableScript(at: "\(directory)/stubborn.sh", "#!/bin/sh\ntrap '' TERM\necho up\nwhile true; do sleep 0.05; done\n")
-            let configuration = Kubelet.Configuration(images: ["test/recipes:1": .init(directory: directory)], maxTerminationGracePeriod: .seconds(10))
+            // A grace period far longer than the test, so the pod is certainly still terminating at the second
+            // eviction (a loaded box may take seconds between two requests); a forced delete ends it after.
+            let configuration = Kubelet.Configuration(images: ["test/recipes:1": .init(directory: directory)], maxTerminationGracePeriod: .seconds(300))
             try await withEmulator(kubelet: configuration) { emulator, client in
                 let pod = Cluster.pod("web-0", command: ["stubborn.sh"])
                 #expect(try await client.send(.POST, Self.pods, pod).status == 201)
@@ -203,15 +205,16 @@ import Testing
                 }
                 try await emulator.seed(.podDisruptionBudgets, namespace: "default", Cluster.budget("web-pdb", maxUnavailable: 1))
                 #expect(await Self.status(emulator, "web-pdb")["disruptionsAllowed"] == 1)
-                let evicted = try await client.send(.POST, "\(Self.pods)/web-0/eviction", Cluster.eviction("web-0", deleteOptions: ["gracePeriodSeconds": 1]))
+                let evicted = try await client.send(.POST, "\(Self.pods)/web-0/eviction", Cluster.eviction("web-0", deleteOptions: ["gracePeriodSeconds": 300]))
                 #expect(evicted.status == 201)
                 let terminating = try #require(await emulator.object(.pods, namespace: "default", name: "web-0"))
-                #expect(terminating["metadata"]["deletionGracePeriodSeconds"] == 1 && terminating["metadata"]["deletionTimestamp"].string != nil)
+                #expect(terminating["metadata"]["deletionGracePeriodSeconds"] == 300 && terminating["metadata"]["deletionTimestamp"].string != nil)
                 // While it terminates, the budget remembers the eviction and counts the pod out.
                 let status = await Self.status(emulator, "web-pdb")
                 #expect(status["disruptedPods"]["web-0"].string != nil && status["currentHealthy"] == 0)
                 // Terminating pods are evicted without a budget check.
                 #expect(try await client.send(.POST, "\(Self.pods)/web-0/eviction", Cluster.eviction("web-0")).status == 201)
+                #expect(try await client.send(.DELETE, "\(Self.pods)/web-0?gracePeriodSeconds=0").status == 200)
                 try await waitUntil("the pod to be gone") { await emulator.object(.pods, namespace: "default", name: "web-0") == nil }
                 #expect(await Self.status(emulator, "web-pdb")["disruptedPods"].isNull)
             }

@@ -141,37 +141,8 @@ func withTemporaryDirectory<Result>(_ body: (String) async throws -> Result) asy
 
 /// Runs a program (no shell) off the cooperative pool; returns exit status, stdout, stderr.
 func run(_ executable: String, _ arguments: [String], environment: [String: String]) async throws -> (Int32, String, String) {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            process.environment = environment
-            let output = Pipe()
-            let errors = Pipe()
-            process.standardOutput = output
-            process.standardError = errors
-            process.standardInput = FileHandle.nullDevice
-            do {
-                try process.run()
-            } catch {
-                continuation.resume(throwing: error)
-                return
-            }
-            let group = DispatchGroup()
-            nonisolated(unsafe) var errorData = Data()
-            group.enter()
-            DispatchQueue.global().async {
-                errorData = errors.fileHandleForReading.readDataToEndOfFile()
-                group.leave()
-            }
-            let outputData = output.fileHandleForReading.readDataToEndOfFile()
-            group.wait()
-            process.waitUntilExit()
-            continuation.resume(returning: (process.terminationStatus, String(decoding: outputData, as: UTF8.self),
-                                            String(decoding: errorData, as: UTF8.self)))
-        }
-    }
+    let run = try await runProgram(executable, arguments, environment: environment)
+    return (run.status, run.output, run.errors)
 }
 
 func condition(_ job: JSON, _ type: String) -> JSON? {
