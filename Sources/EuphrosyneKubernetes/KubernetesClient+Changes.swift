@@ -87,11 +87,17 @@ extension KubernetesClient {
     public func delete<Object: KubernetesObject>(
         _ type: Object.Type, name: String, namespace: String?, preconditionUID: String?, dryRun: Bool
     ) async throws(KubernetesError) {
+        _ = try await send(.DELETE, Object.resource.objectPath(name: name, namespace: namespace),
+                           query: Self.dryRunQuery(dryRun),
+                           body: try encode(Self.deleteOptions(preconditionUID: preconditionUID, dryRun: dryRun)))
+    }
+
+    /// The `DeleteOptions` body of such a delete.
+    public static func deleteOptions(preconditionUID: String?, dryRun: Bool) -> JSONValue {
         var options: [String: JSONValue] = ["kind": .string("DeleteOptions"), "apiVersion": .string("v1")]
         if let preconditionUID { options["preconditions"] = .object(["uid": .string(preconditionUID)]) }
         if dryRun { options["dryRun"] = .array([.string("All")]) }
-        _ = try await send(.DELETE, Object.resource.objectPath(name: name, namespace: namespace),
-                           query: Self.dryRunQuery(dryRun), body: try encode(options))
+        return .object(options)
     }
 
     static func dryRunQuery(_ dryRun: Bool) -> [(String, String)] {

@@ -156,6 +156,28 @@ import Testing
 
     /// `validate-manifests --jobs` on hand-written Jobs: one shaped as the hardened launcher builds them passes, and
     /// each departure from the hardening fails its own check, and only that one.
+    /// The whole objects the cluster recipes send (the rest of their writes are patches): drain-node's Eviction,
+    /// with and without a grace period and as a dry run, and delete-pod's DeleteOptions.
+    @Test func theObjectsTheClusterRecipesSendAreValid() async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let objects: [Data] = [
+            try encoder.encode(Eviction(pod: "web-7d4b9c6f5-x2x8q", namespace: "shop")),
+            try encoder.encode(Eviction(pod: "web-7d4b9c6f5-x2x8q", namespace: "shop", gracePeriodSeconds: 30, dryRun: true)),
+            // DeleteOptions is no kind of its own to the schemas; it is validated as the field type it is, an
+            // Eviction's deleteOptions (io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions).
+            try encoder.encode(JSONValue.object([
+                "apiVersion": .string("policy/v1"), "kind": .string("Eviction"),
+                "metadata": .object(["name": .string("api-0"), "namespace": .string("shop")]),
+                "deleteOptions": KubernetesClient.deleteOptions(preconditionUID: "5f0c0a51-3f1e-4b7a-9c61-0d6c2d1e8a11", dryRun: true),
+            ])),
+        ]
+        let input = Data("[".utf8) + objects.joined(separator: Data(",".utf8)) + Data("]".utf8)
+        let (status, output) = try await Self.script("validate-k8s-object.py", ["--label", "recipes", "-"], input: input)
+        #expect(status == 0, "\(output)")
+        #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 3, "\(output)")
+    }
+
     @Test func theJobsCheckHoldsEachJobToTheRecipePodHardening() async throws {
         typealias Edit = (inout [String: Any], inout [String: Any], inout [String: Any]) -> Void  // pod, container, tmp volume
         let cases: [(name: String, failing: String?, edit: Edit)] = [

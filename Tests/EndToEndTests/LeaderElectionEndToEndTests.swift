@@ -152,9 +152,18 @@ import Testing
 
     static func forwarding(_ a: ServeProcess, _ b: ServeProcess, _ emulator: KubernetesEmulator, _ loop: LocalLoop) async throws {
         // Both ready; the leader is the Lease's holder, and it published both listeners.
-        try await waitUntil("both replicas ready") {
-            let (readyA, readyB) = (await isReady(a), await isReady(b))
-            return readyA && readyB
+        do {
+            try await waitUntil("both replicas ready", timeout: .seconds(60)) {
+                let (readyA, readyB) = (await isReady(a), await isReady(b))
+                return readyA && readyB
+            }
+        } catch {
+            // What each replica says it waits for, and its log, to tell a slow start from a stuck one.
+            for (name, replica) in [("a", a), ("b", b)] {
+                let readiness = await status(replica.webhookURL + "/readyz")
+                Issue.record("replica \(name): /readyz \(readiness.map { "\($0.code) \($0.json)" } ?? "no answer"); log: \(replica.log.suffix(3_000))")
+            }
+            throw error
         }
         try await waitUntil("the leader to publish its listeners") {
             await lease(emulator)?["metadata"]["annotations"]["euphrosyne.io/api-url"].string != nil
