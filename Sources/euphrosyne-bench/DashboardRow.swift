@@ -38,7 +38,7 @@ struct DashboardRow {
             }
             incident.analysis = Analysis(text: "pods are crash-looping on host-\(index)", actions: ["restart", "jira"],
                                          links: [], successful: [], shortfalls: [])
-            try await store.save(incident)
+            await store.save(incident)
         }
         let coordinator = IncidentCoordinator(
             registry: StaticRecipeRegistry(RecipeCatalog(debugging: [], actions: [])), launcher: ReportingLauncher(),

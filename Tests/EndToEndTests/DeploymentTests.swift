@@ -21,6 +21,16 @@ import Testing
         return (run.status, run.output + run.errors)
     }
 
+    /// Runs `validate-manifests` on an overlay of our own (`kustomization`), written inside the repository (kustomize
+    /// takes no absolute resource paths) under .build (not in git), and removed after.
+    static func validateOverlay(_ kustomization: String) async throws -> (status: Int32, output: String) {
+        let directory = Self.root.appendingPathComponent(".build/manifest-checks/\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data(kustomization.utf8).write(to: directory.appendingPathComponent("kustomization.yaml"))
+        return try await Self.script("validate-manifests", [directory.path])
+    }
+
     @Test func everyRenderedManifestIsValidForKubernetes137() async throws {
         let (status, output) = try await Self.script("validate-manifests")
         #expect(status == 0, "\(output)")
@@ -52,10 +62,7 @@ import Testing
 
     /// A registry entry whose ServiceAccount is missing, and a reconciler that may patch nodes, are both refused.
     @Test func aRecipeAccountThatIsMissingAndAReconcilerThatMayPatchNodesAreRefused() async throws {
-        let directory = Self.root.appendingPathComponent(".build/manifest-checks/\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try Data("""
+        let (status, output) = try await Self.validateOverlay("""
             apiVersion: kustomize.config.k8s.io/v1beta1
             kind: Kustomization
             resources:
@@ -72,8 +79,7 @@ import Testing
                   - op: add
                     path: /rules/-
                     value: {apiGroups: [""], resources: ["nodes"], verbs: ["patch"]}
-            """.utf8).write(to: directory.appendingPathComponent("kustomization.yaml"))
-        let (status, output) = try await Self.script("validate-manifests", [directory.path])
+            """)
         #expect(status == 1, "\(output)")
         #expect(output.contains("check: recipe ServiceAccounts exist in euphrosyne: missing for drain-node (drain-node)"), "\(output)")
         #expect(output.contains("check: reconciler's ServiceAccount cannot change nodes or workloads, nor evict pods: Role euphrosyne grants patch on nodes"),
@@ -83,11 +89,7 @@ import Testing
     /// Two replicas without a leader election would both run every recipe: the check refuses an overlay that
     /// scales the reconciler without one.
     @Test func moreThanOneReplicaWithoutALeaderElectionIsRefused() async throws {
-        // Inside the repository (kustomize takes no absolute resource paths), under .build (not in git).
-        let directory = Self.root.appendingPathComponent(".build/manifest-checks/\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try Data("""
+        let (status, output) = try await Self.validateOverlay("""
             apiVersion: kustomize.config.k8s.io/v1beta1
             kind: Kustomization
             resources:
@@ -98,8 +100,7 @@ import Testing
                   - op: replace
                     path: /spec/replicas
                     value: 2
-            """.utf8).write(to: directory.appendingPathComponent("kustomization.yaml"))
-        let (status, output) = try await Self.script("validate-manifests", [directory.path])
+            """)
         #expect(status == 1, "\(output)")
         #expect(output.contains("check: 2 reconciler replicas elect a leader: needs LEADER_ELECTION=1, POD_NAME and POD_IP from the downward API and get, create, update on leases"),
                 "\(output)")

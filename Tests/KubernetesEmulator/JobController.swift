@@ -182,7 +182,7 @@ extension KubernetesEmulator {
                                 }
                             }
                         } else {
-                            for _ in 0..<wanted { createPod(for: job) }
+                            for _ in 0..<wanted { createControlledPod(for: job, kind: "Job", apiVersion: "batch/v1") }
                         }
                     }
                 }
@@ -227,27 +227,4 @@ extension KubernetesEmulator {
         scheduleTTLIfFinished(key.namespace, key.name)
     }
 
-    /// A pod from the Job's template: `<job>-<5 chars>`, template labels (with the job-name labels the server
-    /// added), a controller ownerReference to the Job.
-    private func createPod(for job: JSON) {
-        let namespace = job["metadata"]["namespace"].string ?? ""
-        let jobName = job["metadata"]["name"].string ?? ""
-        let template = job["spec"]["template"]
-        var name = Names.generate(from: jobName + "-")
-        while stored(.pods, namespace, name) != nil { name = Names.generate(from: jobName + "-") }
-        var metadata: JSON = [
-            "name": .string(name), "generateName": .string(jobName + "-"), "namespace": .string(namespace),
-            "uid": .string(UUID().uuidString.lowercased()), "creationTimestamp": .string(Timestamp.rfc3339()), "generation": 1,
-            "labels": template["metadata"]["labels"].isNull ? [:] : template["metadata"]["labels"],
-            "ownerReferences": [[
-                "apiVersion": "batch/v1", "kind": "Job", "name": .string(jobName), "uid": job["metadata"]["uid"],
-                "controller": true, "blockOwnerDeletion": true,
-            ]],
-        ]
-        if !template["metadata"]["annotations"].isNull { metadata["annotations"] = template["metadata"]["annotations"] }
-        var pod: JSON = ["kind": "Pod", "apiVersion": "v1", "metadata": metadata, "spec": template["spec"],
-                         "status": ["phase": "Pending", "qosClass": "BestEffort"]]
-        Objects.applyDefaults(.pods, &pod)
-        storeCreate(.pods, namespace, pod)
-    }
 }

@@ -58,7 +58,7 @@ extension KubernetesEmulator {
                 if let next = backoff.next, ContinuousClock.now < next {
                     resyncReplicaSet(key, uid: uid, after: next - ContinuousClock.now)
                 } else {
-                    for _ in pods.count..<wanted { createPod(for: replicaSet) }
+                    for _ in pods.count..<wanted { createControlledPod(for: replicaSet, kind: "ReplicaSet", apiVersion: "apps/v1") }
                 }
             } else if pods.count > wanted {
                 let ranked = pods.sorted { a, b in
@@ -105,27 +105,4 @@ extension KubernetesEmulator {
         }
     }
 
-    /// A pod from the ReplicaSet's template: `<replicaset>-<5 chars>`, the template's labels and annotations, a
-    /// controller ownerReference to the ReplicaSet; the scheduler and the kubelet take it from there.
-    private func createPod(for replicaSet: JSON) {
-        let namespace = replicaSet["metadata"]["namespace"].string ?? ""
-        let owner = replicaSet["metadata"]["name"].string ?? ""
-        let template = replicaSet["spec"]["template"]
-        var name = Names.generate(from: owner + "-")
-        while stored(.pods, namespace, name) != nil { name = Names.generate(from: owner + "-") }
-        var metadata: JSON = [
-            "name": .string(name), "generateName": .string(owner + "-"), "namespace": .string(namespace),
-            "uid": .string(UUID().uuidString.lowercased()), "creationTimestamp": .string(Timestamp.rfc3339()), "generation": 1,
-            "labels": template["metadata"]["labels"].isNull ? [:] : template["metadata"]["labels"],
-            "ownerReferences": [[
-                "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": .string(owner), "uid": replicaSet["metadata"]["uid"],
-                "controller": true, "blockOwnerDeletion": true,
-            ]],
-        ]
-        if !template["metadata"]["annotations"].isNull { metadata["annotations"] = template["metadata"]["annotations"] }
-        var pod: JSON = ["kind": "Pod", "apiVersion": "v1", "metadata": metadata, "spec": template["spec"],
-                         "status": ["phase": "Pending", "qosClass": "BestEffort"]]
-        Objects.applyDefaults(.pods, &pod)
-        storeCreate(.pods, namespace, pod)
-    }
 }
