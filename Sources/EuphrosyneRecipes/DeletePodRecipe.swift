@@ -23,7 +23,7 @@ struct DeletePodRecipe {
     ]
 
     func run() async throws -> RecipeOutcome {
-        let dryRun = NodeActionSettings(context).dryRun
+        let dryRun = ActionSettings(context).dryRun
         let timing = try ActionTiming(context.environment, prefix: "DELETE_POD", retryDefault: 1)
         let targets = WorkloadTargets(context.input, approverData: true).pods
         guard let target = targets.first else {

@@ -33,7 +33,7 @@ struct DeploymentActions {
 
     init(context: RecipeContext) {
         self.context = context
-        dryRun = NodeActionSettings(context).dryRun
+        dryRun = ActionSettings(context).dryRun
     }
 
     typealias Reference = WorkloadTargets.Reference

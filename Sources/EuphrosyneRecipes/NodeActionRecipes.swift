@@ -32,11 +32,11 @@ extension BuiltinRecipes {
 /// run, what would have).
 struct NodeActions {
     let context: RecipeContext
-    let settings: NodeActionSettings
+    let settings: ActionSettings
 
     init(context: RecipeContext) {
         self.context = context
-        settings = NodeActionSettings(context)
+        settings = ActionSettings(context)
     }
 
     static let cordonPatch = Data(#"{"spec":{"unschedulable":true}}"#.utf8)

@@ -78,17 +78,3 @@ struct NodeTargets {
         return node
     }
 }
-
-/// The approver's choices every node action reads.
-struct NodeActionSettings {
-    /// `dryRun: true` in the data, or `DRY_RUN=1` for the recipe: send every write with `?dryRun=All`.
-    var dryRun: Bool
-    /// `force: true`: evict pods without a controller too (`drain-node`).
-    var force: Bool
-
-    init(_ context: RecipeContext) {
-        let environment = context.environment.value("DRY_RUN")?.lowercased()
-        dryRun = ActionRequest.isDryRun(context.input.data) || ["1", "true", "yes"].contains(environment ?? "")
-        force = ActionRequest.flag("force", in: context.input.data)
-    }
-}

@@ -1,5 +1,20 @@
+import EuphrosyneCore
 import Foundation
 import RecipeKit
+
+/// The approver's choices every action that changes the cluster reads.
+struct ActionSettings {
+    /// `dryRun: true` in the data, or `DRY_RUN=1` for the recipe: send every write with `?dryRun=All`.
+    var dryRun: Bool
+    /// `force: true`: evict pods without a controller too (`drain-node`).
+    var force: Bool
+
+    init(_ context: RecipeContext) {
+        let environment = context.environment.value("DRY_RUN")?.lowercased()
+        dryRun = ActionRequest.isDryRun(context.input.data) || ["1", "true", "yes"].contains(environment ?? "")
+        force = ActionRequest.flag("force", in: context.input.data)
+    }
+}
 
 /// How long an action that waits keeps at it: until the recipe's deadline (`EUPHROSYNE_DEADLINE`, less a few seconds
 /// to report), else `<PREFIX>_TIMEOUT_SECONDS` (default 300). It asks again every `<PREFIX>_RETRY_SECONDS` (what a
