@@ -122,7 +122,7 @@ struct NodeActions {
             if let refusal = plan.refusalSentence {
                 throw RecipeError.failed("drain of node \(name) stopped: a pod arrived before the cordon took effect. \(refusal) The node is cordoned now; approve uncordon-node to undo that.")
             }
-            return try await evictAll(plan, timing: timing, kubernetes)
+            return try await evictAll(plan, cordonedNow: decision != .alreadyCordoned, timing: timing, kubernetes)
         }
     }
 
@@ -152,7 +152,9 @@ struct NodeActions {
     }
 
     /// Evicts until every pod of the plan is gone or the deadline passes; a budget's 429 is asked again.
-    func evictAll(_ plan: DrainPlan, timing: ActionTiming, _ kubernetes: RecipeKubernetes) async throws -> RecipeOutcome {
+    func evictAll(
+        _ plan: DrainPlan, cordonedNow: Bool, timing: ActionTiming, _ kubernetes: RecipeKubernetes
+    ) async throws -> RecipeOutcome {
         let name = plan.node
         var pending = plan.toEvict
         var leaving: [DrainPlan.Entry] = []
@@ -201,7 +203,7 @@ struct NodeActions {
             fields["blocked"] = .array(pending.map { .string("\($0.reference): \(blockedBy[$0.reference] ?? "")") })
             return RecipeOutcome(status: .failed, analysis: text, actions: ["uncordon-node"], json: Self.json(node: name, fields))
         }
-        var text = "Drained node \(name): cordoned it and \(plan.summary(done: true))."
+        var text = "Drained node \(name): \(cordonedNow ? "cordoned it and " : "it was cordoned already; ")\(plan.summary(done: true))."
         text += " Way back: approve uncordon-node."
         return RecipeOutcome(status: .successful, analysis: text, actions: ["uncordon-node"], json: Self.json(node: name, fields))
     }

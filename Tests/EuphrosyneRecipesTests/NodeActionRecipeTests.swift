@@ -145,6 +145,11 @@ import Testing
             #expect(await cluster.emulator.objects(.pods, namespace: "kube-system").count == 1)
             let evictions = await cluster.emulator.requestLog.filter { $0.path.hasSuffix("/eviction") }
             #expect(evictions.allSatisfy { $0.user == "system:serviceaccount:euphrosyne:drain-node" } && !evictions.isEmpty)
+            // Again: the node is cordoned already and only the DaemonSet's pod is left.
+            let again = try await BuiltinRecipes.drainNode(NodeCluster.context(
+                "drain-node", labels: ["node": "worker-2"], kubeconfig: kubeconfig,
+                environment: ["DRAIN_RETRY_SECONDS": "0.05", "DRAIN_TIMEOUT_SECONDS": "20"]))
+            #expect(again.analysis == "Drained node worker-2: it was cordoned already; found no pod to evict, left 1 DaemonSet pod (kube-system/fluent-bit-x). Way back: approve uncordon-node.")
         }
     }
 
