@@ -52,9 +52,7 @@ struct HTTPErrorsRecipe {
                                    jittered: false)
 
     var suggested: [String] {
-        guard let list = context.environment.value("HTTP_ERRORS_SUGGEST") else { return ["jira"] }
-        let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        return names == ["none"] ? [] : names
+        context.environment.suggestedActions("HTTP_ERRORS_SUGGEST", fallback: ["jira"])
     }
 
     var timeout: TimeAmount {

@@ -30,15 +30,12 @@ struct NetworkDiagnosticsRecipe {
 
     func run() async throws -> RecipeOutcome {
         let environment = context.environment
-        let suggest = environment.value("NETWORK_DIAGNOSTICS_SUGGEST").map {
-            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }.map { $0 == ["none"] ? [] : $0 } ?? ["jira"]
+        let suggest = environment.suggestedActions("NETWORK_DIAGNOSTICS_SUGGEST", fallback: ["jira"])
         let maxServices = min(max(environment.value("NETWORK_DIAGNOSTICS_MAX_SERVICES").flatMap { Int($0) } ?? 5, 1), 20)
         let domain = environment.value("NETWORK_DIAGNOSTICS_CLUSTER_DOMAIN") ?? "cluster.local"
         let targets = WorkloadTargets(context.input, approverData: false)
         guard !targets.services.isEmpty || !targets.pods.isEmpty || !targets.deployments.isEmpty else {
-            let names = Set(context.input.alert.alerts.flatMap(\.labels.keys)).union(context.input.alert.commonLabels.keys).sorted()
-            throw RecipeError.failed("no Service to follow: no firing alert has a namespace label with a service, pod or deployment label; its labels are " + (names.isEmpty ? "none" : names.joined(separator: ", ")))
+            throw RecipeError.failed("no Service to follow: no firing alert has a namespace label with a service, pod or deployment label; \(context.input.alert.labelsSentence())")
         }
         return try await RecipeKubernetes.with(environment) { kubernetes in
             var notes: [String] = []

@@ -37,9 +37,7 @@ struct NodeTargets {
 
     /// Why the input names no node, for the recipe's error: which labels it had instead.
     static func noNode(_ input: RecipeInput, approverData: Bool) -> RecipeError {
-        let notification = input.alert
-        let names = Set(notification.alerts.flatMap(\.labels.keys)).union(notification.commonLabels.keys).sorted()
-        let has = names.isEmpty ? "it has no labels at all" : "its labels are " + names.joined(separator: ", ")
+        let has = input.alert.labelsSentence()
         let data = approverData ? "the approval data has no \"node\", and " : ""
         return .failed("no node to \(approverData ? "act on" : "diagnose"): \(data)no firing alert has a node label, or namespace and pod labels of a pod that runs on a node; \(has)")
     }

@@ -60,12 +60,7 @@ struct PodDiagnosticsRecipe {
         var eventsShown = 5
 
         init(_ environment: RecipeEnvironment) {
-            if let list = environment.value("POD_DIAGNOSTICS_SUGGEST") {
-                let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                suggest = names == ["none"] ? [] : names
-            } else {
-                suggest = ["jira"]
-            }
+            suggest = environment.suggestedActions("POD_DIAGNOSTICS_SUGGEST", fallback: ["jira"])
             func number(_ name: String, _ fallback: Int, _ range: ClosedRange<Int>) -> Int {
                 let value = environment.value(name).flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? fallback
                 return min(max(value, range.lowerBound), range.upperBound)
@@ -107,9 +102,7 @@ struct PodDiagnosticsRecipe {
             if !targets.contains(target) { targets.append(target) }
         }
         guard targets.isEmpty else { return targets }
-        let names = Set(alerts.flatMap(\.labels.keys)).union(notification.commonLabels.keys).sorted()
-        let has = names.isEmpty ? "it has no labels at all" : "its labels are " + names.joined(separator: ", ")
-        throw .failed("no firing alert has a namespace label with a pod or deployment label, so there is no pod to diagnose; \(has)")
+        throw .failed("no firing alert has a namespace label with a pod or deployment label, so there is no pod to diagnose; \(notification.labelsSentence(of: alerts))")
     }
 
     // MARK: Run

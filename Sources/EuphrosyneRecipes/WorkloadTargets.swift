@@ -55,9 +55,7 @@ struct WorkloadTargets {
 
     /// Why nothing is named, for an error: what to give and the labels the alert had.
     static func nothingNamed(_ input: RecipeInput, wanted: String, keys: String) -> RecipeError {
-        let names = Set(input.alert.alerts.flatMap(\.labels.keys)).union(input.alert.commonLabels.keys).sorted()
-        let has = names.isEmpty ? "it has no labels at all" : "its labels are " + names.joined(separator: ", ")
-        return .failed("no \(wanted) to act on: give \(keys) in the approval data, or alert with those labels; \(has)")
+        .failed("no \(wanted) to act on: give \(keys) in the approval data, or alert with those labels; \(input.alert.labelsSentence())")
     }
 
     /// The one Deployment an action acts on: named, or the owner of the named pod's ReplicaSet.
